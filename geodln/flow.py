@@ -1,0 +1,371 @@
+"""The gradient flow of a linear network in adjacency form.
+
+With ``F = P_in (Syx - W Sxx)^T P_out^T`` (for the quadratic loss; in general
+``F = -P_in (dL/dW)^T P_out^T``) the flow on the weighted adjacency matrix is
+
+    dA/dt = -dL/dA = M o sum_k sum_{j=0}^{k-1} (A^T)^j F (A^T)^{k-1-j},
+
+a nilpotent, isospectral polynomial matrix ODE that keeps the mask ``M``. It is
+computed here block by block, never with powers of ``A``: the entry for an edge
+``j -> k`` is ``f_j . b_k``, the forward map from the input to node ``j`` times
+the error back-propagated from the output to node ``k``.
+
+Conservation laws: for every hidden node ``v``, (sum of squared in-weights) -
+(sum of squared out-weights) is constant; for a fully connected layered
+network so are the matrices ``C_i = W_i W_i^T - W_{i+1}^T W_{i+1}``, the hidden
+diagonal blocks of ``A^T A - A A^T``. They hold for any loss of ``W``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from .data import Data
+from .losses import Loss, get_loss
+from .progress import Progress
+from .topology import Topology
+
+__all__ = ["GradientFlow", "Trajectory", "DivergenceError", "vector_field_dense"]
+
+
+class DivergenceError(ValueError):
+    """Gradient descent blew up: the step size is too large for this start."""
+
+
+class GradientFlow:
+    """Gradient flow ``d theta/dt = -dL/d theta`` of a network on a data set.
+
+    Parameters
+    ----------
+    top : Topology
+        The network; its input and output widths must match the data.
+    data : Data
+        The data set.
+    loss : Loss, str or None
+        A loss of the end-to-end map; default the quadratic
+        ``L = 1/2 ||Y - W X||_F^2`` (note the 1/2).
+
+    Examples
+    --------
+    >>> from geodln import layered, Data
+    >>> flow = GradientFlow(layered([2, 2, 2]), Data.from_spectrum([2, 1], 2, 2, seed=0))
+    >>> theta = np.zeros(flow.top.n_params)
+    >>> flow.loss(theta), float(np.abs(flow.rhs(theta)).max())
+    (2.5, 0.0)
+    """
+
+    def __init__(self, top: Topology, data: Data, loss=None):
+        if not isinstance(top, Topology):
+            raise TypeError(f"top must be a Topology, got {type(top).__name__}")
+        if not isinstance(data, Data):
+            raise TypeError(f"data must be a Data, got {type(data).__name__}")
+        if (top.widths[0], top.widths[-1]) != (data.d_in, data.d_out):
+            raise ValueError(
+                f"the network maps {top.widths[0]} inputs to {top.widths[-1]} outputs, "
+                f"but the data have d_in = {data.d_in} and d_out = {data.d_out}"
+            )
+        self.top, self.data, self.loss_fn = top, data, get_loss(loss)
+
+    def __repr__(self) -> str:
+        return f"GradientFlow({self.top!r}, {self.data!r}, loss={self.loss_fn.name})"
+
+    # ---------------------------------------------------------- loss, field
+    def loss(self, theta) -> float:
+        """The loss ``L(W(theta))``."""
+        return self.loss_fn.value(self.top.end_to_end(theta), self.data)
+
+    def rhs(self, theta, out=None) -> np.ndarray:
+        """The vector field ``-dL/d theta`` on packed weights, shape=[n_params].
+
+        One forward pass (maps from the input to every level) and one backward
+        pass (the error ``E = -dL/dW`` carried back from the output), block by
+        block: the block ``(a, b)`` of ``dA/dt`` is ``f_a b_b^T``, restricted to
+        the mask.
+        """
+        top = self.top
+        maps = top.forward(theta)
+        theta = np.asarray(theta, dtype=float)
+        back: list = [None] * (top.depth + 1)
+        back[-1] = -self.loss_fn.gradient(maps[-1], self.data)  # (d_h, d_0)
+        out = np.empty(top.n_params) if out is None else out
+        for blk in reversed(top.blocks):  # every block leaving level b comes before (a, b)
+            grad_t = back[blk.b].T  # (d_0, d_b)
+            if blk.a > 0:
+                if blk.full:
+                    np.matmul(maps[blk.a], grad_t, out=out[blk.segment].reshape(blk.shape))
+                else:
+                    blk.gather(maps[blk.a] @ grad_t, out)
+                term = blk.dense(theta) @ back[blk.b]
+                back[blk.a] = term if back[blk.a] is None else back[blk.a] + term
+            else:
+                blk.gather(grad_t, out)
+        return out
+
+    def gradient(self, theta) -> np.ndarray:
+        """``dL/d theta``, shape=[n_params] (minus :meth:`rhs`)."""
+        return -self.rhs(theta)
+
+    def vector_field(self, A) -> np.ndarray:
+        """``dA/dt`` at an adjacency matrix ``A``, shape=[n, n] (zero off the mask)."""
+        top = self.top
+        return top.adjacency(self.rhs(top.pack(A)))
+
+    # -------------------------------------------------------- conservation
+    def conserved(self, theta, law: str | None = None):
+        """The conserved quantities of the flow at ``theta``.
+
+        Parameters
+        ----------
+        theta : array-like, shape=[n_params]
+        law : {"matrix", "node"}, optional
+            ``"matrix"``: ``[C_1, ..., C_{h-1}]`` with
+            ``C_i = W_i W_i^T - W_{i+1}^T W_{i+1}`` of shape ``(d_i, d_i)``
+            (conserved for fully connected layered networks; computed, but not
+            conserved, for sparse layered ones). ``"node"``: the vector
+            ``||in-weights of v||^2 - ||out-weights of v||^2`` over the hidden
+            nodes ``v``, shape=[n_hidden], conserved for every mask.
+            Default: ``"matrix"`` for fully connected layered networks,
+            ``"node"`` otherwise.
+
+        Returns
+        -------
+        list of ndarray or ndarray
+        """
+        theta = self.top.check_theta(theta)
+        law = self.default_law if law is None else law
+        if law == "matrix":
+            Ws = self.top.layer_weights(theta)
+            return [Ws[i] @ Ws[i].T - Ws[i + 1].T @ Ws[i + 1] for i in range(len(Ws) - 1)]
+        if law == "node":
+            src, tgt = self.top.edge_index
+            sq = theta**2
+            balance = np.bincount(tgt, sq, self.top.n) - np.bincount(src, sq, self.top.n)
+            return balance[self.top.hidden]
+        raise ValueError(f"law must be 'matrix' or 'node', got {law!r}")
+
+    @property
+    def default_law(self) -> str:
+        """The strongest conservation law of this topology: ``"matrix"`` or ``"node"``."""
+        return "matrix" if self.top.is_fully_connected else "node"
+
+    def conserved_vector(self, theta, law: str | None = None) -> np.ndarray:
+        """:meth:`conserved` flattened into one vector (for drifts and comparisons)."""
+        q = self.conserved(theta, law)
+        return np.concatenate([c.ravel() for c in q]) if isinstance(q, list) and q else np.ravel(q)
+
+    # ---------------------------------------------------------- integrate
+    def integrate(
+        self,
+        theta0,
+        t_end: float,
+        method: str = "DOP853",
+        rtol: float = 1e-10,
+        atol: float = 1e-12,
+        n_points: int = 201,
+        log_time: bool = False,
+        t_eval=None,
+        grad_tol: float | None = None,
+        progress: bool = False,
+    ) -> "Trajectory":
+        """Integrate the flow from ``theta0`` with ``scipy.integrate.solve_ivp``.
+
+        Parameters
+        ----------
+        theta0 : array-like, shape=[n_params]
+            Initial weights.
+        t_end : float
+            Final time (> 0).
+        method : str or OdeSolver class
+            Passed to ``solve_ivp`` (``"DOP853"``, ``"RK45"``, ``"Radau"``, ...).
+        rtol, atol : float
+            Tolerances passed to ``solve_ivp``.
+        n_points : int
+            Number of output times (ignored when ``t_eval`` is given).
+        log_time : bool
+            Space the output times logarithmically (``0`` then a geometric
+            grid from ``1e-4 t_end``): plateaus of small initialisations are
+            long, the jumps between them short.
+        t_eval : array-like, optional
+            Explicit increasing output times in ``[0, t_end]``.
+        grad_tol : float, optional
+            Stop as soon as ``||rhs(theta)|| < grad_tol`` (a critical point is
+            reached); the stopping state is the last snapshot.
+        progress : bool
+            Report the integration time reached on standard error.
+
+        Returns
+        -------
+        Trajectory
+        """
+        theta0 = self.top.check_theta(theta0).copy()
+        if not np.all(np.isfinite(theta0)):
+            raise ValueError("theta0 contains NaN or inf")
+        if not t_end > 0:
+            raise ValueError(f"t_end must be positive, got {t_end!r}")
+        if t_eval is None:
+            if log_time:
+                t_eval = np.concatenate([[0.0], np.geomspace(1e-4 * t_end, t_end, max(n_points - 1, 1))])
+            else:
+                t_eval = np.linspace(0.0, t_end, max(n_points, 2))
+        t_eval = np.asarray(t_eval, dtype=float)
+        if t_eval.ndim != 1 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_end:
+            raise ValueError("t_eval must be increasing times inside [0, t_end]")
+        bar = Progress(t_end, "integrating t", enabled=progress)
+
+        def fun(t, y):
+            bar.update(t)
+            return self.rhs(y)
+
+        events = None
+        if grad_tol is not None:
+            def critical(t, y):
+                return np.linalg.norm(self.rhs(y)) - grad_tol
+
+            critical.terminal, critical.direction = True, -1
+            events = [critical]
+        sol = solve_ivp(fun, (0.0, t_end), theta0, method=method, t_eval=t_eval, rtol=rtol, atol=atol, events=events)
+        t, states = sol.t, sol.y.T
+        if events is not None and sol.status == 1 and len(sol.t_events[0]):
+            t_stop, y_stop = sol.t_events[0][0], sol.y_events[0][0]
+            if t.size == 0 or t[-1] < t_stop:
+                t, states = np.append(t, t_stop), np.vstack([states, y_stop])
+        bar.close(sol.message)
+        return Trajectory.from_states(self, t, states, nfev=sol.nfev, success=bool(sol.success), message=sol.message)
+
+    def descend(self, theta0, step: float, n_steps: int, record_every: int = 1) -> "Trajectory":
+        """Plain gradient descent ``theta <- theta - step dL/d theta``.
+
+        The discrete-time counterpart of the flow: it follows the flow up to
+        ``O(step)`` and its conserved quantities drift by ``O(step^2)`` per step.
+        Snapshot ``k`` is at "time" ``k * step``.
+
+        Raises
+        ------
+        DivergenceError
+            If the weights or the loss stop being finite or grow by more than
+            ``1e8`` (the step is too large for this start).
+        """
+        theta = self.top.check_theta(theta0).copy()
+        if not step > 0 or not int(n_steps) >= 1 or not int(record_every) >= 1:
+            raise ValueError("step must be positive and n_steps, record_every positive integers")
+        scale = 1e8 * (np.linalg.norm(theta) + 1.0)
+        times, states = [0.0], [theta.copy()]
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(1, int(n_steps) + 1):
+                theta += step * self.rhs(theta)
+                norm = np.linalg.norm(theta)
+                if not np.isfinite(norm) or norm > scale:
+                    raise DivergenceError(
+                        f"gradient descent diverged at step {k} of {n_steps} (||theta|| = {norm:.3g}): "
+                        f"the step {step:g} is too large; descent is stable only below about "
+                        "2 / (largest Hessian eigenvalue along the path)"
+                    )
+                if k % record_every == 0 or k == n_steps:
+                    times.append(k * step)
+                    states.append(theta.copy())
+        return Trajectory.from_states(
+            self, np.array(times), np.array(states), nfev=int(n_steps), success=True, message=f"{n_steps} descent steps"
+        )
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """A solution of the flow sampled at times ``t``.
+
+    Attributes
+    ----------
+    flow : GradientFlow
+        The flow it solves.
+    t : ndarray, shape=[T]
+        Output times.
+    theta : ndarray, shape=[T, n_params]
+        Packed weights at those times.
+    loss : ndarray, shape=[T]
+        ``L`` along the trajectory.
+    singular_values : ndarray, shape=[T, min(d_0, d_h)]
+        Singular values of the end-to-end map ``W(t)``, decreasing.
+    conserved_drift : ndarray, shape=[T]
+        ``max |Q(t) - Q(0)|`` over the conserved quantities ``Q`` of the
+        topology's default law (see :meth:`GradientFlow.conserved`).
+    nfev : int
+        Number of vector-field evaluations.
+    success : bool
+        Whether the solver reached the end (or the stopping tolerance).
+    message : str
+        The solver's message.
+    """
+
+    flow: GradientFlow = field(repr=False)
+    t: np.ndarray
+    theta: np.ndarray = field(repr=False)
+    loss: np.ndarray = field(repr=False)
+    singular_values: np.ndarray = field(repr=False)
+    conserved_drift: np.ndarray = field(repr=False)
+    nfev: int = 0
+    success: bool = True
+    message: str = ""
+
+    @classmethod
+    def from_states(cls, flow: GradientFlow, t, states, **info) -> "Trajectory":
+        """Evaluate loss, end-to-end singular values and conserved drift at each state."""
+        Ws = [flow.top.end_to_end(x) for x in states]
+        q0 = flow.conserved_vector(states[0])
+        return cls(
+            flow=flow,
+            t=np.asarray(t, dtype=float),
+            theta=np.asarray(states, dtype=float),
+            loss=np.array([flow.loss_fn.value(W, flow.data) for W in Ws]),
+            singular_values=np.array([np.linalg.svd(W, compute_uv=False) for W in Ws]),
+            conserved_drift=np.array([np.max(np.abs(flow.conserved_vector(x) - q0), initial=0.0) for x in states]),
+            **info,
+        )
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    @property
+    def final(self) -> np.ndarray:
+        """The last packed state, shape=[n_params]."""
+        return self.theta[-1]
+
+    def adjacency(self, k: int | None = None) -> np.ndarray:
+        """Adjacency snapshot ``A(t_k)`` of shape ``(n, n)``, or all of them, ``(T, n, n)``."""
+        top = self.flow.top
+        if k is not None:
+            return top.adjacency(self.theta[k])
+        return np.array([top.adjacency(x) for x in self.theta])
+
+    def end_to_end(self, k: int = -1) -> np.ndarray:
+        """The end-to-end map ``W(t_k)``, shape=[d_h, d_0]."""
+        return self.flow.top.end_to_end(self.theta[k])
+
+
+def vector_field_dense(A, mask, F, lengths=None) -> np.ndarray:
+    """Reference implementation of the adjacency formula with dense powers of ``A``.
+
+    ``M o sum_k sum_{j=0}^{k-1} (A^T)^j F (A^T)^{k-1-j}``, costing ``O(n^3)``
+    per term: use it only to check :meth:`GradientFlow.vector_field`.
+
+    Parameters
+    ----------
+    A, mask : ndarray, shape=[n, n]
+        Adjacency matrix and 0/1 mask.
+    F : ndarray, shape=[n, n]
+        ``P_in (-dL/dW)^T P_out^T``.
+    lengths : iterable of int, optional
+        The path lengths ``k`` to sum over; default all, ``1 .. n - 1``
+        (``A^n = 0`` for a DAG). For a layered network only ``k = h`` counts.
+    """
+    n = A.shape[0]
+    lengths = range(1, n) if lengths is None else sorted(lengths)
+    powers = [np.eye(n)]
+    for _ in range(max(lengths, default=0)):
+        powers.append(powers[-1] @ A.T)
+    total = np.zeros((n, n))
+    for k in lengths:
+        for j in range(k):
+            total += powers[j] @ F @ powers[k - 1 - j]
+    return mask * total

@@ -1,0 +1,1 @@
+"""Initialisations (placeholder being written)."""
