@@ -192,7 +192,9 @@ class GradientFlow:
             Explicit increasing output times in ``[0, t_end]``.
         grad_tol : float, optional
             Stop as soon as ``||rhs(theta)|| < grad_tol`` (a critical point is
-            reached); the stopping state is the last snapshot.
+            reached); the stopping state is the last snapshot. Keep it above the
+            solver's noise floor near an equilibrium, about
+            ``rtol * ||theta|| * ||Hessian||`` for explicit methods.
         progress : bool
             Report the integration time reached on standard error.
 

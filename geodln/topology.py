@@ -18,8 +18,10 @@ are zero-copy views of it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from numbers import Integral
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -30,6 +32,7 @@ __all__ = [
     "layered",
     "sparse_layered",
     "skip_connections",
+    "read_graph",
 ]
 
 
@@ -173,6 +176,8 @@ class Topology:
             raise TypeError(f"expected a networkx.DiGraph, got {type(G).__name__}")
         inputs, outputs = list(inputs), list(outputs)
         _check_terminals(G, inputs, outputs)
+        if G.number_of_edges() == 0:
+            raise ValueError("the graph has no edges, so it has no weights")
         if not nx.is_directed_acyclic_graph(G):
             cycle = " -> ".join(repr(u) for u, _ in nx.find_cycle(G))
             raise ValueError(f"the graph has a cycle: {cycle} -> ...; a feed-forward network must be acyclic")
@@ -484,3 +489,51 @@ def skip_connections(widths, skips=None) -> Topology:
     edge_sets = [(i, i + 1, _all_pairs(widths[i], widths[i + 1])) for i in range(h)]
     edge_sets += [(a, b, _all_pairs(widths[a], widths[b])) for a, b in skips]
     return _layered_graph(widths, edge_sets)
+
+
+_READERS = {
+    ".graphml": nx.read_graphml,
+    ".gml": nx.read_gml,
+    ".gexf": nx.read_gexf,
+}
+
+
+def read_graph(path) -> Topology:
+    """Read a network from a file NetworkX can read, inputs and outputs marked on the nodes.
+
+    Formats by extension: ``.graphml``, ``.gml``, ``.gexf``, or ``.json``
+    (NetworkX node-link data). A node is an input when its attribute ``role``
+    is ``"input"`` or its attribute ``input`` is true (likewise for outputs);
+    inputs and outputs keep the order in which the file lists them.
+
+    Raises
+    ------
+    ValueError
+        On an unknown extension, an undirected graph, no marked inputs or
+        outputs, or any invalid network (see :meth:`Topology.from_graph`).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        G = nx.node_link_graph(json.loads(path.read_text()), edges="links")
+    elif suffix in _READERS:
+        G = _READERS[suffix](path)
+    else:
+        raise ValueError(f"cannot read {path.name}: use one of .graphml, .gml, .gexf, .json")
+    if not G.is_directed():
+        raise ValueError(f"{path.name} holds an undirected graph; a network needs directed edges")
+    inputs = [v for v, attrs in G.nodes(data=True) if _has_role(attrs, "input")]
+    outputs = [v for v, attrs in G.nodes(data=True) if _has_role(attrs, "output")]
+    if not inputs or not outputs:
+        raise ValueError(
+            f"{path.name} marks {len(inputs)} input and {len(outputs)} output nodes; mark them with "
+            "the node attribute role='input' / role='output' (or input=true / output=true)"
+        )
+    return Topology.from_graph(nx.DiGraph(G), inputs, outputs)
+
+
+def _has_role(attrs: dict, role: str) -> bool:
+    flag = attrs.get(role, False)
+    if isinstance(flag, str):
+        flag = flag.strip().lower() in ("1", "true", "yes")
+    return attrs.get("role") == role or bool(flag)

@@ -1,0 +1,154 @@
+"""The ``geodln`` command.
+
+``geodln flow``: integrate the gradient flow for a topology, data and
+initialisation; write ``trajectory.npz``, ``summary.json`` and ``loss.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import init as initialisations
+from .data import Data
+from .files import provenance, write_json, write_npz
+from .flow import GradientFlow
+from .losses import get_loss
+from .topology import layered, read_graph
+
+__all__ = ["main"]
+
+CLI_INITS = ("small", "orthogonal", "balanced", "delta_balanced", "aligned")
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="geodln", description="Gradient flow of deep linear networks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser(
+        "flow",
+        help="integrate the gradient flow and write a trajectory, a summary and a picture",
+        description="Integrate dA/dt = -dL/dA from an initialisation and write DIR/trajectory.npz, "
+        "DIR/summary.json and DIR/loss.png.",
+    )
+    net = p.add_mutually_exclusive_group()
+    net.add_argument("--widths", type=_ints, default=[3, 4, 4, 3], help="layer widths d_0,...,d_h (default 3,4,4,3)")
+    net.add_argument("--graph", type=Path, help="a network file (.graphml, .gml, .gexf, .json) with input/output nodes marked")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--spectrum", type=_floats, help="singular values of Syx for whitened synthetic data (default 3,2,1)")
+    src.add_argument("--data", type=Path, help="an .npz file with arrays X (d_in, N) and Y (d_out, N)")
+    p.add_argument("--init", choices=CLI_INITS, default="small", help="initialisation (default small)")
+    p.add_argument("--scale", type=float, default=1e-2,
+                   help="weight scale; for aligned, each mode's initial end-to-end strength (default 1e-2)")
+    p.add_argument("--delta", type=float, default=1e-3, help="imbalance for delta_balanced (default 1e-3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data and the initialisation (default 0)")
+    p.add_argument("--loss", choices=("quadratic", "logcosh", "huber"), default="quadratic")
+    p.add_argument("--t-end", type=float, default=40.0, help="final time (default 40)")
+    p.add_argument("--n-points", type=int, default=401, help="number of output times (default 401)")
+    p.add_argument("--log-time", action="store_true", help="log-spaced output times (for long plateaus)")
+    p.add_argument("--method", default="DOP853", help="scipy solve_ivp method (default DOP853)")
+    p.add_argument("--rtol", type=float, default=1e-10)
+    p.add_argument("--atol", type=float, default=1e-12)
+    p.add_argument("--grad-tol", type=float, default=None, help="stop once ||dA/dt|| falls below this")
+    p.add_argument("--out", type=Path, default=Path("flow-out"), help="output folder (default flow-out)")
+    p.add_argument("--quiet", action="store_true", help="no progress report")
+    return parser
+
+
+def _initial_weights(args, top, data) -> np.ndarray:
+    rng = np.random.default_rng(args.seed + 1)  # independent of the data's stream
+    if args.init == "small":
+        return initialisations.small(top, scale=args.scale, seed=rng)
+    if args.init == "orthogonal":
+        return initialisations.orthogonal(top, scale=args.scale, seed=rng)
+    if args.init == "balanced":
+        return initialisations.balanced(top, scale=args.scale, seed=rng)
+    if args.init == "delta_balanced":
+        return initialisations.delta_balanced(top, delta=args.delta, scale=args.scale, seed=rng)
+    n_modes = min(min(top.widths), len(data.s))
+    return initialisations.aligned(top, data, np.full(n_modes, args.scale), seed=rng)
+
+
+def _load_data(args, top) -> Data:
+    if args.data is not None:
+        with np.load(args.data) as arrays:
+            missing = {"X", "Y"} - set(arrays.files)
+            if missing:
+                raise ValueError(f"{args.data} lacks the arrays {sorted(missing)}; it needs X (d_in, N) and Y (d_out, N)")
+            return Data(arrays["X"], arrays["Y"])
+    spectrum = args.spectrum if args.spectrum is not None else [3.0, 2.0, 1.0]
+    return Data.from_spectrum(spectrum, top.widths[0], top.widths[-1], seed=args.seed)
+
+
+def run_flow(args, argv) -> int:
+    top = read_graph(args.graph) if args.graph is not None else layered(args.widths)
+    data = _load_data(args, top)
+    flow = GradientFlow(top, data, loss=get_loss(args.loss))
+    theta0 = _initial_weights(args, top, data)
+    traj = flow.integrate(
+        theta0, args.t_end, method=args.method, rtol=args.rtol, atol=args.atol, n_points=args.n_points,
+        log_time=args.log_time, grad_tol=args.grad_tol, progress=not args.quiet,
+    )
+    r_max = min(top.widths)
+    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "command"}
+    summary = provenance(argv, **params) | {
+        "topology": {"widths": top.widths, "n": top.n, "n_params": top.n_params, "kind": repr(top)},
+        "loss_function": flow.loss_fn.name,
+        "final_loss": float(traj.loss[-1]),
+        "global_min_value": data.global_min_value(r_max),
+        "data_singular_values": data.s,
+        "final_singular_values": traj.singular_values[-1],
+        "conservation_law": flow.default_law,
+        "conserved_drift": float(traj.conserved_drift.max()),
+        "t_final": float(traj.t[-1]),
+        "nfev": int(traj.nfev),
+        "success": traj.success,
+        "message": traj.message,
+    }
+    out = args.out
+    write_npz(
+        out / "trajectory.npz", t=traj.t, loss=traj.loss, A=traj.adjacency(), theta=traj.theta,
+        mask=top.mask, layer=top.layer, nodes=np.array([str(v) for v in top.nodes]),
+        singular_values=traj.singular_values, conserved_drift=traj.conserved_drift,
+        Syx=data.Syx, Sxx=data.Sxx,
+    )
+    write_json(out / "summary.json", summary)
+    from .plots import plot_trajectory, save_figure  # matplotlib only when drawing
+
+    save_figure(plot_trajectory(traj, log_time=args.log_time or None), out / "loss.png")
+    print(f"{top!r}, data s = {np.round(data.s, 4).tolist()}, loss {flow.loss_fn.name}")
+    print(f"t = {traj.t[-1]:.4g}: loss {traj.loss[-1]:.6g} (global minimum {summary['global_min_value']:.6g}), "
+          f"conserved drift {summary['conserved_drift']:.2e}, {traj.nfev} evaluations, {traj.message}")
+    print(f"wrote {out / 'trajectory.npz'}, {out / 'summary.json'}, {out / 'loss.png'}")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``geodln`` console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser().parse_args(argv)
+    try:
+        return run_flow(args, argv)
+    except (ValueError, OSError) as err:
+        print(f"geodln {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
