@@ -53,7 +53,7 @@ class GradientFlow:
     >>> from geodln import layered, Data
     >>> flow = GradientFlow(layered([2, 2, 2]), Data.from_spectrum([2, 1], 2, 2, seed=0))
     >>> theta = np.zeros(flow.top.n_params)
-    >>> flow.loss(theta), float(np.abs(flow.rhs(theta)).max())
+    >>> round(flow.loss(theta), 12), float(np.abs(flow.rhs(theta)).max())
     (2.5, 0.0)
     """
 

@@ -42,6 +42,9 @@ class Loss:
 class Quadratic(Loss):
     """``L(W) = 1/2 ||Y - W X||_F^2``, computed from ``Sxx, Syx, Syy``.
 
+    Evaluated as ``L_* + 1/2 tr((W - W_ls) Sxx (W - W_ls)^T)``, which stays
+    accurate (and nonnegative) near the minimum.
+
     Examples
     --------
     >>> import numpy as np
@@ -54,7 +57,9 @@ class Quadratic(Loss):
     name = "quadratic"
 
     def value(self, W, data):
-        return 0.5 * float(np.trace(data.Syy) - 2 * np.vdot(W, data.Syx) + np.vdot(W @ data.Sxx, W))
+        # L_* + 1/2 tr(D Sxx D^T) with D = W - Syx Sxx^{-1}: no cancellation near the minimum
+        D = W - data.W_ls
+        return data.loss_floor + 0.5 * float(np.vdot(D @ data.Sxx, D))
 
     def gradient(self, W, data):
         return W @ data.Sxx - data.Syx

@@ -35,18 +35,21 @@ def _figure(ncols: int = 1, nrows: int = 1, height: float | None = None) -> tupl
     return fig, axes
 
 
-def plot_trajectory(traj: Trajectory, log_time: bool | None = None) -> Figure:
+def plot_trajectory(traj: Trajectory, log_time: bool | None = None, log_loss: bool = False) -> Figure:
     """Loss and end-to-end singular values against time.
 
-    Left: ``L(t)`` on a log scale with the ladder of critical values
-    ``L_{1..k}`` (the top ``k`` modes learnt, ``k = 0 .. r_max``) dashed.
-    Right: the singular values of ``W(t)`` with the data's ``s_k`` dashed.
+    Left: ``L(t)`` with the ladder of critical values ``L_J`` for the top
+    sets ``J = {}, {1}, {1, 2}, ...`` (up to ``r_max``) dashed: a small start
+    rests on these plateaus one after another. Right: the singular values of
+    ``W(t)`` with the data's ``s_k`` dashed.
 
     Parameters
     ----------
     traj : Trajectory
     log_time : bool, optional
         Logarithmic time axis; default when the output times are log-spaced.
+    log_loss : bool
+        Logarithmic loss axis (linear by default, which shows plateaus best).
 
     Returns
     -------
@@ -60,19 +63,19 @@ def plot_trajectory(traj: Trajectory, log_time: bool | None = None) -> Figure:
     fig, (ax_loss, ax_sv) = _figure(ncols=2)
     fs = STYLE["fontsize"]
     ax_loss.plot(t[keep], traj.loss[keep], color=STYLE["colors"][0], lw=1.5, label=r"$L(t)$")
-    r_max = min(top.widths)
-    for k in range(0, min(r_max, len(data.s)) + 1):
+    for k in range(0, min(min(top.widths), len(data.s)) + 1):
         value = data.critical_value(range(1, k + 1))
-        if value > 0:
-            ax_loss.axhline(value, color="0.5", ls="--", lw=0.7)
-            label = r"$L_{\emptyset}$" if k == 0 else rf"$L_{{1..{k}}}$"
-            ax_loss.annotate(label, (1.0, value), xycoords=("axes fraction", "data"), fontsize=fs - 1,
-                             va="center", ha="left", color="0.35")
-    if np.all(traj.loss[keep] > 0):
+        ax_loss.axhline(value, color="0.5", ls="--", lw=0.7)
+        J = ",".join(str(j) for j in range(1, k + 1))
+        label = rf"$L_{{\{{{J}\}}}}$" if k else r"$L_\emptyset$"
+        ax_loss.annotate(label, (0.99, value), xycoords=("axes fraction", "data"),
+                         xytext=(0, 2), textcoords="offset points", fontsize=fs - 1, va="bottom", ha="right",
+                         color="0.35")
+    if log_loss:
         ax_loss.set_yscale("log")
     ax_loss.set_xlabel(r"time $t$", fontsize=fs)
     ax_loss.set_ylabel(r"loss $L = \frac{1}{2}\|Y - WX\|_F^2$", fontsize=fs)
-    ax_loss.set_title("loss and critical values", fontsize=fs)
+    ax_loss.set_title(r"loss (dashed: critical values $L_J$)", fontsize=fs)
     colors = cycle(STYLE["colors"])
     for k in range(traj.singular_values.shape[1]):
         color = next(colors)
