@@ -1,0 +1,83 @@
+"""The infinitesimal group action: vertical/horizontal split, invariance, orbit dimensions."""
+
+import numpy as np
+import pytest
+from scipy.linalg import expm
+
+import geodln
+from geodln import symmetry as sy
+from conftest import data_for
+
+
+def _random_algebra(top, rng, scale=1.0):
+    Xi = np.zeros((top.n, top.n))
+    mask = sy.algebra_mask(top) == 1
+    Xi[mask] = scale * rng.standard_normal(mask.sum())
+    return Xi
+
+
+def test_split_is_orthogonal_idempotent_and_complete(top, rng):
+    theta, v = rng.standard_normal(top.n_params), rng.standard_normal(top.n_params)
+    vert, hor = sy.vertical_projection(top, theta, v), sy.horizontal_projection(top, theta, v)
+    np.testing.assert_allclose(vert + hor, v, atol=1e-13)
+    assert abs(vert @ hor) < 1e-11 * (v @ v)
+    np.testing.assert_allclose(sy.vertical_projection(top, theta, vert), vert, atol=1e-12)
+    np.testing.assert_allclose(sy.horizontal_projection(top, theta, hor), hor, atol=1e-12)
+
+
+def test_bracket_is_vertical_and_adjoint_is_its_transpose(top, rng):
+    theta, u = rng.standard_normal(top.n_params), rng.standard_normal(top.n_params)
+    Xi = _random_algebra(top, rng)
+    v = sy.bracket(top, Xi, theta)
+    np.testing.assert_allclose(sy.horizontal_projection(top, theta, v), 0, atol=1e-12 * np.linalg.norm(v))
+    assert u @ v == pytest.approx(np.vdot(sy.bracket_adjoint(top, u, theta), Xi), rel=1e-12)
+    np.testing.assert_allclose(sy.vertical_matrix(top, theta) @ Xi[sy.algebra_mask(top) == 1], v, atol=1e-13)
+
+
+def test_gradient_is_horizontal_and_loss_constant_on_the_orbit(top, rng):
+    flow = geodln.GradientFlow(top, data_for(top))
+    theta = rng.standard_normal(top.n_params)
+    g = flow.gradient(theta)
+    np.testing.assert_allclose(sy.vertical_projection(top, theta, g), 0, atol=1e-12 * np.linalg.norm(g))
+    S = expm(_random_algebra(top, rng, 0.3))
+    A = top.adjacency(theta)
+    moved = top.pack(S @ A @ np.linalg.inv(S))  # a finite group element keeps the mask
+    assert flow.loss(moved) == pytest.approx(flow.loss(theta), rel=1e-11)
+    np.testing.assert_allclose(top.end_to_end(moved), top.end_to_end(theta), atol=1e-11)
+
+
+@pytest.mark.parametrize("widths, stabilizer", [([3, 2, 3], 0), ([2, 3, 3, 2], 1), ([3, 4, 5, 2], 5), ([2, 4, 2], 4)])
+def test_generic_orbit_and_stabilizer_dimensions(rng, widths, stabilizer):
+    """Generic stabiliser of a chain: the hidden GL elements fixing every W_i."""
+    top = geodln.layered(widths)
+    theta = rng.standard_normal(top.n_params)
+    assert sy.algebra_dim(top) == sum(d * d for d in widths[1:-1])
+    assert sy.stabilizer_dim(top, theta) == stabilizer
+    assert sy.orbit_dim(top, theta) + sy.stabilizer_dim(top, theta) == sy.algebra_dim(top)
+
+
+def test_rank_deficient_points_have_larger_stabilisers(rng):
+    top = geodln.layered([2, 2, 2, 2])
+    W1, W2, W3 = (rng.standard_normal((2, 2)) for _ in range(3))
+    assert sy.orbit_dim(top, top.from_layer_weights([W1, W2, W3])) == 8  # generic: free action
+    assert sy.orbit_dim(top, np.zeros(top.n_params)) == 0  # the origin is fixed by all of G
+    zero = np.zeros((2, 2))
+    # W_1 = W_2 = 0, W_3 invertible: G_2 = I is forced, G_1 is free
+    assert sy.stabilizer_dim(top, top.from_layer_weights([zero, zero, W3])) == 4
+    # rank-1 W_1 and W_2 with ker W_2 meeting the complement: G_1 = I + u w^T, W_2 u = 0
+    u = np.array([1.0, 2.0])
+    W1r, W2r = np.outer(W1[:, 0], [1.0, 0.5]), np.outer(W2[:, 0], [2.0, -1.0])  # W2r u = 0
+    assert sy.stabilizer_dim(top, top.from_layer_weights([W1r, W2r, W3])) == 1 and np.allclose(W2r @ u, 0)
+
+
+def test_sparse_levels_only_rescale_nodes():
+    top = geodln.sparse_layered([3, 4, 4, 2], density=0.5, seed=5)
+    assert sy.algebra_dim(top) == 8  # one scaling per hidden node
+
+
+def test_xi_outside_the_algebra_is_rejected():
+    top = geodln.layered([2, 2, 2])
+    Xi = np.zeros((top.n, top.n))
+    Xi[0, 0] = 1.0  # the input level is not acted on
+    with pytest.raises(ValueError, match="outside the Lie algebra"):
+        sy.bracket(top, Xi, np.ones(top.n_params))
