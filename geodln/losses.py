@@ -37,6 +37,10 @@ class Loss:
         """``dL/dW``, shape ``(d_out, d_in)``."""
         raise NotImplementedError
 
+    def curvature(self, W: np.ndarray, dW: np.ndarray, data: Data) -> np.ndarray:
+        """The second derivative applied to a direction: ``d/de dL/dW(W + e dW)`` at 0."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class Quadratic(Loss):
@@ -64,6 +68,9 @@ class Quadratic(Loss):
     def gradient(self, W, data):
         return W @ data.Sxx - data.Syx
 
+    def curvature(self, W, dW, data):
+        return dW @ data.Sxx
+
 
 @dataclass(frozen=True)
 class LogCosh(Loss):
@@ -88,6 +95,10 @@ class LogCosh(Loss):
         R = data.Y - W @ data.X
         return -self.scale * np.tanh(R / self.scale) @ data.X.T
 
+    def curvature(self, W, dW, data):
+        sech2 = 1.0 - np.tanh((data.Y - W @ data.X) / self.scale) ** 2
+        return (sech2 * (dW @ data.X)) @ data.X.T
+
 
 @dataclass(frozen=True)
 class Huber(Loss):
@@ -107,6 +118,10 @@ class Huber(Loss):
 
     def gradient(self, W, data):
         return -np.clip(data.Y - W @ data.X, -self.delta, self.delta) @ data.X.T
+
+    def curvature(self, W, dW, data):
+        inside = np.abs(data.Y - W @ data.X) <= self.delta
+        return (inside * (dW @ data.X)) @ data.X.T
 
 
 _LOSSES = {cls.name: cls for cls in (Quadratic, LogCosh, Huber)}
