@@ -1,0 +1,196 @@
+"""The loss landscape: every critical point, its Hessian, and its class.
+
+A stratum (:mod:`geodln.strata`) is turned into a checked critical point:
+its canonical representative is moved off the coordinate axes by a random
+element of the hidden-layer group, then
+
+- the gradient norm and the loss are measured (critical, at ``L_J``);
+- the Hessian's inertia is computed on the full space and on the horizontal
+  space (the orthogonal complement of the fiber's tangent space), with the
+  orbit and stabiliser dimensions;
+- the class is decided twice, by the path rule (escape order ``m``: 2 for a
+  swap or a path closed with at most two new links, strict; ``m >= 3``,
+  nonstrict) and by Achour, Malgouyres and Gerchinovitz (JMLR 2024): a global
+  minimum iff ``J`` is the top ``min(r_max, m)`` modes; a strict saddle when
+  ``J`` is not a top set; for a top set with ``|J| < r_max``, nonstrict iff the
+  network is *tightened*;
+- both are checked against the numbers: strict iff the Hessian has a negative
+  eigenvalue; nonstrict implies a positive semidefinite Hessian and an
+  explicit direction (the new path's links) along which ``L - L_J`` falls like
+  ``-c eps^m``, measured at two step sizes. Any disagreement raises
+  :class:`ClassificationError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .data import Data, random_orthogonal
+from .flow import GradientFlow
+from .hessian import Inertia, hessian, inertia
+from .strata import Stratum
+from .symmetry import vertical_matrix
+from .topology import Topology, layered
+
+__all__ = ["KINDS", "ClassificationError", "CriticalPoint", "analyze_stratum", "random_similarity"]
+
+KINDS = ("global_minimum", "strict_saddle", "nonstrict_saddle")
+GRAD_TOL = 1e-9  # relative to max(1, s_1^2): a representative must be this critical
+ESCAPE_EPS = (2e-2, 1e-2)
+
+
+class ClassificationError(RuntimeError):
+    """The path rule, the published theorem and the Hessian disagree."""
+
+
+@dataclass
+class CriticalPoint:
+    """A checked critical point representing one stratum.
+
+    Attributes
+    ----------
+    stratum : Stratum
+    theta : ndarray, shape=[n_params]
+        The representative (moved by a random group element).
+    learned : list of int
+        ``J``, sorted 1-based.
+    critical_value : float
+        ``L_J``.
+    loss : float
+        The loss measured at ``theta``.
+    kind : str
+        One of :data:`KINDS`.
+    hessian, horizontal_hessian : Inertia
+    eigenvalues : ndarray, shape=[n_params]
+        The Hessian spectrum, increasing.
+    orbit_dim, stabilizer_dim : int
+    layer_ranks : list of int
+    escape_order : int or None
+    escape : dict or None
+        For nonstrict saddles: the mode, the links, the loss decrease at two
+        step sizes and the measured order.
+    grad_norm : float
+    tightened : bool
+    """
+
+    stratum: Stratum
+    theta: np.ndarray = field(repr=False)
+    learned: list
+    critical_value: float
+    loss: float
+    kind: str
+    hessian: Inertia
+    horizontal_hessian: Inertia
+    eigenvalues: np.ndarray = field(repr=False)
+    orbit_dim: int
+    stabilizer_dim: int
+    layer_ranks: list
+    escape_order: int | None
+    escape: dict | None
+    grad_norm: float
+    tightened: bool
+
+
+def random_similarity(top: Topology, rng, spread: float = 0.5) -> np.ndarray:
+    """A random group element ``S`` (block diagonal, identity on input and output), shape=[n, n].
+
+    Each hidden block is ``Q_1 diag(exp(U(-spread, spread))) Q_2`` with Haar
+    ``Q_1, Q_2``: well conditioned, far from the identity.
+    """
+    S = np.eye(top.n)
+    for sl in top.level_slices[1:-1]:
+        d = sl.stop - sl.start
+        S[sl, sl] = (random_orthogonal(d, rng) * np.exp(rng.uniform(-spread, spread, d))) @ random_orthogonal(d, rng)
+    return S
+
+
+def _rule_kind(stratum: Stratum) -> str:
+    if stratum.is_global_min:
+        return "global_minimum"
+    order = stratum.escape_order()
+    if order is None:
+        raise ClassificationError(f"{stratum.label}: no escape path closes, yet it is not a global minimum")
+    return "strict_saddle" if order == 2 else "nonstrict_saddle"
+
+
+def _theorem_kind(stratum: Stratum) -> str:
+    """Achour, Malgouyres, Gerchinovitz (2024), Theorem on the second-order classification."""
+    if stratum.is_global_min:
+        return "global_minimum"
+    if not stratum.is_top:
+        return "strict_saddle"
+    return "nonstrict_saddle" if stratum.tightened() else "strict_saddle"
+
+
+def analyze_stratum(stratum: Stratum, data: Data, seed=None) -> CriticalPoint:
+    """Build a random representative of ``stratum`` and check everything about it.
+
+    Parameters
+    ----------
+    stratum : Stratum
+    data : Data
+        Whitened data whose modes the stratum refers to.
+    seed : int or numpy.random.Generator, optional
+        Draws the dangling weights and the group element.
+
+    Raises
+    ------
+    ClassificationError
+        When the representative is not critical, its loss is not ``L_J``, or
+        the rule, the theorem and the Hessian disagree.
+    """
+    rng = np.random.default_rng(seed)
+    top = layered(stratum.widths)
+    flow = GradientFlow(top, data)
+    S = random_similarity(top, rng)
+    S_inv = np.linalg.inv(S)
+    theta = top.pack(_clean(S @ stratum.canonical_adjacency(top, data, rng) @ S_inv, top))
+    scale = max(1.0, float(data.s[0]) ** 2)
+    grad_norm = float(np.linalg.norm(flow.rhs(theta)))
+    value, loss = data.critical_value(stratum.learned), flow.loss(theta)
+    if grad_norm > GRAD_TOL * scale or abs(loss - value) > 1e-9 * scale:
+        raise ClassificationError(f"{stratum.label}: representative has |grad| = {grad_norm:.2e}, loss {loss} vs L_J = {value}")
+    H = hessian(flow, theta)
+    lam = np.linalg.eigvalsh(H)
+    full = inertia(lam)
+    L = vertical_matrix(top, theta)
+    U, sv, _ = np.linalg.svd(L, full_matrices=True)
+    orbit = int(np.sum(sv > max(L.shape) * 1e-12 * sv[0])) if sv.size and sv[0] > 0 else 0
+    Qh = U[:, orbit:]
+    hor = inertia(np.linalg.eigvalsh(Qh.T @ H @ Qh)) if Qh.shape[1] else inertia([])
+    rule, theorem = _rule_kind(stratum), _theorem_kind(stratum)
+    if rule != theorem:
+        raise ClassificationError(f"{stratum.label}: path rule says {rule}, Achour et al. say {theorem}")
+    if (full.negative > 0) != (rule == "strict_saddle"):
+        raise ClassificationError(f"{stratum.label}: {rule} but the Hessian has {full.negative} negative eigenvalues")
+    if full.zero - orbit != hor.zero or hor.negative != full.negative:
+        raise ClassificationError(f"{stratum.label}: the vertical space ({orbit}) is not in the Hessian kernel")
+    escape = _measure_escape(stratum, flow, S, S_inv, theta, value) if rule == "nonstrict_saddle" else None
+    return CriticalPoint(
+        stratum=stratum, theta=theta, learned=list(stratum.learned), critical_value=value, loss=loss, kind=rule,
+        hessian=full, horizontal_hessian=hor, eigenvalues=lam, orbit_dim=orbit,
+        stabilizer_dim=L.shape[1] - orbit, layer_ranks=stratum.layer_ranks(),
+        escape_order=stratum.escape_order(), escape=escape, grad_norm=grad_norm, tightened=stratum.tightened(),
+    )
+
+
+def _clean(A: np.ndarray, top: Topology) -> np.ndarray:
+    """Zero the rounding noise that the similarity leaves off the mask."""
+    return A * top.mask
+
+
+def _measure_escape(stratum, flow, S, S_inv, theta, value) -> dict:
+    """Loss decrease along the new path's links at two step sizes, and the fitted order."""
+    path = stratum.escape_path()
+    top = flow.top
+    D = top.pack(_clean(S @ stratum.link_matrix(top, flow.data, path) @ S_inv, top))
+    D /= np.linalg.norm(D)
+    drops = [value - flow.loss(theta + eps * D) for eps in ESCAPE_EPS]
+    order = float(np.log(drops[0] / drops[1]) / np.log(ESCAPE_EPS[0] / ESCAPE_EPS[1])) if min(drops) > 0 else float("nan")
+    if not (min(drops) > 0 and abs(order - path.order) < 0.3):
+        raise ClassificationError(
+            f"{stratum.label}: along the escape path of order {path.order} the loss drops {drops} (fitted order {order:.2f})")
+    return {"mode": path.mode, "links": [list(map(str, link)) for link in path.links], "eps": list(ESCAPE_EPS),
+            "decrease": drops, "measured_order": order}

@@ -1,0 +1,415 @@
+"""Critical points in the path picture: pieces, strata, canonical representatives, escape paths.
+
+Up to the hidden-layer group ``G``, a layered network ``d_0, ..., d_h`` is a
+sum of *pieces*: a piece ``[a, b]`` (``0 <= a < b <= h``) is a chain of
+one-dimensional links from layer ``a`` to layer ``b``. Complete pieces
+``[0, h]`` carry an input vector to an output vector and make up ``W``;
+input pieces ``[0, b]`` (``b < h``) carry an input vector and stop; output
+pieces ``[a, h]`` (``a > 0``) start inside and carry an output vector;
+internal pieces float between hidden layers. The ranks of all partial
+products are piece counts: ``rank(W_b ... W_{a+1}) = #{pieces [a', b'] :
+a' <= a, b' >= b}``, and at each layer the pieces covering it use at most
+``d_i`` dimensions (the rest is idle).
+
+With whitened data ``Syx = sum s_k u_k v_k^T`` a critical point learns a set
+``J`` of modes: ``W = W_J`` through ``|J|`` complete pieces, and with
+``E = Syx - W_J`` it is critical iff ``y^T E x = 0`` for every output vector
+``y`` of a piece ``[a, h]`` and every input vector ``x`` of a piece ``[0, b]``
+with ``b >= a - 1`` (idle input and output directions count as pieces
+``[0, 0]`` and ``[h, h]``). Here dangling vectors are data modes (``v_k``,
+``u_k`` of unlearnt modes) or directions orthogonal to all modes ("null"), so
+the condition reads: for each unlearnt ``k``, ``a_k - b_k >= 2``, where
+``b_k`` is where the input piece carrying ``v_k`` ends (0 if none) and
+``a_k`` where the output piece carrying ``u_k`` starts (``h`` if none).
+
+Escape: the loss falls when a new complete path for an unlearnt mode ``k``
+is closed from new links, riding existing pieces for free. The least number
+``m`` of new links is the escape order: along the path, ``L - L_J`` falls
+like ``-c eps^m``. ``m <= 2`` (or a swap of a learnt mode for a larger
+unlearnt one) means negative curvature, a strict saddle; ``m >= 3`` a
+nonstrict saddle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from .data import Data
+from .topology import Topology
+
+__all__ = ["Piece", "Stratum", "EscapePath", "enumerate_strata", "NULL"]
+
+NULL = 0  # label of a dangling vector orthogonal to every data mode
+
+
+@dataclass(frozen=True, order=True)
+class Piece:
+    """A chain of links from layer ``a`` to layer ``b``.
+
+    Attributes
+    ----------
+    a, b : int
+        First and last layer, ``0 <= a < b <= h``.
+    source : int or None
+        Input pieces (``a = 0``): the 1-based mode ``k`` whose ``v_k`` they
+        carry, or ``NULL`` (0) for a direction orthogonal to all modes.
+    target : int or None
+        Output pieces (``b = h``): the mode whose ``u_k`` they carry, or ``NULL``.
+    """
+
+    a: int
+    b: int
+    source: int | None = None
+    target: int | None = None
+
+    def __str__(self) -> str:
+        def tag(label, vec):
+            return "" if label is None else (f"{vec}{label}" if label != NULL else f"{vec}0")
+
+        return f"{tag(self.source, 'v')}[{self.a},{self.b}]{tag(self.target, 'u')}"
+
+
+@dataclass(frozen=True)
+class EscapePath:
+    """New links that close a complete path for an unlearnt mode.
+
+    Attributes
+    ----------
+    mode : int
+        The 1-based mode ``k`` the path learns.
+    links : tuple of (int, object, object)
+        ``(layer i, source, target)``: a new rank-one term in ``W_i``; source
+        and target are slot indices at layers ``i - 1`` and ``i`` (or ``"v"`` /
+        ``"u"`` for the input vector ``v_k`` and the output vector ``u_k``).
+    """
+
+    mode: int
+    links: tuple
+
+    @property
+    def order(self) -> int:
+        return len(self.links)
+
+
+@dataclass(frozen=True)
+class Stratum:
+    """A stratum of critical points: the learnt set ``J`` and the dangling pieces.
+
+    Attributes
+    ----------
+    widths : tuple of int
+    learned : tuple of int
+        Sorted 1-based learnt modes ``J``.
+    pieces : tuple of Piece
+        The non-complete pieces (the complete ones are one per learnt mode).
+    n_modes : int
+        Number of data modes ``m``.
+    """
+
+    widths: tuple
+    learned: tuple
+    pieces: tuple
+    n_modes: int
+
+    @property
+    def depth(self) -> int:
+        return len(self.widths) - 1
+
+    @property
+    def label(self) -> str:
+        J = "{" + ",".join(map(str, self.learned)) + "}"
+        return f"J={J}" + ("" if not self.pieces else " + " + " ".join(map(str, self.pieces)))
+
+    def all_pieces(self) -> list[Piece]:
+        h = self.depth
+        return [Piece(0, h, k, k) for k in self.learned] + list(self.pieces)
+
+    def partial_rank(self, a: int, b: int) -> int:
+        """``rank(W_b ... W_{a+1})``: the pieces spanning layers ``a`` to ``b``."""
+        return sum(1 for p in self.all_pieces() if p.a <= a and p.b >= b)
+
+    def layer_ranks(self) -> list[int]:
+        """``[rank W_1, ..., rank W_h]``."""
+        return [self.partial_rank(i - 1, i) for i in range(1, self.depth + 1)]
+
+    def load(self) -> list[int]:
+        """Dimensions used at each layer by the pieces covering it."""
+        return [sum(1 for p in self.all_pieces() if p.a <= i <= p.b) for i in range(self.depth + 1)]
+
+    @property
+    def is_top(self) -> bool:
+        """Whether ``J`` is the top ``|J|`` modes."""
+        return self.learned == tuple(range(1, len(self.learned) + 1))
+
+    @property
+    def is_global_min(self) -> bool:
+        return self.is_top and len(self.learned) == min(min(self.widths), self.n_modes)
+
+    def tightened(self) -> bool:
+        """Achour, Malgouyres, Gerchinovitz (2024), read mode by mode.
+
+        For every unlearnt mode ``k`` the layers split into three consecutive
+        nonempty blocks ``[1..i], [i+1..j], [j+1..h]`` such that the first does
+        not carry ``v_k`` (``W_i ... W_1 v_k = 0``), the middle product has rank
+        exactly ``|J|`` (only complete paths cross it) and the last does not
+        carry ``u_k`` (``u_k^T W_h ... W_{j+1} = 0``). Each block then needs a new
+        link, so no path for ``k`` closes with fewer than three.
+        """
+        r, h = len(self.learned), self.depth
+        for k in range(1, self.n_modes + 1):
+            if k in self.learned:
+                continue
+            b_k, a_k = self._reach(k)
+            if not any(b_k < i and self.partial_rank(i, j) == r and a_k > j
+                       for i in range(1, h - 1) for j in range(i + 1, h)):
+                return False
+        return True
+
+    def _reach(self, k: int) -> tuple[int, int]:
+        """``(b_k, a_k)``: the last layer reached by ``v_k`` (0 if none) and the
+        first layer from which ``u_k`` is reached (``h`` if none)."""
+        h = self.depth
+        b_k = max((p.b for p in self.pieces if p.a == 0 and p.source == k), default=0)
+        a_k = min((p.a for p in self.pieces if p.b == h and p.target == k), default=h)
+        return b_k, a_k
+
+    def is_critical(self) -> bool:
+        """The criticality condition ``a_k - b_k >= 2`` for every unlearnt mode."""
+        return all(a - b >= 2 for a, b in (self._reach(k)[::-1] for k in range(1, self.n_modes + 1)
+                                           if k not in self.learned))
+
+    # ------------------------------------------------------------ escape
+    def slots(self) -> list[dict]:
+        """Coordinate of each piece at each hidden layer it covers.
+
+        Returns
+        -------
+        list of dict
+            ``slots[i][piece_index]`` is the coordinate (0-based, within layer
+            ``i``) used by piece ``piece_index`` of :meth:`all_pieces`;
+            unlisted coordinates are idle.
+        """
+        slots = [dict() for _ in self.widths]
+        for idx, p in enumerate(self.all_pieces()):
+            for i in range(max(p.a, 1), min(p.b, self.depth - 1) + 1):
+                slots[i][idx] = len(slots[i])
+        return slots
+
+    def escape_path(self) -> EscapePath | None:
+        """The shortest new complete path for an unlearnt mode (ties: the larger mode).
+
+        ``None`` when every mode is learnt or no path fits the free capacity.
+        """
+        best = None
+        for k in range(1, self.n_modes + 1):
+            if k not in self.learned:
+                path = self._path_for(k)
+                if path is not None and (best is None or path.order < best.order):
+                    best = path
+        return best
+
+    def _path_for(self, k: int) -> EscapePath | None:
+        """Dynamic programming over the layers for mode ``k``'s cheapest new path.
+
+        A new link from the current slot at layer ``i`` may go to an idle
+        coordinate at layer ``i + 1``, or into any non-complete piece at a
+        coordinate it covers, riding it to its end for free (an input piece
+        then also carries its own vector, whose cross terms vanish to first
+        order; an output piece is ridden to layer ``h - 1``, or finishes the
+        path if it carries ``u_k``). The last link reaches ``u_k``.
+        """
+        h, pieces, slots = self.depth, self.all_pieces(), self.slots()
+        idle = [[c for c in range(w) if c not in slots[i].values()] for i, w in enumerate(self.widths)]
+        states = {0: (0, (), "v")}  # layer -> (cost, links, slot)
+        for idx, p in enumerate(pieces):
+            if p.a == 0 and p.b < h and p.source == k:
+                states[p.b] = (0, (), slots[p.b][idx])
+        finish = None
+
+        def offer(layer, cost, links, slot):
+            nonlocal finish
+            if layer == h:
+                if finish is None or cost < finish[0]:
+                    finish = (cost, links)
+            elif layer not in states or cost < states[layer][0]:
+                states[layer] = (cost, links, slot)
+
+        for i in range(h):
+            if i not in states:
+                continue
+            cost, links, slot = states[i]
+            if i + 1 == h:
+                offer(h, cost + 1, links + ((h, slot, "u"),), None)
+                continue
+            if idle[i + 1]:
+                offer(i + 1, cost + 1, links + ((i + 1, slot, idle[i + 1][0]),), idle[i + 1][0])
+            for idx, p in enumerate(pieces):
+                if (p.a, p.b) == (0, h) or not p.a <= i + 1 <= p.b:
+                    continue
+                link = links + ((i + 1, slot, slots[i + 1][idx]),)
+                if p.b < h:
+                    offer(p.b, cost + 1, link, slots[p.b][idx])
+                elif p.target == k:
+                    offer(h, cost + 1, link, None)
+                else:
+                    offer(h - 1, cost + 1, link, slots[h - 1][idx])
+        return None if finish is None else EscapePath(k, finish[1])
+
+    def escape_order(self) -> int | None:
+        """2 for strict saddles (swap or a path of <= 2 links), the path length
+        ``m >= 3`` for nonstrict ones, ``None`` for global minima."""
+        if self.is_global_min:
+            return None
+        if not self.is_top:
+            return 2
+        path = self.escape_path()
+        return None if path is None else max(path.order, 2)
+
+    # --------------------------------------------------- representatives
+    def canonical_adjacency(self, top: Topology, data: Data, seed=None) -> np.ndarray:
+        """The stratum's representative in canonical coordinates, shape=[n, n].
+
+        Complete paths carry ``s_k^{1/h}`` on every link (so ``W = W_J``);
+        dangling links get random weights in ``[0.5, 1.5]``. Input/output
+        vectors are the data modes ``v_k``, ``u_k`` or null directions.
+        """
+        rng = np.random.default_rng(seed)
+        A = np.zeros((top.n, top.n))
+        slots = self.slots()
+        for idx, (p, (x, y)) in enumerate(zip(self.all_pieces(), self._vectors(data))):
+            complete = p.a == 0 and p.b == self.depth
+            weights = np.full(p.b - p.a, data.s[p.source - 1] ** (1 / self.depth)) if complete else rng.uniform(0.5, 1.5, p.b - p.a)
+            for i, w in zip(range(p.a + 1, p.b + 1), weights):
+                src = x if i - 1 == 0 else _unit(self.widths[i - 1], slots[i - 1][idx])
+                tgt = y if i == self.depth else _unit(self.widths[i], slots[i][idx])
+                A[top.level_slices[i - 1], top.level_slices[i]] += w * np.outer(src, tgt)
+        return A
+
+    def link_matrix(self, top: Topology, data: Data, path: EscapePath) -> np.ndarray:
+        """The new links of ``path`` as an adjacency-shaped direction, shape=[n, n]."""
+        D = np.zeros((top.n, top.n))
+        for i, src, tgt in path.links:
+            D[top.level_slices[i - 1], top.level_slices[i]] += np.outer(
+                self._slot_vector(src, i - 1, path.mode, data), self._slot_vector(tgt, i, path.mode, data))
+        return D
+
+    def _slot_vector(self, slot, layer: int, mode: int, data: Data) -> np.ndarray:
+        if slot == "v":
+            return data.V[:, mode - 1]
+        if slot == "u":
+            return data.U[:, mode - 1]
+        e = np.zeros(self.widths[layer])
+        e[slot] = 1.0
+        return e
+
+    def _vectors(self, data: Data) -> list[tuple]:
+        """(input vector or None, output vector or None) for each piece."""
+        null_in, null_out = _null_basis(data.V, data.d_in), _null_basis(data.U, data.d_out)
+        used_in = used_out = 0
+        out = []
+        for p in self.all_pieces():
+            x = y = None
+            if p.a == 0:
+                x = null_in[:, used_in] if p.source == NULL else data.V[:, p.source - 1]
+                used_in += p.source == NULL
+            if p.b == self.depth:
+                y = null_out[:, used_out] if p.target == NULL else data.U[:, p.target - 1]
+                used_out += p.target == NULL
+            out.append((x, y))
+        return out
+
+
+def _unit(d: int, j: int) -> np.ndarray:
+    e = np.zeros(d)
+    e[j] = 1.0
+    return e
+
+
+def _null_basis(M: np.ndarray, d: int) -> np.ndarray:
+    """Orthonormal basis of the complement of the columns of ``M`` (shape ``(d, m)``)."""
+    if M.shape[1] >= d:
+        return np.zeros((d, 0))
+    Q, _ = np.linalg.qr(np.hstack([M, np.eye(d)]))
+    return Q[:, M.shape[1]: d]
+
+
+def _piece_types(widths, learned, n_modes) -> list[Piece]:
+    h, d0, dh = len(widths) - 1, widths[0], widths[-1]
+    unlearnt = [k for k in range(1, n_modes + 1) if k not in learned]
+    in_labels = unlearnt + ([NULL] if d0 > n_modes else [])
+    out_labels = unlearnt + ([NULL] if dh > n_modes else [])
+    types = [Piece(0, b, k, None) for b in range(1, h) for k in in_labels]
+    types += [Piece(a, h, None, k) for a in range(1, h) for k in out_labels]
+    types += [Piece(a, b) for a in range(1, h) for b in range(a + 1, h)]
+    return types
+
+
+def _multisets(types, start, chosen, capacity, n_modes, widths):
+    """Multisets of piece types that fit the capacity; mode labels used once per side."""
+    yield tuple(chosen)
+    for t in range(start, len(types)):
+        p = types[t]
+        if any(capacity[i] == 0 for i in range(p.a, p.b + 1)):
+            continue
+        if p.source not in (None, NULL) and any(q.source == p.source for q in chosen):
+            continue
+        if p.target not in (None, NULL) and any(q.target == p.target for q in chosen):
+            continue
+        if p.source == NULL and sum(q.source == NULL for q in chosen) >= widths[0] - n_modes:
+            continue
+        if p.target == NULL and sum(q.target == NULL for q in chosen) >= widths[-1] - n_modes:
+            continue
+        for i in range(p.a, p.b + 1):
+            capacity[i] -= 1
+        chosen.append(p)
+        yield from _multisets(types, t, chosen, capacity, n_modes, widths)
+        chosen.pop()
+        for i in range(p.a, p.b + 1):
+            capacity[i] += 1
+
+
+def enumerate_strata(widths, n_modes: int, max_per_set: int | None = None):
+    """All strata of critical points of a layered network, grouped by learnt set.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``(d_0, ..., d_h)``.
+    n_modes : int
+        Number ``m`` of distinct nonzero data singular values.
+    max_per_set : int, optional
+        Cap on the strata kept per learnt set ``J``: the simplest ones (fewest
+        pieces, then fewest links) are kept, the rest counted.
+
+    Yields
+    ------
+    learned : tuple of int
+        ``J``, for every ``|J| <= min(min(widths), m)``, by size then order.
+    strata : list of Stratum
+    left_out : int
+        Strata of this ``J`` beyond the cap.
+
+    Examples
+    --------
+    >>> [(J, len(s)) for J, s, _ in enumerate_strata([1, 1, 1], 1)]
+    [((), 1), ((1,), 1)]
+    """
+    widths = tuple(int(w) for w in widths)
+    h, r_max = len(widths) - 1, min(widths)
+    if n_modes > min(widths[0], widths[-1]):
+        raise ValueError(f"{n_modes} modes do not fit d_0 = {widths[0]}, d_h = {widths[-1]}")
+    for size in range(0, min(r_max, n_modes) + 1):
+        for learned in combinations(range(1, n_modes + 1), size):
+            capacity = [w - size for w in widths]
+            types = _piece_types(widths, learned, n_modes) if h >= 2 else []
+            found = []
+            for pieces in _multisets(types, 0, [], capacity, n_modes, widths):
+                stratum = Stratum(widths, learned, pieces, n_modes)
+                if stratum.is_critical():
+                    found.append(stratum)
+            found.sort(key=lambda s: (len(s.pieces), sum(p.b - p.a for p in s.pieces), s.pieces))
+            kept = found if max_per_set is None else found[:max_per_set]
+            yield learned, kept, len(found) - len(kept)

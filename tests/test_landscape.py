@@ -1,0 +1,110 @@
+"""Critical points: published classes, hand-checked inertias, criticality of every stratum."""
+
+import numpy as np
+import pytest
+
+import geodln
+from geodln.landscape import analyze_stratum
+from geodln.strata import NULL, Piece, Stratum, enumerate_strata
+
+DIAG = geodln.Data(np.eye(2), np.diag([3.0, 1.0]))  # Syx = diag(3, 1), as in the design notes
+
+
+def _case(widths, learned, pieces, n_modes, data):
+    return analyze_stratum(Stratum(tuple(widths), tuple(learned), tuple(pieces), n_modes), data, seed=3)
+
+
+def _spectrum(widths, s):
+    return geodln.Data.from_spectrum(s, widths[0], widths[-1], seed=11)
+
+
+# (widths, J, pieces, spectrum or DIAG, expected kind, expected (negative, zero, positive) or None)
+CASES = [
+    # depth 2: no nonstrict saddles, the origin is strict
+    ([2, 2, 2], (), (), DIAG, "strict_saddle", (4, 0, 4)),  # eigenvalues +-3, +-1, twice each
+    ([2, 2, 2], (1,), (), DIAG, "strict_saddle", None),
+    ([2, 2, 2], (2,), (), DIAG, "strict_saddle", None),
+    ([2, 2, 2], (1, 2), (), DIAG, "global_minimum", None),
+    ([3, 2, 3], (1,), (), [3, 2, 1], "strict_saddle", None),  # bottleneck, |J| < r_max
+    ([3, 2, 3], (1, 2), (), [3, 2, 1], "global_minimum", None),  # rank-constrained minimum
+    ([3, 2, 3], (1, 3), (), [3, 2, 1], "strict_saddle", None),  # swap 3 for 2
+    # depth 3, the hand checks of the design notes (h = 3, widths 2,2,2,2, Syx = diag(3, 1))
+    ([2, 2, 2, 2], (), (), DIAG, "nonstrict_saddle", (0, 12, 0)),  # origin: Hessian = 0
+    ([2, 2, 2, 2], (), (Piece(2, 3, None, 1), Piece(2, 3, None, 2)), DIAG, "strict_saddle", (4, 4, 4)),
+    ([2, 2, 2, 2], (1,), (), DIAG, "nonstrict_saddle", (0, 9, 3)),  # clean top-mode path
+    ([2, 2, 2, 2], (2,), (), DIAG, "strict_saddle", (1, 9, 2)),  # smaller mode learnt
+    ([2, 2, 2, 2], (1,), (Piece(1, 2),), DIAG, "strict_saddle", (1, 7, 4)),  # + one dangling link
+    ([2, 2, 2, 2], (1,), (Piece(0, 1, 2, None),), DIAG, "strict_saddle", (1, 7, 4)),
+    ([2, 2, 2, 2], (1, 2), (), DIAG, "global_minimum", (0, 8, 4)),
+    # bottlenecks in depth 3
+    ([3, 2, 2, 3], (1,), (), [3, 2, 1], "nonstrict_saddle", None),
+    ([3, 2, 2, 3], (2,), (), [3, 2, 1], "strict_saddle", None),
+    ([3, 2, 2, 3], (1, 2), (), [3, 2, 1], "global_minimum", None),
+    ([3, 2, 2, 3], (1,), (Piece(0, 1, 2, None), Piece(2, 3, None, 3)), [3, 2, 1], "strict_saddle", None),
+    # depth 4: the origin escapes at order 4, a clean path at order 4 too
+    ([2, 2, 2, 2, 2], (), (), [2, 1], "nonstrict_saddle", (0, 16, 0)),
+    ([2, 2, 2, 2, 2], (1,), (), [2, 1], "nonstrict_saddle", None),
+    ([3, 3, 3, 3, 3], (), (Piece(0, 1, 1, None), Piece(3, 4, None, 2)), [3, 2, 1], "nonstrict_saddle", (0, 36, 0)),
+    ([3, 3, 3, 3, 3], (), (Piece(0, 1, 1, None), Piece(3, 4, None, 1)), [3, 2, 1], "strict_saddle", None),
+]
+
+
+@pytest.mark.parametrize("widths, learned, pieces, data, kind, counts", CASES,
+                         ids=[f"{c[0]}-J{c[1]}-{len(c[2])}p" for c in CASES])
+def test_published_classes_and_inertia(widths, learned, pieces, data, kind, counts):
+    if not isinstance(data, geodln.Data):
+        data = _spectrum(widths, data)
+    cp = _case(widths, learned, pieces, len(data.s), data)
+    assert cp.kind == kind
+    if counts is not None:
+        assert (cp.hessian.negative, cp.hessian.zero, cp.hessian.positive) == counts
+    assert (cp.hessian.negative > 0) == (kind == "strict_saddle")
+    if kind == "nonstrict_saddle":
+        assert cp.escape_order >= 3 and cp.escape["measured_order"] == pytest.approx(cp.escape_order, abs=0.3)
+        assert all(d > 0 for d in cp.escape["decrease"])
+
+
+def test_depth_two_has_no_nonstrict_saddles():
+    data = _spectrum([3, 3, 3], [3, 2, 1])
+    kinds = {analyze_stratum(s, data, seed=0).kind for _, strata, _ in enumerate_strata([3, 3, 3], 3) for s in strata}
+    assert "nonstrict_saddle" not in kinds and "global_minimum" in kinds
+
+
+@pytest.mark.parametrize("widths, spectrum", [([2, 2, 2, 2], [3, 1]), ([3, 2, 2, 3], [3, 2, 1]), ([2, 3, 2, 3, 2], [2, 1])])
+def test_every_stratum_is_critical_at_its_value(widths, spectrum):
+    data = _spectrum(widths, spectrum)
+    seen = {}
+    for learned, strata, left_out in enumerate_strata(widths, len(spectrum)):
+        assert left_out == 0 and strata
+        for stratum in strata:
+            cp = analyze_stratum(stratum, data, seed=1)
+            assert cp.grad_norm < 1e-9 * spectrum[0] ** 2
+            assert cp.loss == pytest.approx(data.critical_value(learned), abs=1e-9)
+            seen.setdefault(learned, set()).add(round(cp.loss, 9))
+    r = min(min(widths), len(spectrum))
+    assert all(len(values) == 1 for values in seen.values())  # one critical value per J
+    assert len(seen) == sum(1 for k in range(r + 1) for _ in __import__("itertools").combinations(range(len(spectrum)), k))
+
+
+def test_vertical_space_lies_in_the_hessian_kernel():
+    cp = _case([3, 3, 3, 3], (1,), (Piece(1, 2),), 3, _spectrum([3, 3, 3, 3], [3, 2, 1]))
+    assert cp.horizontal_hessian.zero == cp.hessian.zero - cp.orbit_dim
+    assert cp.orbit_dim + cp.stabilizer_dim == 18
+
+
+def test_null_directions_appear_only_with_spare_dimensions():
+    strata = [s for _, group, _ in enumerate_strata([3, 2, 2, 3], 2) for s in group]
+    assert any(p.source == NULL for s in strata for p in s.pieces)
+    strata = [s for _, group, _ in enumerate_strata([2, 2, 2, 2], 2) for s in group]
+    assert not any(p.source == NULL or p.target == NULL for s in strata for p in s.pieces)
+
+
+def test_cap_counts_what_it_leaves_out():
+    full = {J: len(s) for J, s, _ in enumerate_strata([3, 3, 3, 3], 3)}
+    for J, strata, left_out in enumerate_strata([3, 3, 3, 3], 3, max_per_set=5):
+        assert len(strata) == min(5, full[J]) and len(strata) + left_out == full[J]
+
+
+def test_too_many_modes_for_the_network():
+    with pytest.raises(ValueError, match="do not fit"):
+        list(enumerate_strata([2, 3, 2], 3))
