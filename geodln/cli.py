@@ -2,6 +2,8 @@
 
 ``geodln flow``: integrate the gradient flow for a topology, data and
 initialisation; write ``trajectory.npz``, ``summary.json`` and ``loss.png``.
+``geodln catalog``: enumerate and classify the critical points of an
+architecture and spectrum; write a catalog directory and print a summary.
 """
 
 from __future__ import annotations
@@ -68,6 +70,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--grad-tol", type=float, default=None, help="stop once ||dA/dt|| falls below this")
     p.add_argument("--out", type=Path, default=Path("flow-out"), help="output folder (default flow-out)")
     p.add_argument("--quiet", action="store_true", help="no progress report")
+
+    c = sub.add_parser(
+        "catalog",
+        help="enumerate and classify every critical point; write a catalog",
+        description="Enumerate the strata of critical points of a fully connected layered network on whitened "
+        "data with the given spectrum, classify each (global minimum / strict / nonstrict saddle) and check it "
+        "three ways, and write OUT/manifest.json, critical_points.jsonl, summary.csv and arrays/.",
+    )
+    c.add_argument("--widths", type=_ints, default=[3, 3, 3, 3], help="layer widths (default 3,3,3,3)")
+    c.add_argument("--spectrum", type=_floats, default=[3.0, 2.0, 1.0], help="distinct singular values (default 3,2,1)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the data and the representatives (default 0)")
+    c.add_argument("--max-per-set", type=int, default=None, help="cap on strata per learnt set (default: none)")
+    c.add_argument("--out", type=Path, default=Path("catalogs/default"), help="output directory (default catalogs/default)")
+    c.add_argument("--quiet", action="store_true", help="no progress report and no table")
     return parser
 
 
@@ -139,12 +155,53 @@ def run_flow(args, argv) -> int:
     return 0
 
 
+def run_catalog(args, argv) -> int:
+    from .catalog import build_catalog, write_catalog
+
+    catalog, arrays = build_catalog(args.widths, args.spectrum, seed=args.seed, max_per_set=args.max_per_set,
+                                    progress=not args.quiet, argv=argv)
+    out = write_catalog(catalog, arrays, args.out)
+    if not args.quiet:
+        print(summary_table(catalog))
+    counts = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in catalog.counts().items())
+    print(f"{len(catalog)} strata ({counts}); wrote {out}")
+    return 0
+
+
+def summary_table(catalog, max_rows: int = 200) -> str:
+    """One row per stratum (or, for large catalogs, per learnt set): J, value, kind, inertia, escape order."""
+    rows = catalog.records
+    lines = [f"{'id':8} {'J':9} {'L_J':>9}  {'kind':17} {'-/0/+':>9}  {'m':>2}  stratum"]
+    if len(rows) > max_rows:
+        lines = [f"{'J':9} {'L_J':>9}  {'strata':>6}  {'global':>6}  {'strict':>6}  {'nonstrict':>9}"]
+        groups = {}
+        for r in rows:
+            groups.setdefault(tuple(r["learned"]), []).append(r["kind"])
+        for J, kinds in groups.items():
+            value = next(r["critical_value"] for r in rows if tuple(r["learned"]) == J)
+            lines.append(f"{_set(J):9} {value:9.4f}  {len(kinds):6d}  {kinds.count('global_minimum'):6d}  "
+                         f"{kinds.count('strict_saddle'):6d}  {kinds.count('nonstrict_saddle'):9d}")
+        return "\n".join(lines)
+    for r in rows:
+        h = r["hessian"]
+        inertia = f"{h['negative']}/{h['zero']}/{h['positive']}"
+        m = "-" if r["escape_order"] is None else str(r["escape_order"])
+        lines.append(f"{r['id']:8} {_set(r['learned']):9} {r['critical_value']:9.4f}  {r['kind']:17} {inertia:>9}  "
+                     f"{m:>2}  {r.get('stratum', '')}")
+    return "\n".join(lines)
+
+
+def _set(J) -> str:
+    return "{" + ",".join(map(str, J)) + "}"
+
+
 def main(argv=None) -> int:
     """Entry point of the ``geodln`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
+    runners = {"flow": run_flow, "catalog": run_catalog}
     try:
-        return run_flow(args, argv)
+        return runners[args.command](args, argv)
     except (ValueError, OSError) as err:
         print(f"geodln {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ provenance that made it.
 from __future__ import annotations
 
 import json
+from importlib import metadata
 import os
 import platform
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_json", "write_npz", "provenance"]
+__all__ = ["atomic_path", "write_json", "write_npz", "provenance", "json_default"]
 
 
 @contextmanager
@@ -44,7 +45,7 @@ def atomic_path(path, suffix: str = ""):
 def write_json(path, obj) -> None:
     """Write ``obj`` as indented JSON (numpy scalars and arrays converted) atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=_to_json) + "\n")
+        tmp.write_text(json.dumps(obj, indent=2, default=json_default) + "\n")
 
 
 def write_npz(path, **arrays) -> None:
@@ -55,23 +56,24 @@ def write_npz(path, **arrays) -> None:
 
 def provenance(argv=None, **parameters) -> dict:
     """What made an output: versions, command line, parameters, time (UTC)."""
-    import geodln
-    import networkx
-    import scipy
-
-    return {
-        "geodln_version": geodln.__version__,
+    versions = {f"{pkg}_version": _version(pkg) for pkg in ("geodln", "numpy", "scipy", "networkx", "geomstats")}
+    return versions | {
         "python_version": platform.python_version(),
-        "numpy_version": np.__version__,
-        "scipy_version": scipy.__version__,
-        "networkx_version": networkx.__version__,
         "command": " ".join(sys.argv if argv is None else ["geodln", *argv]),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "parameters": parameters,
     }
 
 
-def _to_json(obj):
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def json_default(obj):
+    """``json.dumps(default=...)`` hook: numpy arrays and scalars, paths."""
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, np.generic):

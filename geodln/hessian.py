@@ -33,50 +33,70 @@ RTOL = 1e-8
 
 
 def hessian_vector_product(flow: GradientFlow, theta, v) -> np.ndarray:
-    """``H(theta) v``, the Hessian of ``L`` applied to a packed direction, shape=[n_params].
+    """``H(theta) v``, the Hessian of ``L`` applied to packed directions.
 
     Parameters
     ----------
     flow : GradientFlow
-    theta, v : array-like, shape=[n_params]
+    theta : array-like, shape=[n_params]
+    v : array-like, shape=[n_params] or [n_params, K]
+        One direction, or ``K`` of them as columns (computed together).
+
+    Returns
+    -------
+    ndarray, the shape of ``v``
     """
     top, data, loss = flow.top, flow.data, flow.loss_fn
-    theta, v = top.check_theta(theta), top.check_theta(v)
-    L = top.depth
-    maps, dmaps = [None] * (L + 1), [None] * (L + 1)
-    for blk in top.blocks:  # forward pass with tangents
-        Bt, dBt = blk.dense(theta).T, blk.dense(v).T
+    theta = top.check_theta(theta)
+    v = np.asarray(v, dtype=float)
+    if v.shape[0] != top.n_params or v.ndim not in (1, 2):
+        raise ValueError(f"v has shape {v.shape}; expected ({top.n_params},) or ({top.n_params}, K)")
+    V = np.atleast_2d(v.T)  # (K, n_params): a batch of directions
+    h = top.depth
+    maps, dmaps = [None] * (h + 1), [None] * (h + 1)
+    for blk in top.blocks:  # forward pass with tangents; dmaps carry the batch axis
+        Bt, dBt = blk.dense(theta).T, _batch_dense(blk, V).transpose(0, 2, 1)
         f, df = (Bt, dBt) if blk.a == 0 else (Bt @ maps[blk.a], dBt @ maps[blk.a] + Bt @ dmaps[blk.a])
         maps[blk.b] = f if maps[blk.b] is None else maps[blk.b] + f
         dmaps[blk.b] = df if dmaps[blk.b] is None else dmaps[blk.b] + df
-    W = maps[L] if maps[L] is not None else np.zeros((top.widths[-1], top.widths[0]))
-    dW = dmaps[L] if dmaps[L] is not None else np.zeros_like(W)
-    back, dback = [None] * (L + 1), [None] * (L + 1)
-    back[L], dback[L] = -loss.gradient(W, data), -loss.curvature(W, dW, data)
-    out = np.empty(top.n_params)
+    back, dback = [None] * (h + 1), [None] * (h + 1)
+    back[h], dback[h] = -loss.gradient(maps[h], data), -loss.curvature(maps[h], dmaps[h], data)
+    out = np.zeros_like(V)
     for blk in reversed(top.blocks):
         bb, dbb = back[blk.b], dback[blk.b]
-        if bb is None:  # nothing reaches the output from this level
-            out[blk.segment] = 0.0
+        if bb is None:  # nothing from this level reaches the output
             continue
         if blk.a == 0:
-            blk.gather(-dbb.T, out)
+            _batch_gather(blk, -dbb.transpose(0, 2, 1), out)
             continue
-        blk.gather(-(dmaps[blk.a] @ bb.T + maps[blk.a] @ dbb.T), out)
-        B, dB = blk.dense(theta), blk.dense(v)
-        ba, dba = B @ bb, dB @ bb + B @ dbb
+        _batch_gather(blk, -(dmaps[blk.a] @ bb.T + maps[blk.a] @ dbb.transpose(0, 2, 1)), out)
+        B = blk.dense(theta)
+        ba, dba = B @ bb, _batch_dense(blk, V) @ bb + B @ dbb
         back[blk.a] = ba if back[blk.a] is None else back[blk.a] + ba
         dback[blk.a] = dba if dback[blk.a] is None else dback[blk.a] + dba
+    return out[0] if v.ndim == 1 else out.T
+
+
+def _batch_dense(blk, V: np.ndarray) -> np.ndarray:
+    """The block of each direction in ``V`` (shape ``(K, n_params)``), shape ``(K, d_a, d_b)``."""
+    if blk.full:
+        return V[:, blk.segment].reshape(len(V), *blk.shape)
+    out = np.zeros((len(V), *blk.shape))
+    out[:, blk.r, blk.c] = V[:, blk.segment]
     return out
+
+
+def _batch_gather(blk, dense: np.ndarray, out: np.ndarray) -> None:
+    """Write the free entries of ``(K, d_a, d_b)`` blocks into ``out[:, segment]``."""
+    out[:, blk.segment] = dense.reshape(len(dense), -1) if blk.full else dense[:, blk.r, blk.c]
 
 
 def hessian(flow: GradientFlow, theta) -> np.ndarray:
     """The dense Hessian ``d^2 L / d theta^2``, shape=[n_params, n_params], symmetrised.
 
-    Costs ``n_params`` Hessian-vector products: for small networks.
+    All ``n_params`` Hessian-vector products are computed as one batch.
     """
-    n = flow.top.n_params
-    H = np.column_stack([hessian_vector_product(flow, theta, e) for e in np.eye(n)])
+    H = hessian_vector_product(flow, theta, np.eye(flow.top.n_params))
     return 0.5 * (H + H.T)
 
 

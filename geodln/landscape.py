@@ -69,8 +69,10 @@ class CriticalPoint:
     layer_ranks : list of int
     escape_order : int or None
     escape : dict or None
-        For nonstrict saddles: the mode, the links, the loss decrease at two
-        step sizes and the measured order.
+        For nonstrict saddles: the mode, the links ``[layer i, from, to]``
+        added to ``W_i`` (``v_k``/``u_k``: the data's mode vectors, ``e_c``: the
+        ``c``-th coordinate of the stratum's canonical frame at that layer), the
+        loss decrease at two step sizes and the measured order.
     grad_norm : float
     tightened : bool
     """
@@ -192,5 +194,9 @@ def _measure_escape(stratum, flow, S, S_inv, theta, value) -> dict:
     if not (min(drops) > 0 and abs(order - path.order) < 0.3):
         raise ClassificationError(
             f"{stratum.label}: along the escape path of order {path.order} the loss drops {drops} (fitted order {order:.2f})")
-    return {"mode": path.mode, "links": [list(map(str, link)) for link in path.links], "eps": list(ESCAPE_EPS),
+    def name(slot):
+        return f"{slot}_{path.mode}" if slot in ("u", "v") else f"e_{slot}"
+
+    links = [[layer, name(src), name(tgt)] for layer, src, tgt in path.links]
+    return {"mode": path.mode, "links": links, "eps": list(ESCAPE_EPS),
             "decrease": drops, "measured_order": order}

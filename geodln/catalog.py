@@ -1,0 +1,311 @@
+"""Catalogs of critical points on disk: build, write atomically, load and validate.
+
+A catalog directory holds
+
+- ``manifest.json``: schema version, versions, command line, parameters, seed,
+  conventions, the data (``Syx``, ``Sxx``, singular values), counts, and the
+  SHA-256 of every other file (so an edited or truncated file is detected);
+- ``critical_points.jsonl``: one record per stratum (fields in :data:`FIELDS`);
+- ``arrays/points.npz``: each representative's adjacency matrix ``(n, n)``;
+- ``arrays/hessian_spectra.npz``: each representative's Hessian eigenvalues;
+- ``summary.csv``: the scalar fields, one row per record.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data import Data
+from .files import json_default, provenance
+from .landscape import KINDS, CriticalPoint, analyze_stratum
+from .progress import Progress
+from .strata import enumerate_strata
+from .topology import layered
+
+__all__ = ["SCHEMA_VERSION", "FIELDS", "Catalog", "build_catalog", "write_catalog"]
+
+SCHEMA_VERSION = 1
+FIELDS = {
+    "id": str, "learned": list, "critical_value": float, "kind": str, "hessian": dict,
+    "horizontal_hessian": dict, "orbit_dim": int, "stabilizer_dim": int, "layer_ranks": list,
+    "escape_order": (int, type(None)), "grad_norm": float, "point": dict,
+}
+INERTIA_KEYS = ("negative", "zero", "positive", "min", "max")
+CSV_FIELDS = ("id", "learned", "critical_value", "kind", "hess_negative", "hess_zero", "hess_positive",
+              "hess_min", "hess_max", "hor_negative", "hor_zero", "hor_positive", "orbit_dim",
+              "stabilizer_dim", "layer_ranks", "escape_order", "grad_norm", "stratum")
+POINTS, SPECTRA = "arrays/points.npz", "arrays/hessian_spectra.npz"
+
+
+@dataclass
+class Catalog:
+    """A catalog of critical points (built in memory or loaded from disk).
+
+    Attributes
+    ----------
+    manifest : dict
+    records : list of dict
+        One per stratum, with at least the fields of :data:`FIELDS`.
+    path : pathlib.Path or None
+        The directory it was loaded from.
+    """
+
+    manifest: dict
+    records: list
+    path: Path | None = None
+    _arrays: dict = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def point(self, record) -> np.ndarray:
+        """The adjacency matrix ``(n, n)`` of a record (a record dict or its ``id``)."""
+        return self._array(record, "point")
+
+    def hessian_spectrum(self, record) -> np.ndarray:
+        """The sorted Hessian eigenvalues of a record, shape=[n_params]."""
+        return self._array(record, "spectrum")
+
+    def _array(self, record, key: str) -> np.ndarray:
+        rec = record if isinstance(record, dict) else self.by_id(record)
+        ref = rec[key]
+        if ref["file"] not in self._arrays:
+            if self.path is None:
+                raise ValueError("this catalog has no arrays on disk")
+            with np.load(self.path / ref["file"]) as f:
+                self._arrays[ref["file"]] = dict(f)
+        return self._arrays[ref["file"]][ref["key"]]
+
+    def by_id(self, record_id: str) -> dict:
+        for rec in self.records:
+            if rec["id"] == record_id:
+                return rec
+        raise KeyError(f"no record {record_id!r} in this catalog")
+
+    def to_dataframe(self):
+        """The records as a pandas DataFrame (the scalar fields of ``summary.csv``)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_dataframe needs pandas: pip install pandas") from None
+        return pd.DataFrame([_csv_row(r) for r in self.records], columns=CSV_FIELDS)
+
+    def counts(self) -> dict:
+        """Number of records of each kind."""
+        return {kind: sum(r["kind"] == kind for r in self.records) for kind in KINDS}
+
+    @classmethod
+    def load(cls, path) -> "Catalog":
+        """Read and validate a catalog directory.
+
+        Raises
+        ------
+        ValueError
+            When a file is missing, not valid JSON, edited or truncated (its
+            checksum differs from the manifest's), of another schema version, or
+            a record lacks a field or has one of the wrong type.
+        """
+        path = Path(path)
+        manifest_file = path / "manifest.json"
+        if not manifest_file.is_file():
+            raise ValueError(f"{path} is not a catalog: it has no manifest.json")
+        manifest = _read_json(manifest_file)
+        if manifest.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"{manifest_file}: schema_version {manifest.get('schema_version')!r}, "
+                             f"this geodln reads {SCHEMA_VERSION}")
+        for name, digest in manifest.get("checksums", {}).items():
+            if not (path / name).is_file():
+                raise ValueError(f"{path / name} is missing")
+            if _sha256((path / name).read_bytes()) != digest:
+                raise ValueError(f"{path / name} does not match the checksum in manifest.json: "
+                                 "it was edited or truncated after the catalog was written")
+        records = []
+        for lineno, line in enumerate((path / "critical_points.jsonl").read_text().splitlines(), start=1):
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"critical_points.jsonl line {lineno} is not valid JSON ({err.msg})") from None
+            _validate(rec, lineno)
+            records.append(rec)
+        if len(records) != manifest.get("n_records"):
+            raise ValueError(f"critical_points.jsonl has {len(records)} records, the manifest says {manifest.get('n_records')}")
+        return cls(manifest, records, path)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err.msg} at line {err.lineno})") from None
+
+
+def _validate(rec: dict, lineno: int) -> None:
+    for name, kind in FIELDS.items():
+        if name not in rec:
+            raise ValueError(f"critical_points.jsonl line {lineno}: missing field {name!r}")
+        value = rec[name]
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok:
+            raise ValueError(f"critical_points.jsonl line {lineno}: field {name!r} = {value!r} has the wrong type")
+    if rec["kind"] not in KINDS:
+        raise ValueError(f"critical_points.jsonl line {lineno}: kind {rec['kind']!r} is not one of {KINDS}")
+    for key in ("hessian", "horizontal_hessian"):
+        if set(rec[key]) != set(INERTIA_KEYS):
+            raise ValueError(f"critical_points.jsonl line {lineno}: {key} needs the keys {INERTIA_KEYS}")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _record(cp: CriticalPoint, rid: str) -> dict:
+    st = cp.stratum
+    return {
+        "id": rid,
+        "learned": cp.learned,
+        "critical_value": cp.critical_value,
+        "kind": cp.kind,
+        "hessian": cp.hessian.as_dict(),
+        "horizontal_hessian": cp.horizontal_hessian.as_dict(),
+        "orbit_dim": cp.orbit_dim,
+        "stabilizer_dim": cp.stabilizer_dim,
+        "layer_ranks": cp.layer_ranks,
+        "escape_order": cp.escape_order,
+        "grad_norm": cp.grad_norm,
+        "point": {"file": POINTS, "key": rid},
+        "spectrum": {"file": SPECTRA, "key": rid},
+        "stratum": st.label,
+        "pieces": [[p.a, p.b, p.source, p.target] for p in st.pieces],
+        "loss": cp.loss,
+        "tightened": cp.tightened if cp.kind != "global_minimum" else None,
+        "escape": cp.escape,
+    }
+
+
+def _csv_row(rec: dict) -> dict:
+    h, g = rec["hessian"], rec["horizontal_hessian"]
+    return {
+        "id": rec["id"], "learned": " ".join(map(str, rec["learned"])), "critical_value": rec["critical_value"],
+        "kind": rec["kind"], "hess_negative": h["negative"], "hess_zero": h["zero"], "hess_positive": h["positive"],
+        "hess_min": h["min"], "hess_max": h["max"], "hor_negative": g["negative"], "hor_zero": g["zero"],
+        "hor_positive": g["positive"], "orbit_dim": rec["orbit_dim"], "stabilizer_dim": rec["stabilizer_dim"],
+        "layer_ranks": " ".join(map(str, rec["layer_ranks"])), "escape_order": rec["escape_order"],
+        "grad_norm": rec["grad_norm"], "stratum": rec.get("stratum", ""),
+    }
+
+
+def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = None, progress: bool = False,
+                  argv=None) -> tuple[Catalog, dict]:
+    """Enumerate, analyse and classify every stratum of an architecture and spectrum.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``(d_0, ..., d_h)`` of a fully connected layered network.
+    spectrum : sequence of float
+        Distinct singular values ``s_1 > ... > s_m > 0`` of ``Syx`` (whitened data).
+    seed : int
+        Seeds the data's singular vectors and every representative.
+    max_per_set : int, optional
+        Cap on strata per learnt set (the count left out is in the manifest).
+
+    Returns
+    -------
+    catalog : Catalog
+        In memory (``path`` is None).
+    arrays : dict
+        ``{file: {key: array}}`` for :func:`write_catalog`.
+    """
+    s = np.asarray(spectrum, dtype=float)
+    if s.ndim != 1 or np.any(np.diff(s) >= 0):
+        raise ValueError(f"the spectrum must be strictly decreasing (distinct singular values), got {list(spectrum)}")
+    widths = [int(w) for w in widths]
+    data = Data.from_spectrum(s, widths[0], widths[-1], seed=seed)
+    groups = list(enumerate_strata(widths, len(s), max_per_set))
+    total = sum(len(strata) for _, strata, _ in groups)
+    rng = np.random.default_rng(seed)
+    top = layered(widths)
+    bar = Progress(total, "analysing strata", enabled=progress)
+    records, points, spectra = [], {}, {}
+    for _, strata, _ in groups:
+        for stratum in strata:
+            rid = f"cp{len(records):05d}"
+            cp = analyze_stratum(stratum, data, seed=rng)
+            records.append(_record(cp, rid))
+            points[rid] = top.adjacency(cp.theta)
+            spectra[rid] = cp.eigenvalues
+            bar.update(len(records))
+    bar.close(f"{total} strata")
+    params = {"widths": widths, "spectrum": s.tolist(), "seed": seed, "max_per_set": max_per_set}
+    manifest = provenance(argv, **params) | {
+        "schema_version": SCHEMA_VERSION,
+        "seed": seed,
+        "conventions": {
+            "loss": "L = 1/2 ||Y - W X||_F^2, whitened data (Sxx = I), L_J = 1/2 sum_{k not in J} s_k^2",
+            "adjacency": "A[j, k] is the weight of the edge j -> k (networkx.to_numpy_array); nodes layer by layer; "
+                         "block (layer i-1, layer i) = W_i^T",
+            "learned": "1-based mode indices, modes sorted by decreasing singular value",
+            "inertia_tolerance": "|lambda| <= 1e-8 * max(1, max |lambda|) counts as zero",
+            "pieces": "[a, b, source, target]: a chain of links from layer a to b; source/target = mode carried "
+                      "by an input/output piece (0: a direction orthogonal to every mode, null: none)",
+        },
+        "data": {"Syx": data.Syx, "Sxx": data.Sxx, "singular_values": data.s, "U": data.U, "V": data.V},
+        "n_records": len(records),
+        "counts": {kind: sum(r["kind"] == kind for r in records) for kind in KINDS},
+        "left_out": {" ".join(map(str, J)) or "-": n for J, _, n in groups if n},
+    }
+    return Catalog(manifest, records), {POINTS: points, SPECTRA: spectra}
+
+
+def write_catalog(catalog: Catalog, arrays: dict, out) -> Path:
+    """Write a catalog directory atomically (a temporary directory renamed into place).
+
+    Returns
+    -------
+    pathlib.Path
+        The directory written.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; a catalog is meant to be shared
+    try:
+        files = {"critical_points.jsonl": "".join(json.dumps(r, default=json_default) + "\n" for r in catalog.records).encode()}
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(_csv_row(r) for r in catalog.records)
+        files["summary.csv"] = buf.getvalue().encode()
+        for name, content in arrays.items():
+            bio = io.BytesIO()
+            np.savez_compressed(bio, **content)
+            files[name] = bio.getvalue()
+        for name, content in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_bytes(content)
+        manifest = catalog.manifest | {"checksums": {name: _sha256(c) for name, c in sorted(files.items())}}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=json_default) + "\n")
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            out.rename(old / out.name)
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    catalog.path = out
+    catalog.manifest = manifest
+    return out

@@ -1,0 +1,88 @@
+"""Catalogs: round trip, validation of edited files, determinism, the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+
+import geodln
+from geodln.catalog import Catalog, build_catalog, write_catalog
+from geodln.cli import main
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cat") / "c2222"
+    catalog, arrays = build_catalog([2, 2, 2, 2], [3.0, 1.0], seed=4)
+    write_catalog(catalog, arrays, out)
+    return catalog, out
+
+
+def test_round_trip(written):
+    catalog, out = written
+    loaded = Catalog.load(out)
+    assert loaded.records == json.loads(json.dumps(catalog.records))
+    assert loaded.counts() == {"global_minimum": 1, "strict_saddle": 23, "nonstrict_saddle": 2}
+    data = geodln.Data.from_spectrum([3.0, 1.0], 2, 2, seed=4)
+    flow = geodln.GradientFlow(geodln.layered([2, 2, 2, 2]), data)
+    for rec in loaded.records:
+        A = loaded.point(rec)
+        theta = flow.top.pack(A)
+        assert flow.loss(theta) == pytest.approx(rec["critical_value"], abs=1e-9)
+        assert np.linalg.norm(flow.rhs(theta)) < 1e-9
+        spectrum = loaded.hessian_spectrum(rec)
+        assert np.sum(spectrum < -1e-6) == rec["hessian"]["negative"]
+    np.testing.assert_allclose(np.array(loaded.manifest["data"]["Syx"]), data.Syx, atol=1e-15)
+
+
+def test_same_seed_same_catalog(written):
+    catalog, _ = written
+    again, _ = build_catalog([2, 2, 2, 2], [3.0, 1.0], seed=4)
+    assert again.records == catalog.records
+
+
+def test_truncated_file_is_a_clear_error(written, tmp_path):
+    _, out = written
+    copy = tmp_path / "copy"
+    __import__("shutil").copytree(out, copy)
+    lines = (copy / "critical_points.jsonl").read_text()
+    (copy / "critical_points.jsonl").write_text(lines[: len(lines) // 2])
+    with pytest.raises(ValueError, match="edited or truncated"):
+        Catalog.load(copy)
+
+
+def test_hand_edited_record_is_a_clear_error(written, tmp_path):
+    _, out = written
+    copy = tmp_path / "copy"
+    __import__("shutil").copytree(out, copy)
+    text = (copy / "critical_points.jsonl").read_text().replace('"strict_saddle"', '"global_minimum"', 1)
+    (copy / "critical_points.jsonl").write_text(text)
+    with pytest.raises(ValueError, match="edited or truncated"):
+        Catalog.load(copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest.pop("checksums")  # even without checksums, the schema is checked
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    (copy / "critical_points.jsonl").write_text(text.replace('"orbit_dim": ', '"orbit_dim": "x", "was": ', 1))
+    with pytest.raises(ValueError, match="line 1: field 'orbit_dim'"):
+        Catalog.load(copy)
+
+
+def test_not_a_catalog(tmp_path):
+    with pytest.raises(ValueError, match="no manifest.json"):
+        Catalog.load(tmp_path)
+
+
+def test_spectrum_must_be_distinct():
+    with pytest.raises(ValueError, match="strictly decreasing"):
+        build_catalog([2, 2, 2], [1.0, 1.0])
+
+
+def test_cli_catalog_prints_table_and_writes(tmp_path, capsys):
+    out = tmp_path / "c"
+    assert main(["catalog", "--widths", "2,2,2", "--spectrum", "2,1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "global_minimum" in printed and "4 strata" in printed
+    loaded = Catalog.load(out)
+    assert [r["kind"] for r in loaded.records].count("strict_saddle") == 3
+    assert (out / "summary.csv").read_text().count("\n") == 5
+    assert loaded.manifest["parameters"]["widths"] == [2, 2, 2]
