@@ -96,7 +96,7 @@ __all__ = [
 
 _GROUPS = ("GL", "O")
 # above this many entries of the dense bracket matrix, project with LSQR
-_DENSE_LIMIT = 250_000
+_DENSE_LIMIT = 20_000
 
 
 @dataclass(frozen=True)
