@@ -8,6 +8,8 @@ A catalog directory holds
 - ``critical_points.jsonl``: one record per stratum (fields in :data:`FIELDS`);
 - ``arrays/points.npz``: each representative's adjacency matrix ``(n, n)``;
 - ``arrays/hessian_spectra.npz``: each representative's Hessian eigenvalues;
+- ``arrays/similarities.npz``: the group element ``S`` that moved each
+  representative off its canonical frame (``A = S A_0 S^{-1}``);
 - ``summary.csv``: the scalar fields, one row per record.
 """
 
@@ -43,7 +45,7 @@ INERTIA_KEYS = ("negative", "zero", "positive", "min", "max")
 CSV_FIELDS = ("id", "learned", "critical_value", "kind", "hess_negative", "hess_zero", "hess_positive",
               "hess_min", "hess_max", "hor_negative", "hor_zero", "hor_positive", "orbit_dim",
               "stabilizer_dim", "layer_ranks", "escape_order", "grad_norm", "stratum")
-POINTS, SPECTRA = "arrays/points.npz", "arrays/hessian_spectra.npz"
+POINTS, SPECTRA, SIMILARITIES = "arrays/points.npz", "arrays/hessian_spectra.npz", "arrays/similarities.npz"
 
 
 @dataclass
@@ -185,6 +187,7 @@ def _record(cp: CriticalPoint, rid: str) -> dict:
         "grad_norm": cp.grad_norm,
         "point": {"file": POINTS, "key": rid},
         "spectrum": {"file": SPECTRA, "key": rid},
+        "similarity": {"file": SIMILARITIES, "key": rid},
         "stratum": st.label,
         "pieces": [[p.a, p.b, p.source, p.target] for p in st.pieces],
         "loss": cp.loss,
@@ -237,7 +240,7 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
     rng = np.random.default_rng(seed)
     top = layered(widths)
     bar = Progress(total, "analysing strata", enabled=progress)
-    records, points, spectra = [], {}, {}
+    records, points, spectra, similarities = [], {}, {}, {}
     for _, strata, _ in groups:
         for stratum in strata:
             rid = f"cp{len(records):05d}"
@@ -245,6 +248,7 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
             records.append(_record(cp, rid))
             points[rid] = top.adjacency(cp.theta)
             spectra[rid] = cp.eigenvalues
+            similarities[rid] = cp.similarity
             bar.update(len(records))
     bar.close(f"{total} strata")
     params = {"widths": widths, "spectrum": s.tolist(), "seed": seed, "max_per_set": max_per_set}
@@ -265,7 +269,7 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
         "counts": {kind: sum(r["kind"] == kind for r in records) for kind in KINDS},
         "left_out": {" ".join(map(str, J)) or "-": n for J, _, n in groups if n},
     }
-    return Catalog(manifest, records), {POINTS: points, SPECTRA: spectra}
+    return Catalog(manifest, records), {POINTS: points, SPECTRA: spectra, SIMILARITIES: similarities}
 
 
 def write_catalog(catalog: Catalog, arrays: dict, out) -> Path:

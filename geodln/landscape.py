@@ -34,7 +34,7 @@ from .strata import Stratum
 from .symmetry import vertical_matrix
 from .topology import Topology, layered
 
-__all__ = ["KINDS", "ClassificationError", "CriticalPoint", "analyze_stratum", "random_similarity"]
+__all__ = ["KINDS", "ClassificationError", "CriticalPoint", "analyze_stratum", "random_similarity", "path_direction"]
 
 KINDS = ("global_minimum", "strict_saddle", "nonstrict_saddle")
 GRAD_TOL = 1e-9  # relative to max(1, s_1^2): a representative must be this critical
@@ -75,6 +75,8 @@ class CriticalPoint:
         loss decrease at two step sizes and the measured order.
     grad_norm : float
     tightened : bool
+    similarity : ndarray, shape=[n, n]
+        The group element ``S`` with ``A = S A_canonical S^{-1}``.
     """
 
     stratum: Stratum
@@ -93,13 +95,15 @@ class CriticalPoint:
     escape: dict | None
     grad_norm: float
     tightened: bool
+    similarity: np.ndarray = field(repr=False)
 
 
 def random_similarity(top: Topology, rng, spread: float = 0.5) -> np.ndarray:
     """A random group element ``S`` (block diagonal, identity on input and output), shape=[n, n].
 
     Each hidden block is ``Q_1 diag(exp(U(-spread, spread))) Q_2`` with Haar
-    ``Q_1, Q_2``: well conditioned, far from the identity.
+    ``Q_1, Q_2``: well conditioned, far from the identity; orthogonal for
+    ``spread = 0``.
     """
     S = np.eye(top.n)
     for sl in top.level_slices[1:-1]:
@@ -126,7 +130,7 @@ def _theorem_kind(stratum: Stratum) -> str:
     return "nonstrict_saddle" if stratum.tightened() else "strict_saddle"
 
 
-def analyze_stratum(stratum: Stratum, data: Data, seed=None) -> CriticalPoint:
+def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0) -> CriticalPoint:
     """Build a random representative of ``stratum`` and check everything about it.
 
     Parameters
@@ -136,6 +140,13 @@ def analyze_stratum(stratum: Stratum, data: Data, seed=None) -> CriticalPoint:
         Whitened data whose modes the stratum refers to.
     seed : int or numpy.random.Generator, optional
         Draws the dangling weights and the group element.
+    spread : float
+        Log-range of the group element's singular values (see
+        :func:`random_similarity`). The default 0 moves the representative by
+        an orthogonal element: the inertia and the class are the same for any
+        element of ``GL`` (the Hessian transforms by congruence), but the flow
+        commutes with the orthogonal group only, so only there do the escape
+        paths of :mod:`geodln.saddles` stay exactly invariant.
 
     Raises
     ------
@@ -146,9 +157,8 @@ def analyze_stratum(stratum: Stratum, data: Data, seed=None) -> CriticalPoint:
     rng = np.random.default_rng(seed)
     top = layered(stratum.widths)
     flow = GradientFlow(top, data)
-    S = random_similarity(top, rng)
-    S_inv = np.linalg.inv(S)
-    theta = top.pack(_clean(S @ stratum.canonical_adjacency(top, data, rng) @ S_inv, top))
+    S = random_similarity(top, rng, spread)
+    theta = top.pack(_clean(S @ stratum.canonical_adjacency(top, data, rng) @ np.linalg.inv(S), top))
     scale = max(1.0, float(data.s[0]) ** 2)
     grad_norm = float(np.linalg.norm(flow.rhs(theta)))
     value, loss = data.critical_value(stratum.learned), flow.loss(theta)
@@ -169,12 +179,13 @@ def analyze_stratum(stratum: Stratum, data: Data, seed=None) -> CriticalPoint:
         raise ClassificationError(f"{stratum.label}: {rule} but the Hessian has {full.negative} negative eigenvalues")
     if full.zero - orbit != hor.zero or hor.negative != full.negative:
         raise ClassificationError(f"{stratum.label}: the vertical space ({orbit}) is not in the Hessian kernel")
-    escape = _measure_escape(stratum, flow, S, S_inv, theta, value) if rule == "nonstrict_saddle" else None
+    escape = _measure_escape(stratum, flow, S, theta, value) if rule == "nonstrict_saddle" else None
     return CriticalPoint(
         stratum=stratum, theta=theta, learned=list(stratum.learned), critical_value=value, loss=loss, kind=rule,
         hessian=full, horizontal_hessian=hor, eigenvalues=lam, orbit_dim=orbit,
         stabilizer_dim=L.shape[1] - orbit, layer_ranks=stratum.layer_ranks(),
         escape_order=stratum.escape_order(), escape=escape, grad_norm=grad_norm, tightened=stratum.tightened(),
+        similarity=S,
     )
 
 
@@ -183,20 +194,21 @@ def _clean(A: np.ndarray, top: Topology) -> np.ndarray:
     return A * top.mask
 
 
-def _measure_escape(stratum, flow, S, S_inv, theta, value) -> dict:
+def path_direction(stratum: Stratum, top: Topology, data: Data, path, S: np.ndarray, signs=None) -> np.ndarray:
+    """The unit packed direction of an escape path's new links (oriented by ``signs``),
+    moved by the group element ``S``."""
+    D = top.pack(_clean(S @ stratum.link_matrix(top, data, path, signs) @ np.linalg.inv(S), top))
+    return D / np.linalg.norm(D)
+
+
+def _measure_escape(stratum, flow, S, theta, value) -> dict:
     """Loss decrease along the new path's links at two step sizes, and the fitted order."""
     path = stratum.escape_path()
-    top = flow.top
-    D = top.pack(_clean(S @ stratum.link_matrix(top, flow.data, path) @ S_inv, top))
-    D /= np.linalg.norm(D)
+    D = path_direction(stratum, flow.top, flow.data, path, S)
     drops = [value - flow.loss(theta + eps * D) for eps in ESCAPE_EPS]
     order = float(np.log(drops[0] / drops[1]) / np.log(ESCAPE_EPS[0] / ESCAPE_EPS[1])) if min(drops) > 0 else float("nan")
     if not (min(drops) > 0 and abs(order - path.order) < 0.3):
         raise ClassificationError(
             f"{stratum.label}: along the escape path of order {path.order} the loss drops {drops} (fitted order {order:.2f})")
-    def name(slot):
-        return f"{slot}_{path.mode}" if slot in ("u", "v") else f"e_{slot}"
-
-    links = [[layer, name(src), name(tgt)] for layer, src, tgt in path.links]
-    return {"mode": path.mode, "links": links, "eps": list(ESCAPE_EPS),
+    return {"mode": path.mode, "links": path.link_names(), "eps": list(ESCAPE_EPS),
             "decrease": drops, "measured_order": order}

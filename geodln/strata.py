@@ -93,6 +93,15 @@ class EscapePath:
     def order(self) -> int:
         return len(self.links)
 
+    def link_names(self) -> list:
+        """``[layer, from, to]`` per link: ``v_k``/``u_k`` for the data's mode
+        vectors, ``e_c`` for coordinate ``c`` of the canonical frame at that layer."""
+
+        def name(slot):
+            return f"{slot}_{self.mode}" if slot in ("u", "v") else f"e_{slot}"
+
+        return [[layer, name(src), name(tgt)] for layer, src, tgt in self.links]
+
 
 @dataclass(frozen=True)
 class Stratum:
@@ -288,11 +297,16 @@ class Stratum:
                 A[top.level_slices[i - 1], top.level_slices[i]] += w * np.outer(src, tgt)
         return A
 
-    def link_matrix(self, top: Topology, data: Data, path: EscapePath) -> np.ndarray:
-        """The new links of ``path`` as an adjacency-shaped direction, shape=[n, n]."""
+    def link_matrix(self, top: Topology, data: Data, path: EscapePath, signs=None) -> np.ndarray:
+        """The new links of ``path`` as an adjacency-shaped direction, shape=[n, n].
+
+        ``signs`` (one +-1 per link, default all +1) orients the links: an odd
+        number of -1 makes the path's product point along ``-u_k v_k^T``.
+        """
         D = np.zeros((top.n, top.n))
-        for i, src, tgt in path.links:
-            D[top.level_slices[i - 1], top.level_slices[i]] += np.outer(
+        signs = np.ones(path.order) if signs is None else signs
+        for (i, src, tgt), sign in zip(path.links, signs):
+            D[top.level_slices[i - 1], top.level_slices[i]] += sign * np.outer(
                 self._slot_vector(src, i - 1, path.mode, data), self._slot_vector(tgt, i, path.mode, data))
         return D
 
