@@ -94,6 +94,11 @@ class Data:
     def n_samples(self) -> int:
         return self.X.shape[1]
 
+    @property
+    def rank(self) -> int:
+        """Number of nonzero modes (singular values above ``1e-12 s_1``): the ones that can be learnt."""
+        return int(np.sum(self.s > 1e-12 * self.s[0])) if self.s.size and self.s[0] > 0 else 0
+
     def __repr__(self) -> str:
         return f"Data(d_in={self.d_in}, d_out={self.d_out}, N={self.n_samples}, s={np.round(self.s, 6).tolist()})"
 

@@ -1,0 +1,349 @@
+"""Stable and unstable sets at saddles, escape times, and saddle-to-saddle itineraries.
+
+Strict saddles: the Hessian restricted to the horizontal space (the
+orthogonal complement of the fiber's tangent space ``{[Xi, A]}``) gives the
+unstable directions (negative eigenvalues) and the stable ones (positive);
+the center part is the rest, and contains the tangent space of the critical
+set (the vertical space first of all).
+
+Nonstrict saddles: the Hessian is blind to the way out, so the network
+picture is used. Each unlearnt mode ``k`` whose new complete path closes with
+``m >= 3`` links gives an invariant set: the links set to ``+eps`` (the
+product aligned with ``u_k v_k^T``) is a ray along which the flow leaves the
+saddle (``L - L_J ~ -c eps^m``, unstable); with one link's sign flipped
+(product ``-u_k v_k^T``) the flow returns (stable). The positive Hessian
+directions are stable too.
+
+Dimensions, as reported: ``unstable_dim`` and ``stable_dim`` count the
+directions found (Hessian eigenvectors, plus one ray per closing path for
+nonstrict saddles); ``center_dim = n_params - unstable_dim - stable_dim``.
+For nonstrict saddles these are dimensions of the submanifolds found, not
+of Hessian eigenspaces.
+
+Every claimed direction is verified by integrating the flow: from
+``A* + eps d`` (and with a small random horizontal perturbation added) the
+loss must fall below ``L_J`` by a margin within a time limit (unstable), or
+the end-to-end map must come back toward ``W_J`` without the loss falling
+(stable).
+
+Escape times: at a strict saddle with most negative eigenvalue ``-lambda``
+the time to leave from distance ``eps`` is ``~ (1/lambda) log(1/eps)``; at a
+nonstrict saddle of order ``m`` it is ``~ eps^{-(m-2)}`` (the balanced chain
+``dw/dt ~ c w^{m-1}`` blows up at ``t = w_0^{2-m} / ((m-2) c)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from .flow import GradientFlow, Trajectory
+from .hessian import hessian, inertia
+from .landscape import path_direction
+from .strata import EscapePath, Stratum
+from .symmetry import vertical_basis
+
+__all__ = ["Direction", "LocalManifolds", "local_manifolds", "verify_direction", "escape_time", "Visit", "itinerary"]
+
+UNSTABLE_EPS = {2: 1e-2}  # initial distance by order; higher orders start farther out
+PATH_EPS = 0.1
+T_MAX = 2e4
+
+
+@dataclass
+class Direction:
+    """A tangent direction at a saddle, claimed stable or unstable.
+
+    Attributes
+    ----------
+    vector : ndarray, shape=[n_params]
+        Unit packed direction (``top.adjacency(vector)`` is its (n, n) form).
+    unstable : bool
+    order : int
+        2 for a Hessian eigenvector, ``m`` for a closing path.
+    mode : int or None
+        The data mode a path learns (None for Hessian directions).
+    eigenvalue : float or None
+        The horizontal Hessian eigenvalue (None for paths).
+    links : list or None
+        ``[layer, from, to]`` of a path's new links.
+    verified : bool or None
+        Set by :func:`verify_direction`.
+    evidence : dict
+        What the verification measured.
+    """
+
+    vector: np.ndarray = field(repr=False)
+    unstable: bool
+    order: int
+    mode: int | None = None
+    eigenvalue: float | None = None
+    links: list | None = None
+    verified: bool | None = None
+    evidence: dict = field(default_factory=dict)
+
+
+@dataclass
+class LocalManifolds:
+    """The stable and unstable directions found at a saddle."""
+
+    unstable: list
+    stable: list
+    n_params: int
+
+    @property
+    def unstable_dim(self) -> int:
+        return len(self.unstable)
+
+    @property
+    def stable_dim(self) -> int:
+        return len(self.stable)
+
+    @property
+    def center_dim(self) -> int:
+        return self.n_params - self.unstable_dim - self.stable_dim
+
+
+def _horizontal_eigen(flow: GradientFlow, theta):
+    """Eigenpairs of the Hessian restricted to the horizontal space (vectors packed)."""
+    Qv = vertical_basis(flow.top, theta)
+    full, _, _ = np.linalg.svd(np.hstack([Qv, np.eye(flow.top.n_params)]), full_matrices=True)
+    Qh = full[:, Qv.shape[1]:]
+    lam, vecs = np.linalg.eigh(Qh.T @ hessian(flow, theta) @ Qh)
+    return lam, Qh @ vecs
+
+
+def local_manifolds(flow: GradientFlow, theta, stratum: Stratum | None = None, similarity=None) -> LocalManifolds:
+    """Stable and unstable directions at a critical point ``theta``.
+
+    Parameters
+    ----------
+    flow : GradientFlow
+    theta : array-like, shape=[n_params]
+        A saddle.
+    stratum : Stratum, optional
+        Its stratum; with ``similarity`` it supplies the closing paths of a
+        nonstrict saddle.
+    similarity : ndarray, shape=[n, n], optional
+        The group element that moved the stratum's canonical representative to ``theta``.
+    """
+    lam, vecs = _horizontal_eigen(flow, theta)
+    tol = inertia(lam).tol
+    unstable = [Direction(vecs[:, i], True, 2, eigenvalue=float(lam[i])) for i in np.flatnonzero(lam < -tol)]
+    stable = [Direction(vecs[:, i], False, 2, eigenvalue=float(lam[i])) for i in np.flatnonzero(lam > tol)]
+    if not unstable and stratum is not None and similarity is not None:
+        for k in range(1, stratum.n_modes + 1):
+            path = stratum._path_for(k) if k not in stratum.learned else None
+            if path is None or path.order < 3:
+                continue
+            names = path.link_names()
+            links = [path_direction(stratum, flow.top, flow.data, EscapePath(k, (link,)), similarity)
+                     * _link_norm(stratum, flow, k, link, similarity) for link in path.links]
+            up = np.sum(links, axis=0)
+            # Reverse the heaviest link: with the links' squared norms conserved in
+            # differences, the heaviest one never reaches zero, so the product keeps
+            # its negative sign and the chain shrinks back onto the critical set.
+            heaviest = int(np.argmax([np.linalg.norm(d) for d in links]))
+            down = up - 2 * links[heaviest]
+            unstable.append(Direction(up / np.linalg.norm(up), True, path.order, mode=k, links=names))
+            stable.append(Direction(down / np.linalg.norm(down), False, path.order, mode=k, links=names))
+    return LocalManifolds(unstable, stable, flow.top.n_params)
+
+
+def _link_norm(stratum, flow, k, link, similarity) -> float:
+    """Frobenius norm of one new link after the group element moved it."""
+    top = flow.top
+    M = similarity @ stratum.link_matrix(top, flow.data, EscapePath(k, (link,))) @ np.linalg.inv(similarity)
+    return float(np.linalg.norm(M * top.mask))
+
+
+def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0, rtol: float = 1e-8) -> bool:
+    """Integrate the flow from ``theta + eps d`` and check the claim; fills ``verified`` and ``evidence``.
+
+    Unstable: from ``theta + eps d`` and from ``theta + eps d + 0.1 eps xi``
+    (``xi`` a random unit horizontal vector) the loss must fall below
+    ``L(theta) - margin`` (``margin = 1e-3 max(1, L)``) before ``T_MAX``.
+    Stable: before ``T_MAX`` the state must come back toward the critical set,
+    its speed ``||dA/dt||`` (which vanishes exactly there) falling to a
+    quarter of its initial value, without the loss falling below
+    ``L(theta) - margin`` first; ``||W(t) - W_J||`` is recorded too.
+    """
+    theta = np.asarray(theta, dtype=float)
+    value = flow.loss(theta)
+    margin = 1e-3 * max(1.0, value)
+    eps = UNSTABLE_EPS.get(direction.order, PATH_EPS)
+    x0 = theta + eps * direction.vector
+    if direction.unstable:
+        Qv = vertical_basis(flow.top, theta)
+        xi = np.random.default_rng(seed).standard_normal(theta.size)
+        xi -= Qv @ (Qv.T @ xi)
+        starts = [x0, x0 + 0.1 * eps * xi / np.linalg.norm(xi)]
+        ends = [_first_event(flow, x, lambda y: flow.loss(y) - (value - margin), rtol) for x in starts]
+        times = [None if e is None else e[0] for e in ends]
+        direction.verified = all(t is not None for t in times)
+        direction.evidence = {"eps": eps, "margin": margin, "escape_times": times}
+    else:
+        speed0 = np.linalg.norm(flow.rhs(x0))
+        end = _first_event(flow, x0, lambda y: min(np.linalg.norm(flow.rhs(y)) - 0.25 * speed0,
+                                                   flow.loss(y) - (value - margin)), rtol)
+        W_star, W0 = flow.top.end_to_end(theta), flow.top.end_to_end(x0)
+        direction.verified = end is not None and flow.loss(end[1]) > value - margin
+        direction.evidence = {"eps": eps, "margin": margin, "return_time": None if end is None else end[0]}
+        if end is not None and np.linalg.norm(W0 - W_star) > 0:
+            ratio = np.linalg.norm(flow.top.end_to_end(end[1]) - W_star) / np.linalg.norm(W0 - W_star)
+            direction.evidence["distance_ratio"] = float(ratio)
+    return direction.verified
+
+
+def _first_event(flow: GradientFlow, theta0, g, rtol: float, t_max: float = T_MAX):
+    """``(t, theta(t))`` at the first zero of ``g(theta(t))`` from above, or None by ``t_max``."""
+
+    def event(t, y):
+        return g(y)
+
+    event.terminal, event.direction = True, -1
+    sol = solve_ivp(lambda t, y: flow.rhs(y), (0.0, t_max), theta0, method="DOP853", rtol=rtol, atol=1e-12,
+                    events=[event])
+    return (float(sol.t_events[0][0]), sol.y_events[0][0]) if len(sol.t_events[0]) else None
+
+
+def escape_time(flow: GradientFlow, theta, direction, eps: float, drop: float | None = None,
+                t_max: float = 1e7, rtol: float = 1e-10) -> float:
+    """Time the flow spends near a saddle when started at ``theta + eps d``.
+
+    Parameters
+    ----------
+    flow : GradientFlow
+    theta : array-like, shape=[n_params]
+        The saddle.
+    direction : array-like, shape=[n_params]
+        Unit escape direction.
+    eps : float
+        Initial distance.
+    drop : float, optional
+        The loss must fall by this much below ``L(theta)``; default half the
+        gap to the loss ``L(theta) / 2``, i.e. ``L(theta) / 2``.
+
+    Returns
+    -------
+    float
+        The first time ``L < L(theta) - drop``.
+
+    Raises
+    ------
+    ValueError
+        If the flow has not left by ``t_max``.
+    """
+    theta = np.asarray(theta, dtype=float)
+    value = flow.loss(theta)
+    drop = 0.5 * value if drop is None else drop
+    x0 = theta + eps * np.asarray(direction, dtype=float) / np.linalg.norm(direction)
+
+    def below(t, y):
+        return flow.loss(y) - (value - drop)
+
+    below.terminal, below.direction = True, -1
+    sol = solve_ivp(lambda t, y: flow.rhs(y), (0.0, t_max), x0, method="DOP853", rtol=rtol, atol=1e-14, events=[below])
+    if not len(sol.t_events[0]):
+        raise ValueError(f"the flow from distance eps = {eps:g} did not leave the saddle before t = {t_max:g}")
+    return float(sol.t_events[0][0])
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A plateau of a trajectory: the flow rests near a critical point.
+
+    Attributes
+    ----------
+    learned : tuple of int
+        The set ``J`` matched by critical value and end-to-end map.
+    value : float
+        ``L_J``.
+    height : float
+        The loss measured where the flow is slowest on the plateau.
+    kind : str
+        ``global_minimum``, ``strict_saddle`` or ``nonstrict_saddle`` (by the
+        rank rule at the plateau's slowest point).
+    t_enter, t_exit : float
+        First and last output time on the plateau (``t_exit`` is the last time
+        of the trajectory for the final visit).
+    """
+
+    learned: tuple
+    value: float
+    height: float
+    kind: str
+    t_enter: float
+    t_exit: float
+
+
+def itinerary(traj: Trajectory, rtol: float = 2e-2, min_points: int = 3) -> list[Visit]:
+    """The saddle-to-saddle itinerary of a trajectory (a layered network, whitened data).
+
+    A plateau is a run of at least ``min_points`` output times whose loss is
+    within ``rtol * max(1, L_J)`` of one critical value ``L_J``. The set ``J``
+    is the one of that value whose ``W_J`` is nearest the end-to-end map at the
+    plateau's slowest point (smallest ``||rhs||``).
+    """
+    flow = traj.flow
+    data, top = flow.data, flow.top
+    r = min(min(top.widths), data.rank)
+    candidates = _learnable_sets(data.rank, r)
+    values = {J: data.critical_value(J) for J in candidates}
+    ladder = sorted(set(round(v, 12) for v in values.values()))
+    labels = []
+    for loss in traj.loss:
+        near = [v for v in ladder if abs(loss - v) <= rtol * max(1.0, v)]
+        labels.append(near[0] if near else None)
+    visits, i = [], 0
+    while i < len(labels):
+        j = i
+        while j + 1 < len(labels) and labels[j + 1] == labels[i]:
+            j += 1
+        if labels[i] is not None and j - i + 1 >= min_points:
+            visits.append(_visit(flow, traj, range(i, j + 1), labels[i], values))
+        i = j + 1
+    return visits
+
+
+def _visit(flow, traj, idx, level, values) -> Visit:
+    idx = list(idx)
+    speeds = [np.linalg.norm(flow.rhs(traj.theta[k])) for k in idx]
+    k = idx[int(np.argmin(speeds))]
+    W = flow.top.end_to_end(traj.theta[k])
+    data = flow.data
+    same = [J for J, v in values.items() if round(v, 12) == level]
+    J = min(same, key=lambda J: np.linalg.norm(W - (data.U[:, [j - 1 for j in J]] * data.s[[j - 1 for j in J]])
+                                               @ data.V[:, [j - 1 for j in J]].T))
+    return Visit(J, values[J], float(traj.loss[k]), _rank_kind(flow, traj.theta[k], J),
+                 float(traj.t[idx[0]]), float(traj.t[idx[-1]]))
+
+
+def _learnable_sets(m: int, r: int) -> list[tuple]:
+    from itertools import combinations
+
+    return [J for size in range(r + 1) for J in combinations(range(1, m + 1), size)]
+
+
+def _rank_kind(flow, theta, J) -> str:
+    """Class of the nearby critical point by the rank rule, with ranks at a 1e-3 relative threshold."""
+    top, data = flow.top, flow.data
+    r_max = min(top.widths)
+    if J == tuple(range(1, min(r_max, data.rank) + 1)):
+        return "global_minimum"
+    if J != tuple(range(1, len(J) + 1)) or not top.is_fully_connected:
+        return "strict_saddle"
+    Ws = top.layer_weights(theta)
+    h, r = len(Ws), len(J)
+    cut = 1e-3 * max(1.0, float(data.s[0]))
+
+    def rank(a, b):  # rank of W_b ... W_{a+1}
+        P = np.eye(top.widths[a])
+        for W in Ws[a:b]:
+            P = W @ P
+        return int(np.sum(np.linalg.svd(P, compute_uv=False) > cut ** ((b - a) / h)))
+
+    tight = any(rank(0, i) == r and rank(i, j) == r and rank(j, h) == r for i in range(1, h - 1) for j in range(i + 1, h))
+    return "nonstrict_saddle" if tight else "strict_saddle"
