@@ -33,19 +33,26 @@ from .progress import Progress
 from .strata import enumerate_strata
 from .topology import layered
 
-__all__ = ["SCHEMA_VERSION", "FIELDS", "Catalog", "build_catalog", "write_catalog"]
+__all__ = ["SCHEMA_VERSION", "FIELDS", "SADDLE_FIELDS", "Catalog", "build_catalog", "write_catalog", "fill_saddles"]
 
-SCHEMA_VERSION = 1
+# 1: critical points and their Hessians; 2: plus the stable and unstable
+# directions of every saddle (written by fill_saddles / `geodln saddles`).
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 FIELDS = {
     "id": str, "learned": list, "critical_value": float, "kind": str, "hessian": dict,
     "horizontal_hessian": dict, "orbit_dim": int, "stabilizer_dim": int, "layer_ranks": list,
     "escape_order": (int, type(None)), "grad_norm": float, "point": dict,
 }
+SADDLE_FIELDS = {"unstable_dim": int, "stable_dim": int, "center_dim": int, "unstable_directions": list,
+                 "stable_directions": list}
+DIRECTION_KEYS = ("file", "key", "order", "mode", "verified")
 INERTIA_KEYS = ("negative", "zero", "positive", "min", "max")
 CSV_FIELDS = ("id", "learned", "critical_value", "kind", "hess_negative", "hess_zero", "hess_positive",
               "hess_min", "hess_max", "hor_negative", "hor_zero", "hor_positive", "orbit_dim",
               "stabilizer_dim", "layer_ranks", "escape_order", "grad_norm", "stratum")
 POINTS, SPECTRA, SIMILARITIES = "arrays/points.npz", "arrays/hessian_spectra.npz", "arrays/similarities.npz"
+DIRECTIONS = "arrays/directions.npz"
 
 
 @dataclass
@@ -77,6 +84,14 @@ class Catalog:
         """The sorted Hessian eigenvalues of a record, shape=[n_params]."""
         return self._array(record, "spectrum")
 
+    def similarity(self, record) -> np.ndarray:
+        """The group element ``S`` (n, n) with ``point = S A_canonical S^{-1}``."""
+        return self._array(record, "similarity")
+
+    def direction(self, item: dict) -> np.ndarray:
+        """The (n, n) array of an item of ``unstable_directions`` / ``stable_directions``."""
+        return self._array({"ref": item}, "ref")
+
     def _array(self, record, key: str) -> np.ndarray:
         rec = record if isinstance(record, dict) else self.by_id(record)
         ref = rec[key]
@@ -86,6 +101,14 @@ class Catalog:
             with np.load(self.path / ref["file"]) as f:
                 self._arrays[ref["file"]] = dict(f)
         return self._arrays[ref["file"]][ref["key"]]
+
+    def arrays(self) -> dict:
+        """Every array file of the catalog, loaded: ``{file: {key: array}}``."""
+        for name in self.manifest.get("checksums", {}):
+            if name.endswith(".npz") and name not in self._arrays:
+                with np.load(self.path / name) as f:
+                    self._arrays[name] = dict(f)
+        return dict(self._arrays)
 
     def by_id(self, record_id: str) -> dict:
         for rec in self.records:
@@ -121,9 +144,9 @@ class Catalog:
         if not manifest_file.is_file():
             raise ValueError(f"{path} is not a catalog: it has no manifest.json")
         manifest = _read_json(manifest_file)
-        if manifest.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"{manifest_file}: schema_version {manifest.get('schema_version')!r}, "
-                             f"this geodln reads {SCHEMA_VERSION}")
+        version = manifest.get("schema_version")
+        if version not in READABLE_VERSIONS:
+            raise ValueError(f"{manifest_file}: schema_version {version!r}, this geodln reads {READABLE_VERSIONS}")
         for name, digest in manifest.get("checksums", {}).items():
             if not (path / name).is_file():
                 raise ValueError(f"{path / name} is missing")
@@ -136,7 +159,7 @@ class Catalog:
                 rec = json.loads(line)
             except json.JSONDecodeError as err:
                 raise ValueError(f"critical_points.jsonl line {lineno} is not valid JSON ({err.msg})") from None
-            _validate(rec, lineno)
+            _validate(rec, lineno, version)
             records.append(rec)
         if len(records) != manifest.get("n_records"):
             raise ValueError(f"critical_points.jsonl has {len(records)} records, the manifest says {manifest.get('n_records')}")
@@ -150,8 +173,9 @@ def _read_json(path: Path) -> dict:
         raise ValueError(f"{path} is not valid JSON ({err.msg} at line {err.lineno})") from None
 
 
-def _validate(rec: dict, lineno: int) -> None:
-    for name, kind in FIELDS.items():
+def _validate(rec: dict, lineno: int, version: int) -> None:
+    fields = FIELDS | (SADDLE_FIELDS if version >= 2 and rec.get("kind") != "global_minimum" else {})
+    for name, kind in fields.items():
         if name not in rec:
             raise ValueError(f"critical_points.jsonl line {lineno}: missing field {name!r}")
         value = rec[name]
@@ -165,6 +189,10 @@ def _validate(rec: dict, lineno: int) -> None:
     for key in ("hessian", "horizontal_hessian"):
         if set(rec[key]) != set(INERTIA_KEYS):
             raise ValueError(f"critical_points.jsonl line {lineno}: {key} needs the keys {INERTIA_KEYS}")
+    for key in ("unstable_directions", "stable_directions"):
+        for item in rec.get(key) or []:
+            if not isinstance(item, dict) or not set(DIRECTION_KEYS) <= set(item):
+                raise ValueError(f"critical_points.jsonl line {lineno}: every item of {key} needs {DIRECTION_KEYS}")
 
 
 def _sha256(data: bytes) -> str:
@@ -253,7 +281,7 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
     bar.close(f"{total} strata")
     params = {"widths": widths, "spectrum": s.tolist(), "seed": seed, "max_per_set": max_per_set}
     manifest = provenance(argv, **params) | {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": 1,
         "seed": seed,
         "conventions": {
             "loss": "L = 1/2 ||Y - W X||_F^2, whitened data (Sxx = I), L_J = 1/2 sum_{k not in J} s_k^2",
@@ -313,3 +341,55 @@ def write_catalog(catalog: Catalog, arrays: dict, out) -> Path:
     catalog.path = out
     catalog.manifest = manifest
     return out
+
+
+def fill_saddles(path, progress: bool = False, argv=None) -> Catalog:
+    """Compute and verify the stable and unstable directions of every saddle of a catalog.
+
+    Rebuilds each stratum and its representative, finds its local invariant
+    sets (:func:`geodln.saddles.local_manifolds`), verifies every direction by
+    integrating the flow, and rewrites the catalog atomically with schema 2:
+    per saddle ``unstable_dim``, ``stable_dim``, ``center_dim`` and the lists
+    ``unstable_directions``, ``stable_directions`` of
+    ``{file, key, order, mode, verified}`` naming ``(n, n)`` arrays in
+    ``arrays/directions.npz`` (plus ``eigenvalue``, ``links`` and ``evidence``).
+    """
+    from .flow import GradientFlow
+    from .saddles import local_manifolds, verify_direction
+    from .strata import Piece, Stratum
+
+    catalog = Catalog.load(path)
+    params = catalog.manifest["parameters"]
+    widths, spectrum = params["widths"], params["spectrum"]
+    data = Data.from_spectrum(spectrum, widths[0], widths[-1], seed=params["seed"])
+    if not np.allclose(data.Syx, np.array(catalog.manifest["data"]["Syx"]), rtol=0, atol=1e-12):
+        raise ValueError(f"{path}: the catalog's data cannot be regenerated from its seed")
+    top = layered(widths)
+    flow = GradientFlow(top, data)
+    arrays = catalog.arrays()
+    directions, n_verified, n_total = {}, 0, 0
+    saddles = [r for r in catalog.records if r["kind"] != "global_minimum"]
+    bar = Progress(len(saddles), "verifying saddle directions", enabled=progress)
+    for done, rec in enumerate(saddles, start=1):
+        stratum = Stratum(tuple(widths), tuple(rec["learned"]), tuple(Piece(*p) for p in rec["pieces"]), len(spectrum))
+        theta = top.pack(catalog.point(rec))
+        found = local_manifolds(flow, theta, stratum, catalog.similarity(rec))
+        for label, group in (("u", found.unstable), ("s", found.stable)):
+            items = []
+            for j, d in enumerate(group):
+                key = f"{rec['id']}_{label}{j}"
+                verify_direction(flow, theta, d)
+                directions[key] = top.adjacency(d.vector)
+                items.append({"file": DIRECTIONS, "key": key, "order": d.order, "mode": d.mode,
+                              "verified": bool(d.verified), "eigenvalue": d.eigenvalue, "links": d.links,
+                              "evidence": d.evidence})
+                n_verified += bool(d.verified)
+                n_total += 1
+            rec["unstable_directions" if label == "u" else "stable_directions"] = items
+        rec.update(unstable_dim=found.unstable_dim, stable_dim=found.stable_dim, center_dim=found.center_dim)
+        bar.update(done)
+    bar.close(f"{n_verified}/{n_total} directions verified")
+    catalog.manifest.update(schema_version=2, saddles=provenance(argv) | {"n_directions": n_total,
+                                                                           "n_verified": n_verified})
+    write_catalog(catalog, arrays | {DIRECTIONS: directions}, catalog.path)
+    return catalog

@@ -4,6 +4,8 @@
 initialisation; write ``trajectory.npz``, ``summary.json`` and ``loss.png``.
 ``geodln catalog``: enumerate and classify the critical points of an
 architecture and spectrum; write a catalog directory and print a summary.
+``geodln saddles``: fill in the verified stable and unstable directions of
+every saddle of an existing catalog.
 """
 
 from __future__ import annotations
@@ -83,7 +85,19 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="seed of the data and the representatives (default 0)")
     c.add_argument("--max-per-set", type=int, default=None, help="cap on strata per learnt set (default: none)")
     c.add_argument("--out", type=Path, default=Path("catalogs/default"), help="output directory (default catalogs/default)")
+    c.add_argument("--no-saddles", action="store_true",
+                   help="skip the stable/unstable directions of the saddles (fill them later with geodln saddles)")
     c.add_argument("--quiet", action="store_true", help="no progress report and no table")
+
+    d = sub.add_parser(
+        "saddles",
+        help="fill in the stable and unstable directions of every saddle of a catalog",
+        description="For every saddle of an existing catalog, find its stable and unstable directions "
+        "(Hessian on the horizontal space; escape paths at nonstrict saddles), verify each by integrating "
+        "the flow, and rewrite the catalog (schema 2) atomically.",
+    )
+    d.add_argument("--catalog", type=Path, required=True, help="the catalog directory")
+    d.add_argument("--quiet", action="store_true", help="no progress report")
     return parser
 
 
@@ -156,11 +170,13 @@ def run_flow(args, argv) -> int:
 
 
 def run_catalog(args, argv) -> int:
-    from .catalog import build_catalog, write_catalog
+    from .catalog import build_catalog, fill_saddles, write_catalog
 
     catalog, arrays = build_catalog(args.widths, args.spectrum, seed=args.seed, max_per_set=args.max_per_set,
                                     progress=not args.quiet, argv=argv)
     out = write_catalog(catalog, arrays, args.out)
+    if not args.no_saddles:
+        catalog = fill_saddles(out, progress=not args.quiet, argv=argv)
     if not args.quiet:
         print(summary_table(catalog))
     counts = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in catalog.counts().items())
@@ -168,10 +184,21 @@ def run_catalog(args, argv) -> int:
     return 0
 
 
+def run_saddles(args, argv) -> int:
+    from .catalog import fill_saddles
+
+    catalog = fill_saddles(args.catalog, progress=not args.quiet, argv=argv)
+    info = catalog.manifest["saddles"]
+    print(f"{info['n_verified']}/{info['n_directions']} directions verified at "
+          f"{sum(r['kind'] != 'global_minimum' for r in catalog.records)} saddles; wrote {catalog.path}")
+    return 0 if info["n_verified"] == info["n_directions"] else 1
+
+
 def summary_table(catalog, max_rows: int = 200) -> str:
-    """One row per stratum (or, for large catalogs, per learnt set): J, value, kind, inertia, escape order."""
+    """One row per stratum (or, for large catalogs, per learnt set): J, value, kind, inertia, escape
+    order, and the numbers of unstable/stable directions when the saddles are filled in."""
     rows = catalog.records
-    lines = [f"{'id':8} {'J':9} {'L_J':>9}  {'kind':17} {'-/0/+':>9}  {'m':>2}  stratum"]
+    lines = [f"{'id':8} {'J':9} {'L_J':>9}  {'kind':17} {'-/0/+':>9}  {'m':>2}  {'uns/st':>6}  stratum"]
     if len(rows) > max_rows:
         lines = [f"{'J':9} {'L_J':>9}  {'strata':>6}  {'global':>6}  {'strict':>6}  {'nonstrict':>9}"]
         groups = {}
@@ -186,8 +213,9 @@ def summary_table(catalog, max_rows: int = 200) -> str:
         h = r["hessian"]
         inertia = f"{h['negative']}/{h['zero']}/{h['positive']}"
         m = "-" if r["escape_order"] is None else str(r["escape_order"])
+        dims = f"{r['unstable_dim']}/{r['stable_dim']}" if r.get("unstable_dim") is not None else "-"
         lines.append(f"{r['id']:8} {_set(r['learned']):9} {r['critical_value']:9.4f}  {r['kind']:17} {inertia:>9}  "
-                     f"{m:>2}  {r.get('stratum', '')}")
+                     f"{m:>2}  {dims:>6}  {r.get('stratum', '')}")
     return "\n".join(lines)
 
 
@@ -199,7 +227,7 @@ def main(argv=None) -> int:
     """Entry point of the ``geodln`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
-    runners = {"flow": run_flow, "catalog": run_catalog}
+    runners = {"flow": run_flow, "catalog": run_catalog, "saddles": run_saddles}
     try:
         return runners[args.command](args, argv)
     except (ValueError, OSError) as err:

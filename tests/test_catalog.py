@@ -86,3 +86,27 @@ def test_cli_catalog_prints_table_and_writes(tmp_path, capsys):
     assert [r["kind"] for r in loaded.records].count("strict_saddle") == 3
     assert (out / "summary.csv").read_text().count("\n") == 5
     assert loaded.manifest["parameters"]["widths"] == [2, 2, 2]
+
+
+def test_saddles_fill_in_verified_directions(tmp_path, capsys):
+    out = tmp_path / "c"
+    assert main(["catalog", "--widths", "2,2,2,2", "--spectrum", "3,1", "--no-saddles", "--out", str(out), "--quiet"]) == 0
+    assert Catalog.load(out).manifest["schema_version"] == 1
+    assert main(["saddles", "--catalog", str(out), "--quiet"]) == 0
+    assert "directions verified" in capsys.readouterr().out
+    loaded = Catalog.load(out)
+    assert loaded.manifest["schema_version"] == 2
+    top = geodln.layered([2, 2, 2, 2])
+    for rec in loaded.records:
+        if rec["kind"] == "global_minimum":
+            continue
+        items = rec["unstable_directions"] + rec["stable_directions"]
+        assert rec["unstable_dim"] == len(rec["unstable_directions"]) >= 1
+        assert rec["unstable_dim"] + rec["stable_dim"] + rec["center_dim"] == top.n_params
+        assert all(item["verified"] for item in items)
+        orders = {item["order"] for item in rec["unstable_directions"]}
+        assert (orders == {2}) == (rec["kind"] == "strict_saddle")  # the split equals the kind
+        for item in items:
+            D = loaded.direction(item)
+            assert D.shape == (top.n, top.n) and np.all(D[top.mask == 0] == 0)
+            assert np.linalg.norm(D) == pytest.approx(1.0)
