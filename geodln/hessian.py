@@ -144,14 +144,27 @@ def inertia(eigenvalues, rtol: float = RTOL) -> Inertia:
 def lanczos_extremes(flow: GradientFlow, theta, k: int = 6, seed=0) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` smallest and ``k`` largest Hessian eigenvalues by Lanczos on the product.
 
+    The smallest ones are found for ``H + sigma I`` with ``sigma`` the largest
+    eigenvalue's size: ARPACK's relative tolerance cannot resolve eigenvalues
+    at zero, and critical points have large kernels.
+
     Returns
     -------
     smallest, largest : ndarray, shape=[k] each, increasing
     """
     n = flow.top.n_params
     k = min(k, n - 1)
-    op = LinearOperator((n, n), matvec=lambda x: hessian_vector_product(flow, theta, np.ravel(x)), dtype=float)
     v0 = np.random.default_rng(seed).standard_normal(n)
-    smallest = eigsh(op, k=k, which="SA", v0=v0, return_eigenvectors=False)
-    largest = eigsh(op, k=k, which="LA", v0=v0, return_eigenvectors=False)
-    return np.sort(smallest), np.sort(largest)
+
+    def operator(shift):
+        return LinearOperator((n, n), dtype=float,
+                              matvec=lambda x: hessian_vector_product(flow, theta, np.ravel(x)) + shift * np.ravel(x))
+
+    if not np.any(operator(0.0).matvec(v0)):  # a vanishing Hessian (e.g. the origin of a deep net)
+        return np.zeros(k), np.zeros(k)
+    ncv = min(n, max(4 * k, 40))  # a wide Krylov space for clustered spectra
+    largest = np.sort(eigsh(operator(0.0), k=k, which="LM", v0=v0, ncv=ncv, return_eigenvectors=False))
+    sigma = float(np.abs(largest).max())
+    shifted = eigsh(operator(sigma), k=k, which="SA", v0=v0, ncv=ncv, return_eigenvectors=False)
+    largest = np.sort(eigsh(operator(sigma), k=k, which="LA", v0=v0, ncv=ncv, return_eigenvectors=False)) - sigma
+    return np.sort(shifted) - sigma, largest
