@@ -21,6 +21,7 @@ from .data import Data
 from .files import provenance, write_json, write_npz
 from .flow import GradientFlow
 from .losses import get_loss
+from .saddles import itinerary
 from .topology import layered, read_graph
 
 __all__ = ["main"]
@@ -136,6 +137,7 @@ def run_flow(args, argv) -> int:
         log_time=args.log_time, grad_tol=args.grad_tol, progress=not args.quiet,
     )
     r_max = min(top.widths)
+    visits = itinerary(traj)
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "command"}
     summary = provenance(argv, **params) | {
         "topology": {"widths": top.widths, "n": top.n, "n_params": top.n_params, "kind": repr(top)},
@@ -147,6 +149,8 @@ def run_flow(args, argv) -> int:
         "conservation_law": flow.default_law,
         "conserved_drift": float(traj.conserved_drift.max()),
         "t_final": float(traj.t[-1]),
+        "itinerary": [{"learned": list(v.learned), "critical_value": v.value, "height": v.height, "kind": v.kind,
+                       "t_enter": v.t_enter, "t_exit": v.t_exit} for v in visits],
         "nfev": int(traj.nfev),
         "success": traj.success,
         "message": traj.message,
@@ -161,10 +165,15 @@ def run_flow(args, argv) -> int:
     write_json(out / "summary.json", summary)
     from .plots import plot_trajectory, save_figure  # matplotlib only when drawing
 
-    save_figure(plot_trajectory(traj, log_time=args.log_time or None), out / "loss.png")
+    marks = [(v.learned, v.t_enter, v.t_exit) for v in visits]
+    save_figure(plot_trajectory(traj, log_time=args.log_time or None, itinerary=marks), out / "loss.png")
     print(f"{top!r}, data s = {np.round(data.s, 4).tolist()}, loss {flow.loss_fn.name}")
     print(f"t = {traj.t[-1]:.4g}: loss {traj.loss[-1]:.6g} (global minimum {summary['global_min_value']:.6g}), "
           f"conserved drift {summary['conserved_drift']:.2e}, {traj.nfev} evaluations, {traj.message}")
+    if visits:
+        print("itinerary: " + " -> ".join(
+            f"{_set(v.learned)} (L = {v.value:.4g}, {v.kind.replace('_', ' ')}, t {v.t_enter:.3g}..{v.t_exit:.3g})"
+            for v in visits))
     print(f"wrote {out / 'trajectory.npz'}, {out / 'summary.json'}, {out / 'loss.png'}")
     return 0
 
