@@ -35,6 +35,13 @@ class DivergenceError(ValueError):
     """Gradient descent blew up: the step size is too large for this start."""
 
 
+def _is_packed_buffer(out, n: int) -> bool:
+    """Whether ``out`` can be written block by block through reshaped views."""
+    return (
+        isinstance(out, np.ndarray) and out.shape == (n,) and out.dtype == np.float64 and out.flags.c_contiguous
+    )
+
+
 class GradientFlow:
     """Gradient flow ``d theta/dt = -dL/d theta`` of a network on a data set.
 
@@ -68,6 +75,7 @@ class GradientFlow:
                 f"but the data have d_in = {data.d_in} and d_out = {data.d_out}"
             )
         self.top, self.data, self.loss_fn = top, data, get_loss(loss)
+        self._chain = top.is_fully_connected  # rhs takes its fast path (computed once)
 
     def __repr__(self) -> str:
         return f"GradientFlow({self.top!r}, {self.data!r}, loss={self.loss_fn.name})"
@@ -84,29 +92,83 @@ class GradientFlow:
         pass (the error ``E = -dL/dW`` carried back from the output), block by
         block: the block ``(a, b)`` of ``dA/dt`` is ``f_a b_b^T``, restricted to
         the mask.
+
+        Parameters
+        ----------
+        theta : array-like, shape=[n_params]
+        out : ndarray, shape=[n_params], optional
+            Where to write the result (returned).
         """
+        # Performance notes (this is the ODE right-hand side, called ~1e5 times at
+        # widths where one product takes a microsecond): products use ndarray.dot,
+        # which calls BLAS directly, where the matmul ufunc adds ~0.5 us of dispatch
+        # per call; and they never take the slow "A @ B.T" orientation (see
+        # Topology._forward_t).
         top = self.top
-        maps = top.forward(theta)
-        theta = np.asarray(theta, dtype=float)
-        back: list = [None] * (top.depth + 1)
-        back[-1] = -self.loss_fn.gradient(maps[-1], self.data)  # (d_h, d_0)
-        out = np.empty(top.n_params) if out is None else out
-        for blk in reversed(top.blocks):  # every block leaving level b comes before (a, b)
-            grad_t = back[blk.b].T  # (d_0, d_b)
-            if blk.a > 0:
-                if blk.full:
-                    np.matmul(maps[blk.a], grad_t, out=out[blk.segment].reshape(blk.shape))
-                else:
-                    blk.gather(maps[blk.a] @ grad_t, out)
-                term = blk.dense(theta) @ back[blk.b]
-                back[blk.a] = term if back[blk.a] is None else back[blk.a] + term
-            else:
-                blk.gather(grad_t, out)
+        theta = top.check_theta(theta)
+        if not theta.flags.c_contiguous:  # e.g. a row of Trajectory.theta: BLAS would copy every block
+            theta = np.ascontiguousarray(theta)
+        if out is None:
+            out = np.empty(top.n_params)
+        elif not _is_packed_buffer(out, top.n_params):
+            # The blocks are written through reshaped views of out, which only
+            # alias out when it is a contiguous float64 vector.
+            out[...] = self.rhs(theta)
+            return out
+        dense, maps_t = top._forward_t(theta)
+        error = -self.loss_fn.gradient(maps_t[-1].T, self.data)  # E = -dL/dW, (d_h, d_0)
+        backward = self._backward_chain if self._chain else self._backward_blocks
+        backward(dense, maps_t, error, out)
         return out
+
+    def _backward_blocks(self, dense, maps_t, error, out) -> None:
+        """The backward pass of :meth:`rhs` for any topology, writing ``out``.
+
+        ``dense`` and ``maps_t`` come from ``Topology._forward_t``. ``back[l]``
+        (shape ``(d_l, d_0)``) is the error carried back to level ``l``; the
+        block ``(a, b)`` of the field is ``maps[a] back[b]^T``, computed as
+        ``maps_t[a]^T back[b]^T``.
+        """
+        blocks = self.top.blocks
+        back: list = [None] * self.top.depth + [error]
+        for i in range(len(blocks) - 1, -1, -1):  # every block leaving level b comes before (a, b)
+            blk = blocks[i]
+            grad_t = back[blk.b].T  # (d_0, d_b)
+            if blk.a == 0:  # maps[0] is the identity
+                blk.gather(grad_t, out)
+                continue
+            if blk.full:
+                maps_t[blk.a].T.dot(grad_t, out=blk.dense(out))  # straight into out
+            else:
+                blk.gather(maps_t[blk.a].T.dot(grad_t), out)
+            term = dense[i].dot(back[blk.b])
+            if back[blk.a] is None:
+                back[blk.a] = term
+            else:
+                back[blk.a] += term  # back[a] is a fresh product: safe to update in place
+
+    def _backward_chain(self, dense, maps_t, error, out) -> None:
+        """The backward pass of :meth:`rhs` for a fully connected layered network.
+
+        The computation of :meth:`_backward_blocks` for the chain of full blocks
+        ``(i - 1, i)``, without its per-block bookkeeping: at width 32 that
+        bookkeeping costs as much as the products.
+        """
+        blocks, back = self.top.blocks, error
+        for i in range(len(blocks) - 1, 0, -1):
+            maps_t[i].T.dot(back.T, out=blocks[i].dense(out))
+            if i == 1:
+                # The input block's field is back_1^T = back_2^T B_1^T: computed in
+                # that form it goes straight into out, with no transposed copy.
+                back.T.dot(dense[1].T, out=blocks[0].dense(out))
+                return
+            back = dense[i].dot(back)
+        blocks[0].gather(back.T, out)  # a single block (h = 1): the field is E^T
 
     def gradient(self, theta) -> np.ndarray:
         """``dL/d theta``, shape=[n_params] (minus :meth:`rhs`)."""
-        return -self.rhs(theta)
+        grad = self.rhs(theta)
+        return np.negative(grad, out=grad)  # rhs returned a fresh array: negate it in place
 
     def vector_field(self, A) -> np.ndarray:
         """``dA/dt`` at an adjacency matrix ``A``, shape=[n, n] (zero off the mask)."""
