@@ -1,0 +1,58 @@
+"""The catalogs shipped in catalogs/: valid, verified, consistent with the theorem and the quotient."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import geodln
+from geodln.catalog import Catalog
+from geodln.strata import Piece, Stratum
+
+SHIPPED = sorted(p for p in (Path(__file__).parent.parent / "catalogs").iterdir() if (p / "manifest.json").is_file())
+
+
+def test_the_required_catalogs_ship():
+    widths = {tuple(Catalog.load(p).manifest["parameters"]["widths"]) for p in SHIPPED}
+    assert {(2, 2, 2), (3, 2, 3), (2, 2, 2, 2), (3, 3, 3, 3), (3, 2, 2, 3), (3, 3, 3, 3, 3)} <= widths
+
+
+@pytest.fixture(params=SHIPPED, ids=[p.name for p in SHIPPED], scope="module")
+def catalog(request):
+    return Catalog.load(request.param)
+
+
+def test_every_saddle_direction_is_verified(catalog):
+    assert catalog.manifest["schema_version"] == 2
+    for rec in catalog.records:
+        if rec["kind"] == "global_minimum":
+            continue
+        items = rec["unstable_directions"] + rec["stable_directions"]
+        assert rec["unstable_dim"] >= 1 and all(item["verified"] for item in items), rec["id"]
+        strict_split = {item["order"] for item in rec["unstable_directions"]} == {2}
+        assert strict_split == (rec["kind"] == "strict_saddle"), rec["id"]
+
+
+def test_classes_agree_with_the_theorem(catalog):
+    params = catalog.manifest["parameters"]
+    m = len(params["spectrum"])
+    for rec in catalog.records:
+        stratum = Stratum(tuple(params["widths"]), tuple(rec["learned"]), tuple(Piece(*p) for p in rec["pieces"]), m)
+        expected = ("global_minimum" if stratum.is_global_min else
+                    "strict_saddle" if not stratum.is_top or not stratum.tightened() else "nonstrict_saddle")
+        assert rec["kind"] == expected, rec["id"]
+        assert (rec["hessian"]["negative"] > 0) == (expected == "strict_saddle")
+
+
+def test_same_learnt_set_one_point_of_the_end_to_end_quotient(catalog):
+    """The quotient by the hidden-layer group maps A to its end-to-end map W: one W per J."""
+    top = geodln.layered(catalog.manifest["parameters"]["widths"])
+    by_set = {}
+    for rec in catalog.records:
+        by_set.setdefault(tuple(rec["learned"]), []).append(top.end_to_end(top.pack(catalog.point(rec))))
+    for maps in by_set.values():
+        assert max(np.abs(W - maps[0]).max() for W in maps) < 1e-10
+    firsts = list(by_set.values())
+    for i in range(len(firsts)):
+        for j in range(i):
+            assert np.abs(firsts[i][0] - firsts[j][0]).max() > 0.1
