@@ -11,8 +11,10 @@ picture is used. Each unlearnt mode ``k`` whose new complete path closes with
 ``m >= 3`` links gives an invariant set: the links set to ``+eps`` (the
 product aligned with ``u_k v_k^T``) is a ray along which the flow leaves the
 saddle (``L - L_J ~ -c eps^m``, unstable); with one link's sign flipped
-(product ``-u_k v_k^T``) the flow returns (stable). The positive Hessian
-directions are stable too.
+(product ``-u_k v_k^T``) the flow returns (stable) -- claimed only when the
+path's links land on idle coordinates or piece starts, so that its
+subnetwork evolves on its own (otherwise other links could close the path
+with the other sign). The positive Hessian directions are stable too.
 
 Dimensions, as reported: ``unstable_dim`` and ``stable_dim`` count the
 directions found (Hessian eigenvectors, plus one ray per closing path for
@@ -47,8 +49,8 @@ from .symmetry import vertical_basis
 
 __all__ = ["Direction", "LocalManifolds", "local_manifolds", "verify_direction", "escape_time", "Visit", "itinerary"]
 
-UNSTABLE_EPS = {2: 1e-2}  # initial distance by order; higher orders start farther out
-PATH_EPS = 0.1
+HESSIAN_EPS = 1e-3  # initial distance along a Hessian eigenvector
+PATH_EPS = 0.1  # along an escape path of order m >= 3: the escape takes ~ eps^-(m-2)
 T_MAX = 2e4
 
 
@@ -148,8 +150,33 @@ def local_manifolds(flow: GradientFlow, theta, stratum: Stratum | None = None, s
             heaviest = int(np.argmax([np.linalg.norm(d) for d in links]))
             down = up - 2 * links[heaviest]
             unstable.append(Direction(up / np.linalg.norm(up), True, path.order, mode=k, links=names))
-            stable.append(Direction(down / np.linalg.norm(down), False, path.order, mode=k, links=names))
+            if _decoupled(stratum, path):
+                stable.append(Direction(down / np.linalg.norm(down), False, path.order, mode=k, links=names))
     return LocalManifolds(unstable, stable, flow.top.n_params)
+
+
+def _decoupled(stratum: Stratum, path: EscapePath) -> bool:
+    """Whether the path's subnetwork evolves on its own: no dangling piece carries
+    ``v_k`` or ``u_k``, and every new link lands on an idle coordinate or on the
+    start of an internal piece (never inside a piece, nor on one carrying a mode).
+
+    Then the reversed path is an exact invariant set that returns to the
+    saddle; otherwise other links can close the path with the other sign, and
+    only the unstable ray is claimed.
+    """
+    slots, pieces = stratum.slots(), stratum.all_pieces()
+    if any(p.source == path.mode or p.target == path.mode for p in stratum.pieces):
+        return False  # a dangling v_k or u_k chain could close the path with one new link of either sign
+    for layer, _, target in path.links:
+        if target == "u":
+            continue
+        owner = next((idx for idx, c in slots[layer].items() if c == target), None)
+        if owner is None:
+            continue  # idle
+        p = pieces[owner]
+        if p.a != layer or not 0 < p.a < p.b < stratum.depth:
+            return False
+    return True
 
 
 def _link_norm(stratum, flow, k, link, similarity) -> float:
@@ -166,14 +193,14 @@ def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0, rt
     (``xi`` a random unit horizontal vector) the loss must fall below
     ``L(theta) - margin`` (``margin = 1e-3 max(1, L)``) before ``T_MAX``.
     Stable: before ``T_MAX`` the state must come back toward the critical set,
-    its speed ``||dA/dt||`` (which vanishes exactly there) falling to a
-    quarter of its initial value, without the loss falling below
+    its speed ``||dA/dt||`` (which vanishes exactly there) falling to half
+    its initial value, without the loss falling below
     ``L(theta) - margin`` first; ``||W(t) - W_J||`` is recorded too.
     """
     theta = np.asarray(theta, dtype=float)
     value = flow.loss(theta)
     margin = 1e-3 * max(1.0, value)
-    eps = UNSTABLE_EPS.get(direction.order, PATH_EPS)
+    eps = HESSIAN_EPS if direction.eigenvalue is not None else PATH_EPS
     x0 = theta + eps * direction.vector
     if direction.unstable:
         Qv = vertical_basis(flow.top, theta)
@@ -186,7 +213,7 @@ def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0, rt
         direction.evidence = {"eps": eps, "margin": margin, "escape_times": times}
     else:
         speed0 = np.linalg.norm(flow.rhs(x0))
-        end = _first_event(flow, x0, lambda y: min(np.linalg.norm(flow.rhs(y)) - 0.25 * speed0,
+        end = _first_event(flow, x0, lambda y: min(np.linalg.norm(flow.rhs(y)) - 0.5 * speed0,
                                                    flow.loss(y) - (value - margin)), rtol)
         W_star, W0 = flow.top.end_to_end(theta), flow.top.end_to_end(x0)
         direction.verified = end is not None and flow.loss(end[1]) > value - margin
@@ -204,8 +231,9 @@ def _first_event(flow: GradientFlow, theta0, g, rtol: float, t_max: float = T_MA
         return g(y)
 
     event.terminal, event.direction = True, -1
-    sol = solve_ivp(lambda t, y: flow.rhs(y), (0.0, t_max), theta0, method="DOP853", rtol=rtol, atol=1e-12,
-                    events=[event])
+    with np.errstate(over="ignore", invalid="ignore"):  # rejected trial steps after long plateaus may overflow
+        sol = solve_ivp(lambda t, y: flow.rhs(y), (0.0, t_max), theta0, method="DOP853", rtol=rtol, atol=1e-12,
+                        events=[event])
     return (float(sol.t_events[0][0]), sol.y_events[0][0]) if len(sol.t_events[0]) else None
 
 
