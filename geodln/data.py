@@ -102,6 +102,14 @@ class Data:
     def __repr__(self) -> str:
         return f"Data(d_in={self.d_in}, d_out={self.d_out}, N={self.n_samples}, s={np.round(self.s, 6).tolist()})"
 
+    def check_fits(self, top) -> None:
+        """Raise ``ValueError`` unless the network ``top`` maps ``d_in`` inputs to ``d_out`` outputs."""
+        if (top.widths[0], top.widths[-1]) != (self.d_in, self.d_out):
+            raise ValueError(
+                f"the network maps {top.widths[0]} inputs to {top.widths[-1]} outputs, "
+                f"but the data have d_in = {self.d_in} and d_out = {self.d_out}"
+            )
+
     def critical_value(self, learned) -> float:
         """``L_J = L_* + 1/2 sum_{k not in J} s_k^2`` for a set J of learnt modes.
 

@@ -69,11 +69,7 @@ class GradientFlow:
             raise TypeError(f"top must be a Topology, got {type(top).__name__}")
         if not isinstance(data, Data):
             raise TypeError(f"data must be a Data, got {type(data).__name__}")
-        if (top.widths[0], top.widths[-1]) != (data.d_in, data.d_out):
-            raise ValueError(
-                f"the network maps {top.widths[0]} inputs to {top.widths[-1]} outputs, "
-                f"but the data have d_in = {data.d_in} and d_out = {data.d_out}"
-            )
+        data.check_fits(top)
         self.top, self.data, self.loss_fn = top, data, get_loss(loss)
         self._chain = top.is_fully_connected  # rhs takes its fast path (computed once)
 

@@ -63,11 +63,7 @@ def _require_layers(top, name: str) -> None:
 def _check_data(top: Topology, data) -> None:
     if not isinstance(data, Data):
         raise TypeError(f"data must be a Data, got {type(data).__name__}")
-    if (top.widths[0], top.widths[-1]) != (data.d_in, data.d_out):
-        raise ValueError(
-            f"the network maps {top.widths[0]} inputs to {top.widths[-1]} outputs, "
-            f"but the data have d_in = {data.d_in} and d_out = {data.d_out}"
-        )
+    data.check_fits(top)
 
 
 def _check_modes(top: Topology, n_modes: int, what: str) -> None:
