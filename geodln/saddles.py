@@ -137,7 +137,7 @@ def local_manifolds(flow: GradientFlow, theta, stratum: Stratum | None = None, s
     stable = [Direction(vecs[:, i], False, 2, eigenvalue=float(lam[i])) for i in np.flatnonzero(lam > tol)]
     if not unstable and stratum is not None and similarity is not None:
         for k in range(1, stratum.n_modes + 1):
-            path = stratum._path_for(k) if k not in stratum.learned else None
+            path = stratum.path_for(k) if k not in stratum.learned else None
             if path is None or path.order < 3:
                 continue
             names = path.link_names()

@@ -215,12 +215,12 @@ class Stratum:
         best = None
         for k in range(1, self.n_modes + 1):
             if k not in self.learned:
-                path = self._path_for(k)
+                path = self.path_for(k)
                 if path is not None and (best is None or path.order < best.order):
                     best = path
         return best
 
-    def _path_for(self, k: int) -> EscapePath | None:
+    def path_for(self, k: int) -> EscapePath | None:
         """Dynamic programming over the layers for mode ``k``'s cheapest new path.
 
         A new link from the current slot at layer ``i`` may go to an idle
