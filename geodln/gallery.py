@@ -1,0 +1,471 @@
+"""The numbered figure gallery behind ``geodln figures``.
+
+Each entry of :data:`GALLERY` computes its data with geodln and draws it with
+:mod:`geodln.plots`; :func:`make_gallery` writes ``NN-name.png`` and
+``NN-name.pdf`` for each, and ``README.md`` with the captions. Every figure
+draws its random numbers from ``numpy.random.default_rng([seed, NN])``, so one
+figure made alone (``--only``) is the same as in the full run.
+
+The itinerary comes from :func:`geodln.saddles.itinerary`, escape times from
+:func:`geodln.saddles.escape_time` (from ``A* + eps d`` along the balanced
+escape direction of scalar networks), the balanced point of a fiber from
+:meth:`geodln.geometry.NetworkBundle.balance`; the closed-form mode curves of
+aligned starts are computed here (:func:`aligned_mode_curve`).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from scipy.integrate import quad
+from scipy.linalg import expm
+
+from .data import Data
+from .flow import DivergenceError, GradientFlow
+from .hessian import hessian
+from . import init
+from .landscape import random_similarity
+from .saddles import escape_time, itinerary
+from .symmetry import algebra_mask
+from .topology import layered, sparse_layered
+
+__all__ = [
+    "GalleryFigure",
+    "GALLERY",
+    "make_gallery",
+    "gallery_readme",
+    "aligned_mode_curve",
+    "orbit_curve",
+]
+
+
+@dataclass(frozen=True)
+class GalleryFigure:
+    """One numbered gallery figure.
+
+    Attributes
+    ----------
+    number : int
+    name : str
+        Short name used by ``--only`` and in the file name ``NN-name``.
+    title : str
+    caption : str
+        What the figure demonstrates (Markdown).
+    make : callable
+        ``make(rng) -> matplotlib.figure.Figure``.
+    """
+
+    number: int
+    name: str
+    title: str
+    caption: str
+    make: Callable
+
+    @property
+    def stem(self) -> str:
+        return f"{self.number:02d}-{self.name}"
+
+
+# ------------------------------------------------------------ data helpers
+def aligned_mode_curve(s: float, u0: float, depth: int, n: int = 300, top: float = 0.9995):
+    """The closed-form strength of one mode of an aligned (balanced, spectral) start.
+
+    ``du/dt = h u^(2-2/h) (s - u)`` (Saxe et al. 2014) is solved for the time
+    as a function of the strength: with ``u = x^h``,
+
+        t(u) = int_{u0^(1/h)}^{u^(1/h)} dx / (x^(h-1) (s - x^h)),
+
+    which is ``log(u (s - u0) / (u0 (s - u))) / (2 s)`` for ``h = 2`` and a
+    quadrature otherwise (independent of any ODE solver).
+
+    Parameters
+    ----------
+    s : float
+        The mode's singular value, > 0.
+    u0 : float
+        Initial strength, ``0 < u0 < s``.
+    depth : int
+        ``h >= 1``.
+    n : int
+        Number of points of the curve.
+    top : float
+        The curve stops at ``u = top * s``.
+
+    Returns
+    -------
+    t, u : ndarray, shape=[n] each
+    """
+    if not 0 < u0 < s:
+        raise ValueError(f"need 0 < u0 < s, got u0 = {u0}, s = {s}")
+    h = int(depth)
+    u = u0 + (top * s - u0) * (1 - np.cos(np.linspace(0, np.pi, n))) / 2
+    u = np.concatenate([[u0], np.geomspace(u0, top * s, n)[1:]]) if u0 < 1e-2 * s else u
+    if h == 2:
+        return np.log(u * (s - u0) / (u0 * (s - u))) / (2 * s), u
+    x = u ** (1.0 / h)
+    pieces = [quad(lambda y: 1.0 / (y ** (h - 1) * (s - y**h)), a, b, epsabs=0, epsrel=1e-12)[0]
+              for a, b in zip(x[:-1], x[1:])]
+    return np.concatenate([[0.0], np.cumsum(pieces)]), u
+
+
+def _algebra_basis(top) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(rows, cols)`` of the free entries of the hidden-layer Lie algebra."""
+    return np.nonzero(algebra_mask(top))
+
+
+def _conjugate(top, A, X) -> np.ndarray:
+    """``e^X A e^{-X}``, restricted to the mask (rounding off the mask removed)."""
+    S = expm(X)
+    return (S @ A @ np.linalg.inv(S)) * top.mask
+
+
+def orbit_curve(top, A, X, taus) -> np.ndarray:
+    """Adjacency matrices ``e^{tau X} A e^{-tau X}`` for each ``tau``, shape=[K, n, n]."""
+    return np.array([_conjugate(top, A, tau * X) for tau in taus])
+
+
+# --------------------------------------------------------------- figures
+def _piece_nodes(stratum, idx: int) -> list:
+    """The nodes ``(layer, coordinate)`` a piece runs through, with data modes on the coordinate axes."""
+    piece, slots = stratum.all_pieces()[idx], stratum.slots()
+    nodes = []
+    for i in range(piece.a, piece.b + 1):
+        if i == 0:
+            nodes.append((0, piece.source - 1))
+        elif i == stratum.depth:
+            nodes.append((i, piece.target - 1))
+        else:
+            nodes.append((i, slots[i][idx]))
+    return nodes
+
+
+def _fig_network(rng):
+    from .plots import draw_network
+    from .strata import enumerate_strata
+
+    widths, s = (3, 3, 3, 3), [3.0, 2.0, 1.0]
+    data = Data(np.eye(3), np.diag(s))  # modes on the coordinate axes (U = V = I): paths stay visible
+    top = layered(widths)
+    strata = next(st for J, st, _ in enumerate_strata(widths, 3) if J == (1,))
+    stratum = next(st for st in strata if st.label == "J={1} + v2[0,1] [2,3]u3 [1,2]")
+    A = stratum.canonical_adjacency(top, data, rng)
+    names = [r"complete path: mode 1, $s_1^{1/3}$ per link", r"input piece $v_2$", r"output piece $u_3$",
+             "internal piece"]
+    paths = {name: _piece_nodes(stratum, idx) for idx, name in enumerate(names)}
+    return draw_network(top, A, paths=paths, title=f"critical point {stratum.label}")
+
+
+def _fig_plateaus(rng):
+    from .plots import plot_trajectory
+
+    top = layered([3, 4, 4, 3])
+    data = Data.from_spectrum([3.0, 2.0, 1.0], 3, 3, seed=rng)
+    flow = GradientFlow(top, data)
+    traj = flow.integrate(init.small(top, scale=3e-3, seed=rng), 400.0, n_points=800)
+    return plot_trajectory(traj, itinerary=itinerary(traj))
+
+
+def _fig_closed_forms(rng):
+    from .plots import plot_mode_curves
+
+    s = [3.0, 2.0, 1.0]
+    data = Data.from_spectrum(s, 3, 3, seed=rng)
+    trajs, curves, titles = [], [], []
+    for h, u0 in ((2, 1e-2), (3, 1e-2), (4, 1e-2)):
+        top = layered([3] * (h + 1))
+        mode_curves = [aligned_mode_curve(sk, u0, h) for sk in s]
+        t_end = 1.15 * max(t[-1] for t, _ in mode_curves)
+        trajs.append(GradientFlow(top, data).integrate(init.aligned(top, data, [u0] * 3, seed=rng), t_end,
+                                                       n_points=300, rtol=1e-11, atol=1e-14))
+        curves.append(mode_curves)
+        titles.append(rf"depth $h = {h}$, $u_0 = {u0:g}$")
+    return plot_mode_curves(trajs, curves, titles)
+
+
+def _scalar_flow(depth: int, s: float = 1.0) -> GradientFlow:
+    return GradientFlow(layered([1] * (depth + 1)), Data(np.eye(1), [[s]]))
+
+
+def _fig_phase2(rng):
+    from .plots import plot_phase_portrait
+
+    return plot_phase_portrait(_scalar_flow(2), lim=2.0)
+
+
+def _fig_phase3(rng):
+    from .plots import plot_phase_portrait
+
+    return plot_phase_portrait(_scalar_flow(3), lim=2.0)
+
+
+def _catalog(widths, spectrum, seed):
+    from .catalog import Catalog, build_catalog, write_catalog
+
+    catalog, arrays = build_catalog(widths, spectrum, seed=seed, argv=["catalog"])
+    with tempfile.TemporaryDirectory() as tmp:
+        loaded = Catalog.load(write_catalog(catalog, arrays, Path(tmp) / "catalog"))
+        for rec in loaded.records:  # read the arrays while the files exist
+            loaded.hessian_spectrum(rec)
+    return loaded
+
+
+def _fig_catalog(rng):
+    from .plots import plot_catalog
+
+    return plot_catalog(_catalog([3, 3, 3, 3], [3.0, 2.0, 1.0], seed=0))
+
+
+def _fig_hessian(rng):
+    from .plots import plot_hessian_spectrum
+
+    cat = _catalog([2, 2, 2, 2], [3.0, 1.0], seed=0)
+    picks = {
+        "global minimum": lambda r: r["kind"] == "global_minimum",
+        "strict saddle": lambda r: r["kind"] == "strict_saddle" and r["learned"] == [2] and not r["pieces"],
+        "nonstrict saddle": lambda r: r["kind"] == "nonstrict_saddle" and r["learned"] == [1] and not r["pieces"],
+    }
+    spectra, kinds = {}, {}
+    for name, pick in picks.items():
+        rec = next(r for r in cat.records if pick(r))
+        label = rf"{name}, $J = \{{{','.join(map(str, rec['learned']))}\}}$"
+        spectra[label] = cat.hessian_spectrum(rec)
+        kinds[label] = rec["kind"]
+    return plot_hessian_spectrum(spectra, kinds)
+
+
+def _fig_escape(rng):
+    from .plots import plot_escape_times
+
+    eps = np.geomspace(0.1, 1e-3, 7)
+    times, labels, orders = [], [], []
+    for h in (2, 3, 4):
+        flow = _scalar_flow(h)
+        times.append([escape_time(flow, np.zeros(h), np.ones(h), e) for e in eps])  # until L falls to L_{}/2
+        net = ",".join(["1"] * (h + 1))
+        labels.append(f"{net}: " + ("strict" if h == 2 else f"nonstrict, $m = {h}$"))
+        orders.append(h)
+    return plot_escape_times(eps, times, labels, orders)
+
+
+def _fig_fiber(rng):
+    from .geometry import NetworkBundle
+    from .plots import plot_fiber
+    from .strata import Stratum
+
+    widths = (2, 2, 2, 2)
+    top = layered(widths)
+    data = Data.from_spectrum([3.0, 1.0], 2, 2, seed=rng)
+    stratum = Stratum(widths, (1,), (), 2)  # the clean path learning mode 1: a nonstrict saddle
+    S0 = random_similarity(top, rng)
+    A0 = (S0 @ stratum.canonical_adjacency(top, data, rng) @ np.linalg.inv(S0)) * top.mask
+    A_bal = NetworkBundle(top).balance(A0).A
+    X = np.zeros((top.n, top.n))
+    rows, cols = _algebra_basis(top)
+    X[rows, cols] = rng.standard_normal(len(rows))
+    X = (X + X.T) / 2  # symmetric: the norm is convex along e^{tau X}, least at tau = 0
+    X /= np.linalg.norm(X)
+    taus = np.linspace(-1.2, 1.2, 121)
+    curve = orbit_curve(top, A_bal, X, taus)
+    flow = GradientFlow(top, data)
+    thetas = np.array([top.pack(A) for A in curve])
+    labels = []
+    src, tgt = top.edge_index
+    for j, k in zip(src, tgt):
+        (_, a), (i, b) = top.nodes[j], top.nodes[k]
+        labels.append(f"$(W_{i})_{{{b + 1}{a + 1}}}$")
+    return plot_fiber(thetas, [flow.loss(x) for x in thetas], np.linalg.norm(curve, axis=(1, 2)),
+                      int(np.argmin(np.abs(taus))), param=taus, coord_labels=labels,
+                      critical_value=data.critical_value([1]))
+
+
+def _fig_level_sets(rng):
+    from .plots import plot_level_sets
+
+    top = sparse_layered([2, 3, 3, 2], density=0.6, seed=rng)
+    data = Data.from_spectrum([2.0, 1.0], 2, 2, seed=rng)
+    traj = GradientFlow(top, data).integrate(init.small(top, scale=0.8, seed=rng), 30.0, n_points=400)
+    return plot_level_sets(traj)
+
+
+def _fig_descent(rng):
+    from .plots import plot_descent_vs_flow
+
+    top = layered([2, 3, 3, 2])
+    data = Data.from_spectrum([2.0, 1.0], 2, 2, seed=rng)
+    flow = GradientFlow(top, data)
+    theta0 = init.small(top, scale=0.5, seed=rng)
+    t_end = 12.0
+    ref = flow.integrate(theta0, t_end, n_points=300)
+    lam_max = float(np.linalg.eigvalsh(hessian(flow, ref.final))[-1])
+    threshold = 2.0 / lam_max
+    descents = {}
+    for frac in (0.03, 0.1, 0.3, 0.9, 1.5):
+        eta = frac * threshold
+        try:
+            descents[eta] = flow.descend(theta0, eta, int(round(t_end / eta)))
+        except DivergenceError:
+            descents[eta] = None
+    return plot_descent_vs_flow(ref, descents, threshold)
+
+
+_CMD = "geodln figures --only {name}"
+
+GALLERY = [
+    GalleryFigure(1, "network", "A critical point as a network and its adjacency matrix",
+                  "A critical point of the 3-layer network 3,3,3,3 (data `Syx = diag(3, 2, 1)`) in the path picture: "
+                  "the highlighted complete path carries mode 1 with weight `s_1^(1/3)` on each link, plus three "
+                  "dangling pieces that add nothing to `W`: an input piece carrying `v_2`, an output piece carrying "
+                  "`u_3` and an internal piece, one link each (the modes are the coordinate axes here). "
+                  "Right: the same weights as the adjacency matrix `A` (`A[j, k]` = weight of `j -> k`); only the "
+                  "outlined blocks `(i-1, i) = W_i^T` can be nonzero, so `A` is nilpotent.", _fig_network),
+    GalleryFigure(2, "plateaus", "Saddle-to-saddle dynamics from a small start",
+                  "Gradient flow of the network 3,4,4,3 from a small random start (scale 3e-3) on whitened data with "
+                  "singular values 3, 2, 1. The loss rests on the critical values `L_J` of the top sets "
+                  "J = {}, {1}, {1,2} and drops to the global minimum `L_{1,2,3} = 0`; the shaded intervals are the "
+                  "saddle-to-saddle itinerary found by `geodln.saddles.itinerary`. Right: the singular values of `W(t)` "
+                  "are learnt one at a time, largest first.", _fig_plateaus),
+    GalleryFigure(3, "closed-forms", "Learning curves against the closed forms, depths 2, 3, 4",
+                  "Aligned (spectral, balanced) starts of the networks 3,3,3 / 3,3,3,3 / 3,3,3,3,3: the singular values "
+                  "of `W(t)` from the full network flow (solid) lie on the closed-form curves of the scalar ODE "
+                  "`du/dt = h u^(2-2/h) (s_k - u)` (black dashed; the logistic curve for h = 2, a quadrature for "
+                  "h = 3, 4). Same start `u_0 = 0.01` for every mode and depth: "
+                  "the deeper the network, the longer each mode waits and the sharper its transition.", _fig_closed_forms),
+    GalleryFigure(4, "phase-depth2", "Phase portrait of the scalar network 1,1,1",
+                  "The flow of `L = (s - w_1 w_2)^2 / 2`, `s = 1`: unit arrows coloured by speed, the conserved "
+                  "hyperbolas `w_1^2 - w_2^2 = c` (grey), the global-minimum hyperbola `w_1 w_2 = s` (green), and the "
+                  "origin, a strict saddle: its unstable set is the line `w_1 = w_2` (orange, outward arrows), its "
+                  "stable set `w_1 = -w_2` (blue). Trajectories (black, from the open circles) follow the grey "
+                  "hyperbolas to the minimum.", _fig_phase2),
+    GalleryFigure(5, "phase-depth3", "Phase portrait of the scalar network 1,1,1,1",
+                  "The flow of `L = (s - w_1 w_2 w_3)^2 / 2`, `s = 1`, on the invariant plane `w_1 = w_3`. The critical "
+                  "line `w_1 = w_3 = 0` (dashed) consists of strict saddles except the origin, which is nonstrict "
+                  "(the loss falls like `eps^3`, the Hessian is 0): the origin is left along the balanced half-lines "
+                  "where the product is positive (`w_2 = |w_1|`, orange) and approached along those where it is "
+                  "negative (blue). Trajectories stay on the conserved hyperbolas `w_1^2 - w_2^2 = c` and reach the "
+                  "global minima `w_1^2 w_2 = s` (green) when `w_2 > 0`; below, they end on the critical line: its "
+                  "points with `w_2 < 0` attract within this plane, their unstable direction `w_1 = -w_3` leaves it.", _fig_phase3),
+    GalleryFigure(6, "catalog", "A catalog of critical points",
+                  "Every stratum of critical points of the network 3,3,3,3 on data with singular values 3, 2, 1 "
+                  "(the catalog `geodln catalog --widths 3,3,3,3 --spectrum 3,2,1 --seed 0` makes), grouped by the "
+                  "learnt set J: critical value `L_J` coloured by kind (one global minimum, strict saddles, and the "
+                  "nonstrict saddles at the top sets J = {}, {1}, {1,2} without dangling pieces), and below, the "
+                  "Hessian inertia of each representative (negative / zero / positive eigenvalues).", _fig_catalog),
+    GalleryFigure(7, "hessian", "Hessian spectra at a minimum, a strict and a nonstrict saddle",
+                  "Sorted Hessian eigenvalues of the network 2,2,2,2 on data `s = (3, 1)` (symmetric-log axis, the "
+                  "band of eigenvalues counted as zero shaded): the global minimum (no negative eigenvalue), the "
+                  "strict saddle that learns mode 2 instead of mode 1 (one negative eigenvalue), and the nonstrict "
+                  "saddle that learns mode 1 through a clean path (inertia 0/9/3: positive semidefinite, yet not a "
+                  "minimum - the Hessian cannot see the way down).", _fig_hessian),
+    GalleryFigure(8, "escape-times", "Escape-time laws at strict and nonstrict saddles",
+                  "Time for the flow started at distance `eps` from the origin, along the balanced escape direction, "
+                  "to lose half the loss, for the scalar networks 1,1,1 (strict saddle, order 2), 1,1,1,1 (nonstrict, "
+                  "order 3) and 1,1,1,1,1 (nonstrict, order 4). Log-log fits: the strict saddle is left in a time "
+                  "`~ log(1/eps)` (slope near 0), a nonstrict saddle of order m in `~ eps^(2-m)` (slopes -1 and -2).",
+                  _fig_escape),
+    GalleryFigure(9, "fiber", "A fiber through a critical point and its balanced point",
+                  "The orbit of the hidden-layer group through the nonstrict saddle of the network 2,2,2,2 that learns "
+                  "mode 1 (data `s = (3, 1)`), along `A(tau) = e^(tau X) A_bal e^(-tau X)` for a symmetric `X` in the "
+                  "Lie algebra, `A_bal` the balanced point (`C_i = 0`, least `||S A S^-1||_F`) of the orbit through a random "
+                  "point of it, by `NetworkBundle.balance`. Left: "
+                  "projection to the two weights that vary most; middle: the loss is constant along the orbit (at "
+                  "`L_{1}`, to rounding); right: `||A||_F` grows away from the balanced point (star).", _fig_fiber),
+    GalleryFigure(10, "level-sets", "Trajectories on the level sets of the conservation laws",
+                  "A sparse layered network (widths 2,3,3,2, edge density 0.6) trained from a random start of scale "
+                  "0.8. For each hidden node `v`, `||in_v||^2 - ||out_v||^2 = c_v` is conserved (the matrix laws "
+                  "`C_i` break on a sparse mask, the node laws survive), so the point `(||in_v||, ||out_v||)` runs "
+                  "along its hyperbola (dashed) from the open circle to the filled one. Right: the weights move by "
+                  "O(1) while the balances drift only at the integration tolerance.", _fig_level_sets),
+    GalleryFigure(11, "descent", "Gradient descent against the gradient flow",
+                  "The network 2,3,3,2 from one random start: the flow (black) and gradient descent at steps "
+                  "`eta = 0.03 .. 1.5 eta*`, with `eta* = 2 / lambda_max` the stability threshold at the minimum the "
+                  "flow reaches. Steps below the threshold converge like the flow; at 1.5 eta* the loss keeps "
+                  "oscillating around 0.1. Middle and right: descent breaks the conservation laws (the flow keeps them "
+                  "to 1e-12): one step changes `C_i` by exactly `eta^2 (G_i G_i^T - G_(i+1)^T G_(i+1))` (fitted slope "
+                  "2), the drift accumulated over the fixed time t = 12 scales like eta (slope 1); open circles: the "
+                  "run above the threshold, left out of the fits.", _fig_descent),
+]
+
+
+def _by_name(only) -> list[GalleryFigure]:
+    if not only:
+        return list(GALLERY)
+    names = {g.name: g for g in GALLERY}
+    chosen = []
+    for name in only:
+        key = name.split("-", 1)[1] if name[:2].isdigit() and "-" in name else name
+        if key not in names:
+            raise ValueError(f"no gallery figure {name!r}; choose from {', '.join(names)}")
+        chosen.append(names[key])
+    return chosen
+
+
+def gallery_readme() -> str:
+    """The text of ``figures/README.md``: every figure with its caption and command."""
+    lines = ["# geodln figure gallery", "",
+             "Made by `geodln figures` (all of them, as PNG and PDF, deterministic for `--seed 0`); one figure "
+             "alone by the command under it. Each figure is built from the plotting functions of `geodln.plots`, "
+             "which return matplotlib Figures to restyle.", ""]
+    for g in GALLERY:
+        lines += [f"## {g.number}. {g.title}", "", f"![{g.title}]({g.stem}.png)", "", g.caption, "",
+                  f"`{_CMD.format(name=g.name)}`", ""]
+    return "\n".join(lines)
+
+
+def make_gallery(out="figures", only=None, formats=("png", "pdf"), seed: int = 0, progress: bool = True,
+                 stream=None) -> list[Path]:
+    """Make the gallery figures and write them to ``out`` (with ``README.md`` for a full run).
+
+    Parameters
+    ----------
+    out : path
+        Output folder.
+    only : sequence of str, optional
+        Names (or ``NN-name`` stems) of the figures to make; default all.
+    formats : sequence of str
+        File formats, e.g. ``("png", "pdf")``.
+    seed : int
+        Figure ``NN`` draws from ``default_rng([seed, NN])``.
+    progress : bool
+        Report each figure and its time on ``stream`` (standard error).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    from .plots import save_figure
+
+    stream = sys.stderr if stream is None else stream
+    formats = [f.strip().lower().lstrip(".") for f in formats if f.strip()]
+    bad = [f for f in formats if f not in ("png", "pdf", "svg")]
+    if bad or not formats:
+        raise ValueError(f"unknown figure format {bad[0] if bad else ''!r}; use png, pdf or svg")
+    chosen = _by_name(only)
+    out = Path(out)
+    written = []
+    start = time.monotonic()
+    for i, g in enumerate(chosen, start=1):
+        t0 = time.monotonic()
+        if progress:
+            stream.write(f"[{i}/{len(chosen)}] {g.stem}: {g.title} ... ")
+            stream.flush()
+        fig = g.make(np.random.default_rng([seed, g.number]))
+        for fmt in formats:
+            path = out / f"{g.stem}.{fmt}"
+            save_figure(fig, path)
+            written.append(path)
+        if progress:
+            stream.write(f"{time.monotonic() - t0:.1f} s\n")
+    if not only:
+        readme = out / "README.md"
+        readme.write_text(gallery_readme())
+        written.append(readme)
+    if progress:
+        stream.write(f"{len(chosen)} figures in {time.monotonic() - start:.1f} s -> {out}\n")
+    return written
