@@ -27,6 +27,7 @@ from scipy.integrate import quad
 from scipy.linalg import expm
 
 from .data import Data
+from .files import atomic_path
 from .flow import DivergenceError, GradientFlow
 from .hessian import hessian
 from . import init
@@ -464,7 +465,8 @@ def make_gallery(out="figures", only=None, formats=("png", "pdf"), seed: int = 0
             stream.write(f"{time.monotonic() - t0:.1f} s\n")
     if not only:
         readme = out / "README.md"
-        readme.write_text(gallery_readme())
+        with atomic_path(readme, suffix=".md") as tmp:
+            tmp.write_text(gallery_readme())
         written.append(readme)
     if progress:
         stream.write(f"{len(chosen)} figures in {time.monotonic() - start:.1f} s -> {out}\n")
