@@ -99,6 +99,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--catalog", type=Path, required=True, help="the catalog directory")
     d.add_argument("--quiet", action="store_true", help="no progress report")
+
+    f = sub.add_parser(
+        "figures",
+        help="regenerate the numbered figure gallery",
+        description="Make the gallery figures (each as OUT/NN-name.png and .pdf) and, for a full run, "
+        "OUT/README.md with their captions. Deterministic for a seed.",
+    )
+    f.add_argument("--only", nargs="+", metavar="NAME", help="make only these figures (e.g. network phase-depth2)")
+    f.add_argument("--out", type=Path, default=Path("figures"), help="output folder (default figures)")
+    f.add_argument("--format", default="png,pdf", help="comma-separated formats: png, pdf, svg (default png,pdf)")
+    f.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    f.add_argument("--quiet", action="store_true", help="no progress report")
     return parser
 
 
@@ -232,11 +244,20 @@ def _set(J) -> str:
     return "{" + ",".join(map(str, J)) + "}"
 
 
+def run_figures(args, argv) -> int:
+    from .gallery import make_gallery
+
+    written = make_gallery(args.out, only=args.only, formats=args.format.split(","), seed=args.seed,
+                           progress=not args.quiet)
+    print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point of the ``geodln`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
-    runners = {"flow": run_flow, "catalog": run_catalog, "saddles": run_saddles}
+    runners = {"flow": run_flow, "catalog": run_catalog, "saddles": run_saddles, "figures": run_figures}
     try:
         return runners[args.command](args, argv)
     except (ValueError, OSError) as err:

@@ -17,6 +17,7 @@ import geodln
 from geodln import Data, GradientFlow, init, layered, skip_connections, sparse_layered
 from geodln import gallery, plots
 from geodln.catalog import build_catalog
+from geodln.cli import main
 from geodln.saddles import itinerary
 
 
@@ -233,3 +234,14 @@ def test_aligned_mode_curve_solves_the_mode_ode(h):
     np.testing.assert_allclose(ref.y[0], u, rtol=1e-7)
     with pytest.raises(ValueError):
         gallery.aligned_mode_curve(s, 3.0, h)
+
+
+def test_figures_command_only_one_cheap_figure(tmp_path, capsys):
+    out = tmp_path / "figs"
+    assert main(["figures", "--only", "network", "--out", str(out), "--format", "png,pdf", "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["01-network.pdf", "01-network.png"]
+    assert (out / "01-network.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "01-network.pdf").read_bytes()[:4] == b"%PDF"
+    assert "wrote 2 files" in capsys.readouterr().out
+    assert main(["figures", "--only", "nope", "--out", str(out), "--quiet"]) == 2
+    assert "no gallery figure 'nope'" in capsys.readouterr().err
