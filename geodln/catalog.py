@@ -90,11 +90,14 @@ class Catalog:
 
     def direction(self, item: dict) -> np.ndarray:
         """The (n, n) array of an item of ``unstable_directions`` / ``stable_directions``."""
-        return self._array({"ref": item}, "ref")
+        return self._load(item)
 
     def _array(self, record, key: str) -> np.ndarray:
         rec = record if isinstance(record, dict) else self.by_id(record)
-        ref = rec[key]
+        return self._load(rec[key])
+
+    def _load(self, ref: dict) -> np.ndarray:
+        """The array a ``{file, key}`` reference names."""
         if ref["file"] not in self._arrays:
             if self.path is None:
                 raise ValueError("this catalog has no arrays on disk")
@@ -288,7 +291,7 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
             "adjacency": "A[j, k] is the weight of the edge j -> k (networkx.to_numpy_array); nodes layer by layer; "
                          "block (layer i-1, layer i) = W_i^T",
             "learned": "1-based mode indices, modes sorted by decreasing singular value",
-            "inertia_tolerance": "|lambda| <= 1e-8 * max(1, max |lambda|) counts as zero",
+            "inertia_tolerance": "|lambda| <= 1e-8 * max(max |lambda|, s_1^(2 - 2/h)) counts as zero",
             "pieces": "[a, b, source, target]: a chain of links from layer a to b; source/target = mode carried "
                       "by an input/output piece (0: a direction orthogonal to every mode, null: none)",
         },
@@ -303,12 +306,17 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
 def write_catalog(catalog: Catalog, arrays: dict, out) -> Path:
     """Write a catalog directory atomically (a temporary directory renamed into place).
 
+    An existing ``out`` is replaced only if it is a catalog (it has a
+    ``manifest.json``) or an empty folder.
+
     Returns
     -------
     pathlib.Path
         The directory written.
     """
     out = Path(out)
+    if out.exists() and not (out / "manifest.json").is_file() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"{out} exists and is not a catalog: refusing to replace it (choose another --out)")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; a catalog is meant to be shared
@@ -328,10 +336,14 @@ def write_catalog(catalog: Catalog, arrays: dict, out) -> Path:
             (tmp / name).write_bytes(content)
         manifest = catalog.manifest | {"checksums": {name: _sha256(c) for name, c in sorted(files.items())}}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=json_default) + "\n")
-        if out.exists():
+        if out.exists():  # an earlier catalog (or an empty folder): swap, and put it back on failure
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
             out.rename(old / out.name)
-            tmp.rename(out)
+            try:
+                tmp.rename(out)
+            except BaseException:
+                (old / out.name).rename(out)
+                raise
             shutil.rmtree(old)
         else:
             tmp.rename(out)

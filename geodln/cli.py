@@ -6,6 +6,7 @@ initialisation; write ``trajectory.npz``, ``summary.json`` and ``loss.png``.
 architecture and spectrum; write a catalog directory and print a summary.
 ``geodln saddles``: fill in the verified stable and unstable directions of
 every saddle of an existing catalog.
+``geodln figures``: regenerate the numbered gallery under ``figures/``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from . import init as initialisations
 from .data import Data
 from .files import provenance, write_json, write_npz
 from .flow import GradientFlow
+from .landscape import ClassificationError
 from .losses import get_loss
 from .saddles import itinerary
 from .topology import layered, read_graph
@@ -149,7 +151,7 @@ def run_flow(args, argv) -> int:
         log_time=args.log_time, grad_tol=args.grad_tol, progress=not args.quiet,
     )
     r_max = min(top.widths)
-    visits = itinerary(traj)
+    visits = itinerary(traj) if flow.loss_fn.name == "quadratic" else []
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "command"}
     summary = provenance(argv, **params) | {
         "topology": {"widths": top.widths, "n": top.n, "n_params": top.n_params, "kind": repr(top)},
@@ -263,6 +265,9 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as err:
         print(f"geodln {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except ClassificationError as err:  # a consistency check failed: report it, do not guess
+        print(f"geodln {args.command}: the checks disagree, nothing written: {err}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

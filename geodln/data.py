@@ -75,8 +75,8 @@ class Data:
                 f"{X.shape[0]} linearly independent samples"
             )
         self.whitened = bool(np.allclose(self.Sxx, np.eye(len(evals)), rtol=0, atol=1e-12))
-        inv_sqrt = (evecs / np.sqrt(evals)) @ evecs.T
-        modes = self.Syx if self.whitened else self.Syx @ inv_sqrt
+        self._inv_sqrt = (evecs / np.sqrt(evals)) @ evecs.T  # Sxx^{-1/2}
+        modes = self.Syx if self.whitened else self.Syx @ self._inv_sqrt
         U, s, Vt = np.linalg.svd(modes, full_matrices=False)
         self.U, self.s, self.V = U, s, Vt.T
         self.loss_floor = float(max(0.5 * (np.trace(self.Syy) - np.sum(s**2)), 0.0))
@@ -124,6 +124,16 @@ class Data:
             raise ValueError(f"mode {bad[0]} does not exist: modes are numbered 1..{len(self.s)}")
         rest = [self.s[k - 1] ** 2 for k in range(1, len(self.s) + 1) if k not in learned]
         return self.loss_floor + 0.5 * float(np.sum(rest))
+
+    def critical_map(self, learned) -> np.ndarray:
+        """The end-to-end map ``W_J`` that learns the modes ``J``, shape=[d_out, d_in].
+
+        ``W_J = sum_{k in J} s_k u_k v_k^T Sxx^{-1/2}`` (no last factor for
+        whitened data); its loss is :meth:`critical_value`.
+        """
+        idx = [k - 1 for k in learned]
+        W = (self.U[:, idx] * self.s[idx]) @ self.V[:, idx].T
+        return W if self.whitened else W @ self._inv_sqrt
 
     def global_min_value(self, max_rank: int) -> float:
         """Smallest loss of an end-to-end map of rank at most ``max_rank`` (the top modes learnt)."""

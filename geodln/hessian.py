@@ -13,9 +13,10 @@ parameter counts the extreme eigenvalues come from Lanczos
 (``scipy.sparse.linalg.eigsh``) on the product.
 
 Inertia: eigenvalues with ``|lambda| <= tol`` count as zero, where
-``tol = rtol * max(1, max |lambda|)`` (``rtol = 1e-8`` by default): relative to
-the spectrum's scale, with an absolute floor so that the origin's Hessian (all
-zeros) has only zero eigenvalues.
+``tol = rtol * max(max |lambda|, scale)`` (``rtol = 1e-8`` by default):
+relative to the spectrum, floored by the problem's own scale (``s_1^{2-2/h}``
+for data of scale ``s_1``) where the Hessian vanishes and only rounding is
+left, so that the counts do not change when the data are scaled.
 """
 
 from __future__ import annotations
@@ -125,8 +126,12 @@ class Inertia:
                 "min": self.min, "max": self.max}
 
 
-def inertia(eigenvalues, rtol: float = RTOL) -> Inertia:
+def inertia(eigenvalues, rtol: float = RTOL, scale: float = 0.0) -> Inertia:
     """The inertia of a symmetric matrix from its eigenvalues (see the module notes on ``tol``).
+
+    ``scale`` is the problem's natural size of a Hessian entry (for a depth-h
+    network on data of scale ``s_1``, ``s_1^{2 - 2/h}``): it floors the
+    threshold where the Hessian vanishes and only rounding is left.
 
     Examples
     --------
@@ -136,7 +141,7 @@ def inertia(eigenvalues, rtol: float = RTOL) -> Inertia:
     lam = np.asarray(eigenvalues, dtype=float)
     if lam.size == 0:
         return Inertia(0, 0, 0, 0.0, 0.0, rtol)
-    tol = rtol * max(1.0, float(np.abs(lam).max()))
+    tol = rtol * max(float(np.abs(lam).max()), scale)
     return Inertia(int(np.sum(lam < -tol)), int(np.sum(np.abs(lam) <= tol)), int(np.sum(lam > tol)),
                    float(lam.min()), float(lam.max()), tol)
 

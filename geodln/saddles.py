@@ -37,6 +37,7 @@ nonstrict saddle of order ``m`` it is ``~ eps^{-(m-2)}`` (the balanced chain
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import combinations
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -45,7 +46,7 @@ from .flow import GradientFlow, Trajectory
 from .hessian import hessian, inertia
 from .landscape import path_direction
 from .strata import EscapePath, Stratum
-from .symmetry import vertical_basis
+from .symmetry import horizontal_basis, vertical_basis
 
 __all__ = ["Direction", "LocalManifolds", "local_manifolds", "verify_direction", "escape_time", "Visit", "itinerary"]
 
@@ -110,9 +111,7 @@ class LocalManifolds:
 
 def _horizontal_eigen(flow: GradientFlow, theta):
     """Eigenpairs of the Hessian restricted to the horizontal space (vectors packed)."""
-    Qv = vertical_basis(flow.top, theta)
-    full, _, _ = np.linalg.svd(np.hstack([Qv, np.eye(flow.top.n_params)]), full_matrices=True)
-    Qh = full[:, Qv.shape[1]:]
+    Qh = horizontal_basis(vertical_basis(flow.top, theta))
     lam, vecs = np.linalg.eigh(Qh.T @ hessian(flow, theta) @ Qh)
     return lam, Qh @ vecs
 
@@ -132,7 +131,7 @@ def local_manifolds(flow: GradientFlow, theta, stratum: Stratum | None = None, s
         The group element that moved the stratum's canonical representative to ``theta``.
     """
     lam, vecs = _horizontal_eigen(flow, theta)
-    tol = inertia(lam).tol
+    tol = inertia(lam, scale=float(flow.data.s[0]) ** (2 - 2 / flow.top.depth)).tol
     unstable = [Direction(vecs[:, i], True, 2, eigenvalue=float(lam[i])) for i in np.flatnonzero(lam < -tol)]
     stable = [Direction(vecs[:, i], False, 2, eigenvalue=float(lam[i])) for i in np.flatnonzero(lam > tol)]
     if not unstable and stratum is not None and similarity is not None:
@@ -189,39 +188,58 @@ def _link_norm(stratum, flow, k, link, similarity) -> float:
 def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0, rtol: float = 1e-8) -> bool:
     """Integrate the flow from ``theta + eps d`` and check the claim; fills ``verified`` and ``evidence``.
 
+    Hessian directions (eigenvalue ``lambda``) first pass a linear test: after
+    ``t = 1/|lambda|`` the component along ``d`` must have grown by at least
+    1.5 (unstable; ``e`` in theory) or shrunk below 0.6 (stable; ``1/e``) --
+    rounding alone cannot fake that, unlike a mere escape.
     Unstable: from ``theta + eps d`` and from ``theta + eps d + 0.1 eps xi``
     (``xi`` a random unit horizontal vector) the loss must fall below
     ``L(theta) - margin`` (``margin = 1e-3 max(1, L)``) before ``T_MAX``.
-    Stable: before ``T_MAX`` the state must come back toward the critical set,
-    its speed ``||dA/dt||`` (which vanishes exactly there) falling to half
-    its initial value, without the loss falling below
-    ``L(theta) - margin`` first; ``||W(t) - W_J||`` is recorded too.
+    Stable: before ``T_MAX`` the state must come back toward the critical set:
+    its speed ``||dA/dt||`` (zero exactly there) halves while ``||W - W_J||``
+    shrinks and the loss stays above ``L(theta) - margin``.
     """
     theta = np.asarray(theta, dtype=float)
     value = flow.loss(theta)
     margin = 1e-3 * max(1.0, value)
     eps = HESSIAN_EPS if direction.eigenvalue is not None else PATH_EPS
     x0 = theta + eps * direction.vector
+    evidence = {"eps": eps, "margin": margin}
+    linear_ok = True
+    if direction.eigenvalue is not None:
+        growth = _growth(flow, theta, direction.vector, eps, 1.0 / abs(direction.eigenvalue), rtol)
+        evidence["growth_at_1_over_lambda"] = growth
+        linear_ok = growth >= 1.5 if direction.unstable else growth <= 0.6
     if direction.unstable:
         Qv = vertical_basis(flow.top, theta)
         xi = np.random.default_rng(seed).standard_normal(theta.size)
         xi -= Qv @ (Qv.T @ xi)
         starts = [x0, x0 + 0.1 * eps * xi / np.linalg.norm(xi)]
         ends = [_first_event(flow, x, lambda y: flow.loss(y) - (value - margin), rtol) for x in starts]
-        times = [None if e is None else e[0] for e in ends]
-        direction.verified = all(t is not None for t in times)
-        direction.evidence = {"eps": eps, "margin": margin, "escape_times": times}
+        evidence["escape_times"] = [None if e is None else e[0] for e in ends]
+        direction.verified = linear_ok and all(e is not None for e in ends)
     else:
         speed0 = np.linalg.norm(flow.rhs(x0))
         end = _first_event(flow, x0, lambda y: min(np.linalg.norm(flow.rhs(y)) - 0.5 * speed0,
                                                    flow.loss(y) - (value - margin)), rtol)
         W_star, W0 = flow.top.end_to_end(theta), flow.top.end_to_end(x0)
-        direction.verified = end is not None and flow.loss(end[1]) > value - margin
-        direction.evidence = {"eps": eps, "margin": margin, "return_time": None if end is None else end[0]}
-        if end is not None and np.linalg.norm(W0 - W_star) > 0:
-            ratio = np.linalg.norm(flow.top.end_to_end(end[1]) - W_star) / np.linalg.norm(W0 - W_star)
-            direction.evidence["distance_ratio"] = float(ratio)
+        returned = end is not None and flow.loss(end[1]) > value - margin
+        evidence["return_time"] = end[0] if returned else None
+        if returned and np.linalg.norm(W0 - W_star) > 1e-12 * max(1.0, np.linalg.norm(W_star)):
+            ratio = float(np.linalg.norm(flow.top.end_to_end(end[1]) - W_star) / np.linalg.norm(W0 - W_star))
+            evidence["distance_ratio"] = ratio
+            returned = ratio < 1.0
+        direction.verified = linear_ok and returned
+    direction.evidence = evidence
     return direction.verified
+
+
+def _growth(flow: GradientFlow, theta, d, eps: float, t: float, rtol: float) -> float:
+    """``<theta(t) - theta, d> / eps`` for the flow started at ``theta + eps d``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        sol = solve_ivp(lambda _, y: flow.rhs(y), (0.0, t), theta + eps * d, method="DOP853", rtol=rtol,
+                        atol=1e-14, t_eval=[t])
+    return float((sol.y[:, -1] - theta) @ d / eps)
 
 
 def _first_event(flow: GradientFlow, theta0, g, rtol: float, t_max: float = T_MAX):
@@ -252,7 +270,7 @@ def escape_time(flow: GradientFlow, theta, direction, eps: float, drop: float | 
         Initial distance.
     drop : float, optional
         The loss must fall by this much below ``L(theta)``; default half the
-        gap to the loss ``L(theta) / 2``, i.e. ``L(theta) / 2``.
+        excess ``L(theta) - L_*`` over the data's loss floor.
 
     Returns
     -------
@@ -266,7 +284,7 @@ def escape_time(flow: GradientFlow, theta, direction, eps: float, drop: float | 
     """
     theta = np.asarray(theta, dtype=float)
     value = flow.loss(theta)
-    drop = 0.5 * value if drop is None else drop
+    drop = 0.5 * (value - flow.data.loss_floor) if drop is None else drop
     x0 = theta + eps * np.asarray(direction, dtype=float) / np.linalg.norm(direction)
 
     def below(t, y):
@@ -308,7 +326,7 @@ class Visit:
 
 
 def itinerary(traj: Trajectory, rtol: float = 2e-2, min_points: int = 3) -> list[Visit]:
-    """The saddle-to-saddle itinerary of a trajectory (a layered network, whitened data).
+    """The saddle-to-saddle itinerary of a trajectory (quadratic loss).
 
     A plateau is a run of at least ``min_points`` output times whose loss is
     within ``rtol * max(1, L_J)`` of one critical value ``L_J``. The set ``J``
@@ -317,6 +335,8 @@ def itinerary(traj: Trajectory, rtol: float = 2e-2, min_points: int = 3) -> list
     """
     flow = traj.flow
     data, top = flow.data, flow.top
+    if flow.loss_fn.name != "quadratic":
+        raise ValueError(f"itineraries use the critical values of the quadratic loss, not of {flow.loss_fn.name}")
     r = min(min(top.widths), data.rank)
     candidates = _learnable_sets(data.rank, r)
     values = {J: data.critical_value(J) for J in candidates}
@@ -324,7 +344,7 @@ def itinerary(traj: Trajectory, rtol: float = 2e-2, min_points: int = 3) -> list
     labels = []
     for loss in traj.loss:
         near = [v for v in ladder if abs(loss - v) <= rtol * max(1.0, v)]
-        labels.append(near[0] if near else None)
+        labels.append(min(near, key=lambda v: abs(loss - v)) if near else None)
     visits, i = [], 0
     while i < len(labels):
         j = i
@@ -343,20 +363,23 @@ def _visit(flow, traj, idx, level, values) -> Visit:
     W = flow.top.end_to_end(traj.theta[k])
     data = flow.data
     same = [J for J, v in values.items() if round(v, 12) == level]
-    J = min(same, key=lambda J: np.linalg.norm(W - (data.U[:, [j - 1 for j in J]] * data.s[[j - 1 for j in J]])
-                                               @ data.V[:, [j - 1 for j in J]].T))
+    J = min(same, key=lambda J: np.linalg.norm(W - data.critical_map(J)))
     return Visit(J, values[J], float(traj.loss[k]), _rank_kind(flow, traj.theta[k], J),
                  float(traj.t[idx[0]]), float(traj.t[idx[-1]]))
 
 
 def _learnable_sets(m: int, r: int) -> list[tuple]:
-    from itertools import combinations
-
     return [J for size in range(r + 1) for J in combinations(range(1, m + 1), size)]
 
 
 def _rank_kind(flow, theta, J) -> str:
-    """Class of the nearby critical point by the rank rule, with ranks at a 1e-3 relative threshold."""
+    """Class of the nearby critical point by the plain rank rule (one split of the
+    layers for all modes), with ranks at a 1e-3 relative threshold.
+
+    A tightened point is nonstrict; the mode-by-mode refinement of
+    :meth:`geodln.strata.Stratum.tightened` needs the vectors each dangling
+    piece carries, which a point of a trajectory does not name, so a plateau
+    near such a point is reported strict."""
     top, data = flow.top, flow.data
     r_max = min(top.widths)
     if J == tuple(range(1, min(r_max, data.rank) + 1)):

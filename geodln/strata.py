@@ -123,6 +123,12 @@ class Stratum:
     pieces: tuple
     n_modes: int
 
+    def __post_init__(self):
+        # normalise, so that equality and the top-set test do not depend on list vs tuple
+        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+        object.__setattr__(self, "learned", tuple(sorted(int(k) for k in self.learned)))
+        object.__setattr__(self, "pieces", tuple(self.pieces))
+
     @property
     def depth(self) -> int:
         return len(self.widths) - 1
@@ -208,19 +214,27 @@ class Stratum:
         return slots
 
     def escape_path(self) -> EscapePath | None:
-        """The shortest new complete path for an unlearnt mode (ties: the larger mode).
+        """The shortest new complete path for an unlearnt mode (ties: the lower mode index).
 
-        ``None`` when every mode is learnt or no path fits the free capacity.
+        Paths of at most two links may re-aim or join pieces carrying other
+        vectors (they only need to show negative curvature); a longer path is
+        taken from the clean moves only (idle coordinates, internal pieces and
+        the mode's own pieces), since joining a foreign vector ``x`` or ``y``
+        adds ``+1/2 ||Delta W||^2`` terms of low order that can beat the
+        ``-c eps^m`` of the path. ``None`` when every mode is learnt or no path
+        fits the free capacity.
         """
-        best = None
-        for k in range(1, self.n_modes + 1):
-            if k not in self.learned:
-                path = self.path_for(k)
-                if path is not None and (best is None or path.order < best.order):
-                    best = path
-        return best
+        best = self._shortest(clean=False)
+        if best is not None and best.order <= 2:
+            return best
+        return self._shortest(clean=True) or best
 
-    def path_for(self, k: int) -> EscapePath | None:
+    def _shortest(self, clean: bool) -> EscapePath | None:
+        paths = [self.path_for(k, clean) for k in range(1, self.n_modes + 1) if k not in self.learned]
+        paths = [p for p in paths if p is not None]
+        return min(paths, key=lambda p: p.order) if paths else None
+
+    def path_for(self, k: int, clean: bool = False) -> EscapePath | None:
         """Dynamic programming over the layers for mode ``k``'s cheapest new path.
 
         A new link from the current slot at layer ``i`` may go to an idle
@@ -228,7 +242,9 @@ class Stratum:
         coordinate it covers, riding it to its end for free (an input piece
         then also carries its own vector, whose cross terms vanish to first
         order; an output piece is ridden to layer ``h - 1``, or finishes the
-        path if it carries ``u_k``). The last link reaches ``u_k``.
+        path if it carries ``u_k``). The last link reaches ``u_k``. With
+        ``clean``, only idle coordinates, internal pieces and the pieces carrying
+        ``v_k`` or ``u_k`` are used.
         """
         h, pieces, slots = self.depth, self.all_pieces(), self.slots()
         idle = [[c for c in range(w) if c not in slots[i].values()] for i, w in enumerate(self.widths)]
@@ -257,6 +273,9 @@ class Stratum:
                 offer(i + 1, cost + 1, links + ((i + 1, slot, idle[i + 1][0]),), idle[i + 1][0])
             for idx, p in enumerate(pieces):
                 if (p.a, p.b) == (0, h) or not p.a <= i + 1 <= p.b:
+                    continue
+                foreign = (p.a == 0 and p.source != k) or (p.b == h and p.target != k)
+                if clean and foreign:
                     continue
                 link = links + ((i + 1, slot, slots[i + 1][idx]),)
                 if p.b < h:
@@ -315,13 +334,12 @@ class Stratum:
             return data.V[:, mode - 1]
         if slot == "u":
             return data.U[:, mode - 1]
-        e = np.zeros(self.widths[layer])
-        e[slot] = 1.0
-        return e
+        return _unit(self.widths[layer], slot)
 
     def _vectors(self, data: Data) -> list[tuple]:
         """(input vector or None, output vector or None) for each piece."""
-        null_in, null_out = _null_basis(data.V, data.d_in), _null_basis(data.U, data.d_out)
+        m = self.n_modes  # the data's SVD also lists zero modes: null directions are orthogonal to the m real ones
+        null_in, null_out = _null_basis(data.V[:, :m], data.d_in), _null_basis(data.U[:, :m], data.d_out)
         used_in = used_out = 0
         out = []
         for p in self.all_pieces():
@@ -413,6 +431,8 @@ def enumerate_strata(widths, n_modes: int, max_per_set: int | None = None):
     """
     widths = tuple(int(w) for w in widths)
     h, r_max = len(widths) - 1, min(widths)
+    if max_per_set is not None and max_per_set < 1:
+        raise ValueError(f"max_per_set must be a positive integer, got {max_per_set!r}")
     if n_modes > min(widths[0], widths[-1]):
         raise ValueError(f"{n_modes} modes do not fit d_0 = {widths[0]}, d_h = {widths[-1]}")
     for size in range(0, min(r_max, n_modes) + 1):

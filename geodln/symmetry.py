@@ -46,6 +46,7 @@ __all__ = [
     "bracket_adjoint",
     "vertical_matrix",
     "vertical_basis",
+    "horizontal_basis",
     "orbit_dim",
     "stabilizer_dim",
     "vertical_projection",
@@ -156,6 +157,23 @@ def vertical_basis(top: Topology, theta) -> np.ndarray:
         return np.zeros((top.n_params, 0))
     U, sv, _ = np.linalg.svd(L, full_matrices=False)
     return U[:, sv > _rank_tol(sv, L.shape)] if sv[0] > 0 else U[:, :0]
+
+
+def horizontal_basis(vertical: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the orthogonal complement of an orthonormal vertical basis.
+
+    Parameters
+    ----------
+    vertical : ndarray, shape=[n_params, k]
+        Orthonormal columns, e.g. from :func:`vertical_basis`.
+
+    Returns
+    -------
+    ndarray, shape=[n_params, n_params - k]
+    """
+    n, k = vertical.shape
+    Q, _ = np.linalg.qr(np.hstack([vertical, np.eye(n)]))
+    return Q[:, k:n]
 
 
 def orbit_dim(top: Topology, theta) -> int:

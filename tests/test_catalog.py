@@ -110,3 +110,13 @@ def test_saddles_fill_in_verified_directions(tmp_path, capsys):
             D = loaded.direction(item)
             assert D.shape == (top.n, top.n) and np.all(D[top.mask == 0] == 0)
             assert np.linalg.norm(D) == pytest.approx(1.0)
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_catalog(written, tmp_path):
+    catalog, _ = written
+    victim = tmp_path / "thesis"
+    victim.mkdir()
+    (victim / "chapter1.tex").write_text("precious")
+    with pytest.raises(ValueError, match="not a catalog: refusing"):
+        write_catalog(catalog, {}, victim)
+    assert (victim / "chapter1.tex").read_text() == "precious"

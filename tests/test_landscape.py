@@ -1,10 +1,14 @@
 """Critical points: published classes, hand-checked inertias, criticality of every stratum."""
 
+from math import comb
+
 import numpy as np
 import pytest
 
 import geodln
+from geodln.hessian import hessian
 from geodln.landscape import analyze_stratum
+from geodln.symmetry import vertical_basis
 from geodln.strata import NULL, Piece, Stratum, enumerate_strata
 
 DIAG = geodln.Data(np.eye(2), np.diag([3.0, 1.0]))  # Syx = diag(3, 1), as in the design notes
@@ -83,13 +87,39 @@ def test_every_stratum_is_critical_at_its_value(widths, spectrum):
             seen.setdefault(learned, set()).add(round(cp.loss, 9))
     r = min(min(widths), len(spectrum))
     assert all(len(values) == 1 for values in seen.values())  # one critical value per J
-    assert len(seen) == sum(1 for k in range(r + 1) for _ in __import__("itertools").combinations(range(len(spectrum)), k))
+    assert len(seen) == sum(comb(len(spectrum), k) for k in range(r + 1))
 
 
 def test_vertical_space_lies_in_the_hessian_kernel():
-    cp = _case([3, 3, 3, 3], (1,), (Piece(1, 2),), 3, _spectrum([3, 3, 3, 3], [3, 2, 1]))
-    assert cp.horizontal_hessian.zero == cp.hessian.zero - cp.orbit_dim
-    assert cp.orbit_dim + cp.stabilizer_dim == 18
+    """At a critical point H [Xi, A] = 0: the loss is constant along the fiber."""
+    data = _spectrum([3, 3, 3, 3], [3, 2, 1])
+    cp = _case([3, 3, 3, 3], (1,), (Piece(1, 2),), 3, data)
+    flow = geodln.GradientFlow(geodln.layered([3, 3, 3, 3]), data)
+    Qv = vertical_basis(flow.top, cp.theta)
+    assert Qv.shape[1] == cp.orbit_dim > 0
+    assert np.abs(hessian(flow, cp.theta) @ Qv).max() < 1e-10
+
+
+def test_fewer_modes_than_dimensions_use_null_directions():
+    """m = 2 < min(d_0, d_h) = 3: dangling pieces may carry directions orthogonal to every mode."""
+    data = _spectrum([3, 3, 3, 3], [3.0, 1.0])
+    for learned, strata, _ in enumerate_strata([3, 3, 3, 3], 2, max_per_set=40):
+        for stratum in strata:
+            cp = analyze_stratum(stratum, data, seed=2)
+            assert cp.loss == pytest.approx(data.critical_value(learned), abs=1e-9)
+    assert any(p.source == NULL for _, g, _ in enumerate_strata([3, 3, 3, 3], 2) for s in g for p in s.pieces)
+
+
+def test_lists_and_tuples_make_the_same_stratum():
+    assert Stratum([2, 2, 2, 2], [1], [], 2) == Stratum((2, 2, 2, 2), (1,), (), 2)
+    assert Stratum([2, 2, 2, 2], [1], [], 2).escape_order() == 3
+
+
+def test_inertia_does_not_depend_on_the_data_scale():
+    for scale in (1e-6, 1.0, 1e4):
+        data = geodln.Data(np.eye(2), np.diag([3.0, 1.0]) * scale)
+        cp = _case([2, 2, 2, 2], (1,), (), 2, data)
+        assert (cp.kind, cp.hessian.negative, cp.hessian.zero, cp.hessian.positive) == ("nonstrict_saddle", 0, 9, 3)
 
 
 def test_null_directions_appear_only_with_spare_dimensions():
@@ -97,6 +127,11 @@ def test_null_directions_appear_only_with_spare_dimensions():
     assert any(p.source == NULL for s in strata for p in s.pieces)
     strata = [s for _, group, _ in enumerate_strata([2, 2, 2, 2], 2) for s in group]
     assert not any(p.source == NULL or p.target == NULL for s in strata for p in s.pieces)
+
+
+def test_cap_must_be_positive():
+    with pytest.raises(ValueError, match="max_per_set must be a positive integer"):
+        list(enumerate_strata([2, 2, 2], 2, max_per_set=0))
 
 
 def test_cap_counts_what_it_leaves_out():

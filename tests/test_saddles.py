@@ -26,6 +26,16 @@ def test_depth_two_scalar_origin():
     assert verify_direction(flow, np.zeros(2), up) and verify_direction(flow, np.zeros(2), down)
 
 
+def test_a_mislabelled_direction_fails_verification():
+    """The checks can fail: swap the claims at the strict saddle of 1,1,1."""
+    flow = _scalar(2, s=2.0)
+    lm = local_manifolds(flow, np.zeros(2))
+    (up,), (down,) = lm.unstable, lm.stable
+    up.unstable, down.unstable = False, True
+    assert not verify_direction(flow, np.zeros(2), up)
+    assert not verify_direction(flow, np.zeros(2), down)
+
+
 def test_depth_three_scalar_origin_is_nonstrict_with_path_rays():
     flow = _scalar(3)
     stratum = Stratum((1, 1, 1, 1), (), (), 1)
