@@ -150,7 +150,9 @@ class Catalog:
         version = manifest.get("schema_version")
         if version not in READABLE_VERSIONS:
             raise ValueError(f"{manifest_file}: schema_version {version!r}, this geodln reads {READABLE_VERSIONS}")
-        for name, digest in manifest.get("checksums", {}).items():
+        if not isinstance(manifest.get("checksums"), dict) or "critical_points.jsonl" not in manifest["checksums"]:
+            raise ValueError(f"{manifest_file} has no checksums: it was edited or not written by geodln")
+        for name, digest in manifest["checksums"].items():
             if not (path / name).is_file():
                 raise ValueError(f"{path / name} is missing")
             if _sha256((path / name).read_bytes()) != digest:

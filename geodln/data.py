@@ -164,7 +164,7 @@ class Data:
         """
         s = np.asarray(singular_values, dtype=float)
         if s.ndim != 1 or s.size == 0 or not np.all(np.isfinite(s)):
-            raise ValueError(f"singular_values must be a nonempty 1-D sequence of finite numbers, got {singular_values!r}")
+            raise ValueError(f"singular_values must be a nonempty 1-D sequence of finite numbers, got {s.tolist()}")
         if np.any(s <= 0) or np.any(np.diff(s) > 0):
             raise ValueError(f"singular_values must be positive and sorted in decreasing order, got {s.tolist()}")
         for name, d in (("d_in", d_in), ("d_out", d_out)):

@@ -1,5 +1,6 @@
 """Catalogs: round trip, validation of edited files, determinism, the CLI."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -59,11 +60,17 @@ def test_hand_edited_record_is_a_clear_error(written, tmp_path):
     (copy / "critical_points.jsonl").write_text(text)
     with pytest.raises(ValueError, match="edited or truncated"):
         Catalog.load(copy)
+    # an edit that also forges the checksum is still caught by the schema
+    forged = text.replace('"orbit_dim": ', '"orbit_dim": "x", "was": ', 1)
+    (copy / "critical_points.jsonl").write_text(forged)
     manifest = json.loads((copy / "manifest.json").read_text())
-    manifest.pop("checksums")  # even without checksums, the schema is checked
+    manifest["checksums"]["critical_points.jsonl"] = hashlib.sha256(forged.encode()).hexdigest()
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    (copy / "critical_points.jsonl").write_text(text.replace('"orbit_dim": ', '"orbit_dim": "x", "was": ', 1))
     with pytest.raises(ValueError, match="line 1: field 'orbit_dim'"):
+        Catalog.load(copy)
+    manifest.pop("checksums")
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="has no checksums"):
         Catalog.load(copy)
 
 
