@@ -28,9 +28,11 @@ import numpy as np
 
 from .data import Data
 from .files import json_default, provenance
+from .flow import GradientFlow
 from .landscape import KINDS, CriticalPoint, analyze_stratum
 from .progress import Progress
-from .strata import enumerate_strata
+from .saddles import local_manifolds, verify_direction
+from .strata import Piece, Stratum, enumerate_strata
 from .topology import layered
 
 __all__ = ["SCHEMA_VERSION", "FIELDS", "SADDLE_FIELDS", "Catalog", "build_catalog", "write_catalog", "fill_saddles"]
@@ -368,10 +370,6 @@ def fill_saddles(path, progress: bool = False, argv=None) -> Catalog:
     ``{file, key, order, mode, verified}`` naming ``(n, n)`` arrays in
     ``arrays/directions.npz`` (plus ``eigenvalue``, ``links`` and ``evidence``).
     """
-    from .flow import GradientFlow
-    from .saddles import local_manifolds, verify_direction
-    from .strata import Piece, Stratum
-
     catalog = Catalog.load(path)
     params = catalog.manifest["parameters"]
     widths, spectrum = params["widths"], params["spectrum"]
