@@ -107,8 +107,10 @@ class GradientFlow:
         if out is None:
             out = np.empty(top.n_params)
         elif not _is_packed_buffer(out, top.n_params):
+            if not isinstance(out, np.ndarray) or out.shape != (top.n_params,) or out.dtype != np.float64:
+                raise ValueError(f"out must be a float64 array of shape ({top.n_params},)")
             # The blocks are written through reshaped views of out, which only
-            # alias out when it is a contiguous float64 vector.
+            # alias out when it is contiguous.
             out[...] = self.rhs(theta)
             return out
         dense, maps_t = top._forward_t(theta)
@@ -263,15 +265,15 @@ class GradientFlow:
         theta0 = self.top.check_theta(theta0).copy()
         if not np.all(np.isfinite(theta0)):
             raise ValueError("theta0 contains NaN or inf")
-        if not t_end > 0:
-            raise ValueError(f"t_end must be positive, got {t_end!r}")
+        if not (np.isfinite(t_end) and t_end > 0):
+            raise ValueError(f"t_end must be a positive finite time, got {t_end!r}")
         if t_eval is None:
             if log_time:
                 t_eval = np.concatenate([[0.0], np.geomspace(1e-4 * t_end, t_end, max(n_points - 1, 1))])
             else:
                 t_eval = np.linspace(0.0, t_end, max(n_points, 2))
         t_eval = np.asarray(t_eval, dtype=float)
-        if t_eval.ndim != 1 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_end:
+        if t_eval.ndim != 1 or t_eval.size == 0 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_end:
             raise ValueError("t_eval must be increasing times inside [0, t_end]")
         bar = Progress(t_end, "integrating t", enabled=progress)
 
@@ -280,6 +282,9 @@ class GradientFlow:
             return self.rhs(y)
 
         events = None
+        if grad_tol is not None and np.linalg.norm(self.rhs(theta0)) < grad_tol:  # already critical
+            return Trajectory.from_states(self, [0.0], theta0[None], nfev=1, success=True,
+                                          message="the start is critical (||rhs|| < grad_tol)")
         if grad_tol is not None:
             def critical(t, y):
                 return np.linalg.norm(self.rhs(y)) - grad_tol
@@ -309,8 +314,13 @@ class GradientFlow:
             ``1e8`` (the step is too large for this start).
         """
         theta = self.top.check_theta(theta0).copy()
-        if not step > 0 or not int(n_steps) >= 1 or not int(record_every) >= 1:
-            raise ValueError("step must be positive and n_steps, record_every positive integers")
+        if not np.all(np.isfinite(theta)):
+            raise ValueError("theta0 contains NaN or inf")
+        counts_ok = all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) and c >= 1
+                        for c in (n_steps, record_every))
+        if not (np.isfinite(step) and step > 0) or not counts_ok:
+            raise ValueError(f"step must be positive and n_steps, record_every positive integers; "
+                             f"got step={step!r}, n_steps={n_steps!r}, record_every={record_every!r}")
         scale = 1e8 * (np.linalg.norm(theta) + 1.0)
         times, states = [0.0], [theta.copy()]
         with np.errstate(over="ignore", invalid="ignore"):

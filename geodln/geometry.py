@@ -199,8 +199,9 @@ class NetworkBundle:
     top : Topology
         Any topology. A hidden level whose incident blocks are all fully
         connected carries ``GL(d)`` (or ``O(d)``); any other hidden level
-        carries only node rescalings (or sign flips), the symmetries that keep
-        a sparse mask (see :func:`geodln.symmetry.algebra_mask`).
+        carries node rescalings (or sign flips): for sparse masks and DAGs a
+        subgroup of all the symmetries that keep the mask (see
+        :mod:`geodln.symmetry`).
     group : {"GL", "O"}
         The full group ``G`` or its orthogonal subgroup ``K``.
 
@@ -356,6 +357,9 @@ class NetworkBundle:
         S = self._check_group_element(S)
         Xi = np.zeros_like(S)
         for lv, factor in zip(self._factor_levels, self._factors()):
+            if np.linalg.det(S[lv.sl, lv.sl]) < 0:
+                raise ValueError(f"S has no real logarithm on hidden level {lv.level}: its block has "
+                                 "determinant < 0 (not in the identity component of the group)")
             block = np.real_if_close(factor.log(S[lv.sl, lv.sl]), tol=1e6)
             if np.iscomplexobj(block):
                 raise ValueError(f"S has no real logarithm on hidden level {lv.level} (a negative eigenvalue)")
@@ -888,6 +892,10 @@ class NetworkBundle:
         C0 = np.asarray(C0, dtype=float)
         if C0.shape != A.shape:
             raise ValueError(f"C0 has shape {C0.shape}; expected {A.shape}")
+        if not np.all(np.isfinite(C0)) or not np.allclose(C0, C0.T, rtol=0, atol=1e-12 * max(1.0, np.abs(C0).max())):
+            raise ValueError("C0 must be a finite symmetric matrix (a value of the moment map)")
+        if np.any(C0[self._mask == 0] != 0):
+            raise ValueError("C0 has entries outside the Lie algebra's pattern: no point of the orbit can reach it")
         sym = sy.part_basis(self.top, "sym")
         J, K = self._JK
         gl = self if self.group == "GL" else NetworkBundle(self.top, "GL")

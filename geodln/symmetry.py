@@ -7,8 +7,17 @@ every loss of ``W``) unchanged. Its Lie algebra ``g`` is the set of matrices
 ``Xi`` supported on :func:`algebra_mask`: a full ``d_i x d_i`` block on every
 hidden level all of whose incoming and outgoing blocks are fully connected
 (``GL(d_i)``: for a layered network ``W_i -> G_i W_i G_{i-1}^{-1}``), and the
-diagonal (node rescalings, the only similarities that keep a sparse mask)
-on the other hidden levels.
+diagonal (node rescalings) on the other hidden levels.
+
+For a fully connected layered network this is the whole symmetry group of the
+survey. For a sparse mask or a DAG it is a subgroup: any ``E_jk`` between
+hidden nodes with ``in(j) ⊆ in(k)`` and ``out(k) ⊆ out(j)`` also keeps the
+mask and ``W`` (e.g. a node whose inputs are a subset of another's on the same
+level, or a skip connection that reaches both levels), and those directions
+are not modelled here: on such topologies the orbit and stabiliser
+dimensions are those of the subgroup (the orbit dimension a lower bound),
+and the "horizontal" space may still contain fiber directions of the larger
+group.
 
 At ``A`` the action's differential is ``Xi -> [Xi, A] = Xi A - A Xi``; its
 image is the vertical space (the tangent space of the fiber through ``A``),

@@ -516,7 +516,10 @@ def skip_connections(widths, skips=None) -> Topology:
     widths = _check_widths(widths)
     h = len(widths) - 1
     skips = [(i, i + 2) for i in range(h - 1)] if skips is None else [tuple(s) for s in skips]
-    for a, b in skips:
+    for pair in skips:
+        if len(pair) != 2 or not all(isinstance(x, Integral) and not isinstance(x, bool) for x in pair):
+            raise ValueError(f"each skip must be a pair of layer indices (a, b), got {pair!r}")
+        a, b = pair
         if not (0 <= a and b <= h and b >= a + 2):
             raise ValueError(f"skip ({a}, {b}) must join layers a < b - 1 within 0..{h}")
     edge_sets = [(i, i + 1, _all_pairs(widths[i], widths[i + 1])) for i in range(h)]
@@ -555,6 +558,8 @@ def read_graph(path) -> Topology:
         raise ValueError(f"cannot read {path.name}: use one of .graphml, .gml, .gexf, .json")
     if not G.is_directed():
         raise ValueError(f"{path.name} holds an undirected graph; a network needs directed edges")
+    if G.is_multigraph() and G.number_of_edges() != nx.DiGraph(G).number_of_edges():
+        raise ValueError(f"{path.name} has parallel edges; a network has at most one edge j -> k")
     inputs = [v for v, attrs in G.nodes(data=True) if _has_role(attrs, "input")]
     outputs = [v for v, attrs in G.nodes(data=True) if _has_role(attrs, "output")]
     if not inputs or not outputs:

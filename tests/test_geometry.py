@@ -301,10 +301,10 @@ def test_balance_on_a_sparse_network_uses_node_rescalings(rng):
     flow = geodln.GradientFlow(top, data_for(top))
     A = _point(top, rng)
     res = bundle.balance(A)
-    if res.closed:
-        assert np.abs(flow.conserved(top.pack(res.A))).max() < 1e-10
-        np.testing.assert_allclose(bundle.act(res.S, A), res.A, atol=1e-10)
-        np.testing.assert_allclose(res.S, np.diag(np.diag(res.S)))  # a torus element
+    assert res.closed  # generic weights on this mask: every node-rescaling orbit is closed
+    assert np.abs(flow.conserved(top.pack(res.A))).max() < 1e-10
+    np.testing.assert_allclose(bundle.act(res.S, A), res.A, atol=1e-10)
+    np.testing.assert_allclose(res.S, np.diag(np.diag(res.S)))  # a torus element
     assert flow.loss(top.pack(res.A)) == pytest.approx(flow.loss(top.pack(A)), rel=1e-8)
 
 
@@ -378,3 +378,21 @@ def test_bad_inputs_are_clear_errors():
     with pytest.raises(ValueError, match="orthogonal group only"):
         gl.quotient_distance(A, A)
     assert gl.quotient is None and o.quotient is not None
+
+
+def test_log_of_an_orientation_reversing_element_is_a_clear_error():
+    bundle = NetworkBundle(geodln.layered([2, 2, 2]), group="O")
+    S = np.eye(6)
+    S[2, 2] = -1.0  # a reflection on the hidden level
+    with pytest.raises(ValueError, match="determinant < 0"):
+        bundle.log(S)
+
+
+def test_unreachable_conserved_level_is_a_clear_error(rng):
+    top = geodln.sparse_layered([3, 5, 5, 2], density=0.5, seed=1)
+    bundle = NetworkBundle(top)
+    A = _point(top, rng)
+    C0 = np.zeros((top.n, top.n))
+    C0[3, 4] = C0[4, 3] = 1.0  # off-diagonal: node rescalings cannot produce it
+    with pytest.raises(ValueError, match="outside the Lie algebra"):
+        bundle.to_conserved_level(A, C0)

@@ -70,9 +70,16 @@ def test_rank_deficient_points_have_larger_stabilisers(rng):
     assert sy.stabilizer_dim(top, top.from_layer_weights([W1r, W2r, W3])) == 1 and np.allclose(W2r @ u, 0)
 
 
-def test_sparse_levels_only_rescale_nodes():
+def test_sparse_levels_carry_node_rescalings_that_keep_mask_and_map(rng):
+    """The modelled subgroup on a sparse mask: one scaling per hidden node, each a true symmetry."""
     top = geodln.sparse_layered([3, 4, 4, 2], density=0.5, seed=5)
-    assert sy.algebra_dim(top) == 8  # one scaling per hidden node
+    assert sy.algebra_dim(top) == 8
+    theta = rng.standard_normal(top.n_params)
+    A = top.adjacency(theta)
+    S = expm(_random_algebra(top, rng))
+    moved = S @ A @ np.linalg.inv(S)
+    np.testing.assert_allclose(moved * (1 - top.mask), 0, atol=1e-12)
+    np.testing.assert_allclose(top.end_to_end(top.pack(moved * top.mask)), top.end_to_end(theta), atol=1e-12)
 
 
 def test_xi_outside_the_algebra_is_rejected():

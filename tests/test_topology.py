@@ -171,3 +171,9 @@ def test_theta_of_wrong_length():
 def test_layer_weights_of_wrong_shape():
     with pytest.raises(ValueError, match=r"W_2 has shape \(2, 3\); expected \(2, 2\)"):
         geodln.layered([2, 2, 2]).from_layer_weights([np.zeros((2, 2)), np.zeros((2, 3))])
+
+
+@pytest.mark.parametrize("skips", [[(0, 2.0)], [(0,)], [(0, 1)], [(1, 9)]])
+def test_bad_skips(skips):
+    with pytest.raises(ValueError, match="skip"):
+        geodln.skip_connections([2, 3, 3, 2], skips=skips)
