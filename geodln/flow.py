@@ -197,8 +197,7 @@ class GradientFlow:
         theta = self.top.check_theta(theta)
         law = self.default_law if law is None else law
         if law == "matrix":
-            Ws = self.top.layer_weights(theta)
-            return [Ws[i] @ Ws[i].T - Ws[i + 1].T @ Ws[i + 1] for i in range(len(Ws) - 1)]
+            return self.top.layer_balances(theta)
         if law == "node":
             src, tgt = self.top.edge_index
             sq = theta**2

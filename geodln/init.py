@@ -114,8 +114,7 @@ def _chain(top: Topology, left: np.ndarray, right: np.ndarray, scalars: np.ndarr
 
 def _max_imbalance(top: Topology, theta: np.ndarray) -> float:
     """``max_i ||C_i||_F`` over the hidden layers (0 for depth 1)."""
-    Ws = top.layer_weights(theta)
-    return max((np.linalg.norm(Ws[i] @ Ws[i].T - Ws[i + 1].T @ Ws[i + 1]) for i in range(len(Ws) - 1)), default=0.0)
+    return max((np.linalg.norm(C) for C in top.layer_balances(theta)), default=0.0)
 
 
 # -------------------------------------------------------- initialisations
