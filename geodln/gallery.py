@@ -24,7 +24,6 @@ from typing import Callable
 
 import numpy as np
 from scipy.integrate import quad
-from scipy.linalg import expm
 
 from .data import Data
 from .files import atomic_path
@@ -42,7 +41,6 @@ __all__ = [
     "make_gallery",
     "gallery_readme",
     "aligned_mode_curve",
-    "orbit_curve",
 ]
 
 
@@ -113,22 +111,6 @@ def aligned_mode_curve(s: float, u0: float, depth: int, n: int = 300, top: float
     pieces = [quad(lambda y: 1.0 / (y ** (h - 1) * (s - y**h)), a, b, epsabs=0, epsrel=1e-12)[0]
               for a, b in zip(x[:-1], x[1:])]
     return np.concatenate([[0.0], np.cumsum(pieces)]), u
-
-
-def _algebra_basis(top) -> tuple[np.ndarray, np.ndarray]:
-    """Indices ``(rows, cols)`` of the free entries of the hidden-layer Lie algebra."""
-    return np.nonzero(algebra_mask(top))
-
-
-def _conjugate(top, A, X) -> np.ndarray:
-    """``e^X A e^{-X}``, restricted to the mask (rounding off the mask removed)."""
-    S = expm(X)
-    return (S @ A @ np.linalg.inv(S)) * top.mask
-
-
-def orbit_curve(top, A, X, taus) -> np.ndarray:
-    """Adjacency matrices ``e^{tau X} A e^{-tau X}`` for each ``tau``, shape=[K, n, n]."""
-    return np.array([_conjugate(top, A, tau * X) for tau in taus])
 
 
 # --------------------------------------------------------------- figures
@@ -265,14 +247,15 @@ def _fig_fiber(rng):
     stratum = Stratum(widths, (1,), (), 2)  # the clean path learning mode 1: a nonstrict saddle
     S0 = random_similarity(top, rng)
     A0 = (S0 @ stratum.canonical_adjacency(top, data, rng) @ np.linalg.inv(S0)) * top.mask
-    A_bal = NetworkBundle(top).balance(A0).A
+    bundle = NetworkBundle(top)
+    A_bal = bundle.balance(A0).A
     X = np.zeros((top.n, top.n))
-    rows, cols = _algebra_basis(top)
+    rows, cols = np.nonzero(algebra_mask(top))
     X[rows, cols] = rng.standard_normal(len(rows))
     X = (X + X.T) / 2  # symmetric: the norm is convex along e^{tau X}, least at tau = 0
     X /= np.linalg.norm(X)
     taus = np.linspace(-1.2, 1.2, 121)
-    curve = orbit_curve(top, A_bal, X, taus)
+    curve = np.array([bundle.fiber_point(A_bal, tau * X) * top.mask for tau in taus])
     flow = GradientFlow(top, data)
     thetas = np.array([top.pack(A) for A in curve])
     labels = []
