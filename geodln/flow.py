@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from . import symmetry
 from .data import Data
 from .losses import Loss, get_loss
 from .progress import Progress
@@ -197,12 +198,9 @@ class GradientFlow:
         theta = self.top.check_theta(theta)
         law = self.default_law if law is None else law
         if law == "matrix":
-            return self.top.layer_balances(theta)
+            return symmetry.layer_balances(self.top, theta)
         if law == "node":
-            src, tgt = self.top.edge_index
-            sq = theta**2
-            balance = np.bincount(tgt, sq, self.top.n) - np.bincount(src, sq, self.top.n)
-            return balance[self.top.hidden]
+            return symmetry.node_balances(self.top, theta)
         raise ValueError(f"law must be 'matrix' or 'node', got {law!r}")
 
     @property

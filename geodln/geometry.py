@@ -307,30 +307,7 @@ class NetworkBundle:
         return Xi
 
     def _check_group_element(self, S) -> np.ndarray:
-        S = np.asarray(S, dtype=float)
-        n = self.top.n
-        if S.shape != (n, n):
-            raise ValueError(f"S has shape {S.shape}; expected ({n}, {n})")
-        if not np.all(np.isfinite(S)):
-            raise ValueError("S contains NaN or inf")
-        pattern = self._mask.copy()
-        ends = np.flatnonzero((self.top.layer == 0) | (self.top.layer == self.top.depth))
-        pattern[ends, ends] = 1.0
-        if np.any(S[pattern == 0] != 0):
-            raise ValueError(
-                "S is not in the group: it must be block diagonal on the hidden levels "
-                "(diagonal on levels with sparse connections) and the identity on the input and output levels"
-            )
-        if not np.array_equal(S[ends, ends], np.ones(ends.size)):
-            raise ValueError("S must be the identity on the input and output levels")
-        for lv in self._levels:
-            block = S[lv.sl, lv.sl]
-            sv = np.linalg.svd(block, compute_uv=False)
-            if sv[-1] <= 1e-14 * sv[0] or sv[0] == 0:
-                raise ValueError(f"S is singular on hidden level {lv.level}: a group element must be invertible")
-            if self.group == "O" and np.abs(block.T @ block - np.eye(lv.d)).max() > 1e-10:
-                raise ValueError(f"S is not orthogonal on hidden level {lv.level}; use group='GL' for general S")
-        return S
+        return sy.check_group_element(self.top, S, orthogonal=self.group == "O")
 
     # ------------------------------------------------------------ group
     def exp(self, Xi) -> np.ndarray:
@@ -384,34 +361,19 @@ class NetworkBundle:
         return 0.5 * (Xi - Xi.T) if self.group == "O" else Xi
 
     def random_group_element(self, seed=None, scale: float = 1.0) -> np.ndarray:
-        """A random group element ``S``, shape=[n, n].
+        """A random group element ``S``, shape=[n, n] (:func:`geodln.symmetry.random_group_element`).
 
-        ``"GL"``: ``D exp(Xi)`` with ``Xi`` from :meth:`random_algebra_element`
-        and ``D`` random signs (so every connected component is reached).
-        ``"O"``: Haar-distributed ``O(d_i)`` blocks (both components), random
-        signs on node-rescaling levels; ``scale`` is ignored.
+        ``"GL"``: ``Q_1 diag(exp(U(-scale, scale))) Q_2`` per level (Haar ``Q_i``,
+        so both connected components), ``"O"``: Haar ``O(d_i)`` blocks;
+        random signs on node-rescaling levels.
 
         Parameters
         ----------
         seed : int or numpy.random.Generator, optional
         scale : float
-            Spread of the GL elements (``cond(S_i)`` grows like ``e^{c scale}``).
+            Log-spread of the GL elements' singular values (``cond(S_i) <= e^{2 scale}``).
         """
-        rng = np.random.default_rng(seed)
-        n = self.top.n
-        if self.group == "GL":
-            S = self.exp(self.random_algebra_element(rng, scale))
-            signs = np.ones(n)
-            signs[self.top.hidden] = rng.choice([-1.0, 1.0], size=self.top.hidden.size)
-            return signs[:, None] * S
-        S = np.eye(n)
-        for lv in self._levels:
-            if lv.full:
-                Q, R = np.linalg.qr(rng.standard_normal((lv.d, lv.d)))
-                S[lv.sl, lv.sl] = Q * np.where(np.diag(R) < 0, -1.0, 1.0)  # Haar (Mezzadri's sign fix)
-            else:
-                S[lv.sl, lv.sl] = np.diag(rng.choice([-1.0, 1.0], size=lv.d))
-        return S
+        return sy.random_group_element(self.top, seed, self.group, spread=scale)
 
     def act(self, S, A) -> np.ndarray:
         """The action ``S . A = S A S^{-1}``, shape=[n, n] (in layers: ``W_i -> S_i^{-T} W_i S_{i-1}^T``).
@@ -426,12 +388,7 @@ class NetworkBundle:
         return self._act(S, A)
 
     def _act(self, S: np.ndarray, A: np.ndarray) -> np.ndarray:
-        # block by block: (S A S^-1)_ab = S_a A_ab S_b^-1, never a dense n x n inverse
-        out = np.zeros_like(A)
-        for blk in self.top.blocks:
-            Ab = S[blk.rows, blk.rows] @ A[blk.rows, blk.cols]
-            out[blk.rows, blk.cols] = np.linalg.solve(S[blk.cols, blk.cols].T, Ab.T).T
-        return out * self.top.mask
+        return sy.act(self.top, S, A)
 
     def fiber_point(self, A, Xi) -> np.ndarray:
         """The point ``exp(Xi) A exp(-Xi)`` of the fiber through ``A``, shape=[n, n].
@@ -465,7 +422,7 @@ class NetworkBundle:
             Orthonormal in the Frobenius inner product, each zero off the mask.
         """
         A = self._check_point(A)
-        Q = _range_basis(self._bracket_matrix(A))
+        Q = sy.range_basis(self._bracket_matrix(A))
         return np.array([self.top.adjacency(q) for q in Q.T]).reshape(Q.shape[1], self.top.n, self.top.n)
 
     def vertical_projection(self, A, V, method: str = "auto") -> np.ndarray:
@@ -498,7 +455,7 @@ class NetworkBundle:
         if self.dim == 0:
             return np.zeros_like(v)
         if method == "dense":
-            Q = _range_basis(sy.vertical_matrix(self.top, theta) @ self._basis)
+            Q = sy.range_basis(sy.vertical_matrix(self.top, theta) @ self._basis)
             return Q @ (Q.T @ v)
         return sy.solve_vertical(self.top, theta, v, part=self._part).vertical
 
@@ -520,7 +477,7 @@ class NetworkBundle:
     def orbit_dim(self, A) -> int:
         """Dimension of the orbit (fiber) through ``A``: the rank of ``Xi -> [Xi, A]``."""
         A = self._check_point(A)
-        return int(_range_basis(self._bracket_matrix(A)).shape[1])
+        return int(sy.range_basis(self._bracket_matrix(A)).shape[1])
 
     def stabilizer_dim(self, A) -> int:
         """Dimension of the stabiliser of ``A``: ``dim G`` minus :meth:`orbit_dim`."""
@@ -548,12 +505,7 @@ class NetworkBundle:
         return self._moment(A)
 
     def _moment(self, A: np.ndarray) -> np.ndarray:
-        C = np.zeros_like(A)
-        for blk in self.top.blocks:
-            Ab = A[blk.rows, blk.cols]
-            C[blk.cols, blk.cols] += Ab.T @ Ab
-            C[blk.rows, blk.rows] -= Ab @ Ab.T
-        return C * self._mask
+        return sy.moment_map(self.top, self.top.pack(A))
 
     # ------------------------------------------------------------ align
     def align(self, A, B, n_restarts: int = 8, seed=0, tol: float = 1e-14, max_sweeps: int = 2000) -> Alignment:
@@ -643,12 +595,7 @@ class NetworkBundle:
                 k[lv.sl, lv.sl] = self._best_block(self._procrustes_matrix(A, B, k, lv, known), lv.full)
                 known.add(lv.level)
         else:
-            for lv in levels:
-                if lv.full:
-                    Q, R = np.linalg.qr(rng.standard_normal((lv.d, lv.d)))
-                    k[lv.sl, lv.sl] = Q * np.where(np.diag(R) < 0, -1.0, 1.0)
-                else:
-                    k[lv.sl, lv.sl] = np.diag(rng.choice([-1.0, 1.0], size=lv.d))
+            k = sy.random_group_element(self.top, rng, "O")
         value = float(np.sum(A * self._act_orthogonal(k, B)))
         for _ in range(max_sweeps):
             for lv in levels + levels[-2::-1]:  # forward then backward
@@ -1172,8 +1119,7 @@ def trace_critical_set(
         rng = np.random.default_rng(seed)
         sym = sy.part_basis(top, "sym")
         Lp = sy.vertical_matrix(top, theta) @ sym
-        _, sv, Vt = np.linalg.svd(Lp, full_matrices=False) if Lp.size else (None, np.zeros(0), np.zeros((0, 0)))
-        moving = Vt[sv > sy._rank_tol(sv, Lp.shape)] if sv.size and sv[0] > 0 else Vt[:0]
+        moving = sy.range_basis(Lp.T).T  # the symmetric directions that move A_star
         if moving.shape[0] == 0:
             raise ValueError("the group fixes A_star (its orbit is a point): there is nothing to trace")
         J, K = bundle._JK
@@ -1281,11 +1227,3 @@ def level_set_slice(flow: GradientFlow, A0=None, U=None, V=None, extent: float =
                 conserved = np.empty((grid.size, grid.size, q.size))
             conserved[j, i] = q
     return LevelSlice(grid, grid.copy(), loss, conserved)
-
-
-def _range_basis(M: np.ndarray) -> np.ndarray:
-    """Orthonormal basis of the column space of ``M`` (the rank rule of :mod:`geodln.symmetry`)."""
-    if M.size == 0:
-        return np.zeros((M.shape[0], 0))
-    U, sv, _ = np.linalg.svd(M, full_matrices=False)
-    return U[:, sv > sy._rank_tol(sv, M.shape)] if sv[0] > 0 else U[:, :0]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
+from . import symmetry
 from .data import Data, random_orthogonal
 from .topology import Topology
 
@@ -114,7 +115,7 @@ def _chain(top: Topology, left: np.ndarray, right: np.ndarray, scalars: np.ndarr
 
 def _max_imbalance(top: Topology, theta: np.ndarray) -> float:
     """``max_i ||C_i||_F`` over the hidden layers (0 for depth 1)."""
-    return max((np.linalg.norm(C) for C in top.layer_balances(theta)), default=0.0)
+    return max((np.linalg.norm(C) for C in symmetry.layer_balances(top, theta)), default=0.0)
 
 
 # -------------------------------------------------------- initialisations

@@ -1,9 +1,23 @@
-"""The infinitesimal action of the hidden-layer group on the adjacency matrix.
+"""The hidden-layer symmetry group of a network: its action, moment map and Lie algebra.
+
+This is the one home of the group; every other module (flow, init,
+landscape, saddles, geometry, figures) calls it.
 
 The group ``G`` acts on a network by block-diagonal similarity
 ``A -> S A S^{-1}``, with ``S`` the identity on the input and output levels;
 the similarity leaves ``sum_k A^k`` and hence the end-to-end map ``W`` (and
-every loss of ``W``) unchanged. Its Lie algebra ``g`` is the set of matrices
+every loss of ``W``) unchanged. :func:`act` applies it block by block,
+``(S A S^{-1})_ab = S_a A_ab S_b^{-1}`` (never a dense inverse), and
+:func:`random_group_element` draws elements of ``G`` or of its orthogonal
+subgroup ``K`` (Haar on every ``O(d_i)`` factor).
+
+The moment map of ``K`` is the block-diagonal part of ``A^T A - A A^T`` on the
+hidden levels (restricted to the Lie algebra); its level blocks are the
+conserved layer balances ``C_i = W_i W_i^T - W_{i+1}^T W_{i+1}`` and its
+diagonal the node-wise balances (squared in-weights minus squared
+out-weights): :func:`moment_map`, :func:`layer_balances`,
+:func:`node_balances`. The gradient of any loss of ``W`` is orthogonal to
+the orbit, so the flow conserves them (Noether). Its Lie algebra ``g`` is the set of matrices
 ``Xi`` supported on :func:`algebra_mask`: a full ``d_i x d_i`` block on every
 hidden level all of whose incoming and outgoing blocks are fully connected
 (``GL(d_i)``: for a layered network ``W_i -> G_i W_i G_{i-1}^{-1}``), and the
@@ -46,9 +60,18 @@ from typing import NamedTuple
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, lsqr
 
+from .data import random_orthogonal
 from .topology import Topology
 
 __all__ = [
+    "act",
+    "check_group_element",
+    "random_group_element",
+    "group_exp",
+    "moment_map",
+    "layer_balances",
+    "node_balances",
+    "range_basis",
     "algebra_mask",
     "algebra_dim",
     "bracket",
@@ -103,6 +126,230 @@ def algebra_dim(top: Topology) -> int:
     return int(algebra_mask(top).sum())
 
 
+def _hidden_levels(top: Topology) -> list[tuple[slice, bool]]:
+    """``(slice, full)`` per hidden level: ``full`` when it carries ``GL(d)`` (else node rescalings)."""
+    mask = algebra_mask(top)
+    return [(sl, bool(mask[sl, sl].sum() == (sl.stop - sl.start) ** 2)) for sl in top.level_slices[1:-1]]
+
+
+# ------------------------------------------------------------- the finite action
+
+
+def act(top: Topology, S, A) -> np.ndarray:
+    """The group action ``S . A = S A S^{-1}`` on an adjacency matrix, block by block.
+
+    ``(S A S^{-1})_ab = S_a A_ab S_b^{-1}`` for every block ``(a, b)`` of the
+    topology (in layers: ``W_i -> S_i^{-T} W_i S_{i-1}^T``); each ``S_b^{-1}``
+    is a solve with a ``d_b x d_b`` block, never a dense ``n x n`` inverse.
+    ``S`` is not checked here (see :func:`check_group_element`).
+
+    Parameters
+    ----------
+    S : array-like, shape=[n, n]
+        A group element: block diagonal on the hidden levels, the identity on
+        the input and output levels.
+    A : array-like, shape=[n, n]
+        A point (or a tangent vector: the action is linear in ``A``).
+
+    Returns
+    -------
+    ndarray, shape=[n, n]
+        Zero off the topology's blocks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from geodln import layered
+    >>> top = layered([2, 3, 2])
+    >>> A = top.adjacency(np.arange(1.0, 13.0))
+    >>> B = act(top, random_group_element(top, seed=0), A)
+    >>> bool(np.allclose(top.end_to_end(top.pack(B)), top.end_to_end(top.pack(A))))
+    True
+    """
+    S, A = np.asarray(S, dtype=float), np.asarray(A, dtype=float)
+    out = np.zeros_like(A)
+    for blk in top.blocks:
+        left = S[blk.rows, blk.rows] @ A[blk.rows, blk.cols]
+        out[blk.rows, blk.cols] = np.linalg.solve(S[blk.cols, blk.cols].T, left.T).T
+    return out * top.mask
+
+
+def check_group_element(top: Topology, S, orthogonal: bool = False) -> np.ndarray:
+    """``S`` as a float ``(n, n)`` array if it lies in the group, else a ``ValueError`` saying why.
+
+    Parameters
+    ----------
+    S : array-like, shape=[n, n]
+    orthogonal : bool
+        Require the orthogonal subgroup ``K`` (every hidden block orthogonal).
+    """
+    S = np.asarray(S, dtype=float)
+    n = top.n
+    if S.shape != (n, n):
+        raise ValueError(f"S has shape {S.shape}; expected ({n}, {n})")
+    if not np.all(np.isfinite(S)):
+        raise ValueError("S contains NaN or inf")
+    pattern = algebra_mask(top).copy()
+    ends = np.flatnonzero((top.layer == 0) | (top.layer == top.depth))
+    pattern[ends, ends] = 1.0
+    if np.any(S[pattern == 0] != 0):
+        raise ValueError(
+            "S is not in the group: it must be block diagonal on the hidden levels "
+            "(diagonal on levels with sparse connections) and the identity on the input and output levels"
+        )
+    if not np.array_equal(S[ends, ends], np.ones(ends.size)):
+        raise ValueError("S must be the identity on the input and output levels")
+    for level, (sl, _) in enumerate(_hidden_levels(top), start=1):
+        block = S[sl, sl]
+        sv = np.linalg.svd(block, compute_uv=False)
+        if sv[0] == 0 or sv[-1] <= 1e-14 * sv[0]:
+            raise ValueError(f"S is singular on hidden level {level}: a group element must be invertible")
+        if orthogonal and np.abs(block.T @ block - np.eye(block.shape[0])).max() > 1e-10:
+            raise ValueError(f"S is not orthogonal on hidden level {level}; use the full group for general S")
+    return S
+
+
+def random_group_element(top: Topology, seed=None, group: str = "GL", spread: float = 0.5) -> np.ndarray:
+    """A random group element ``S``, shape=[n, n] (identity on the input and output levels).
+
+    Parameters
+    ----------
+    seed : int or numpy.random.Generator, optional
+    group : {"GL", "O"}
+        ``"GL"``: each ``GL(d)`` block is ``Q_1 diag(exp(U(-spread, spread))) Q_2``
+        with Haar ``Q_1, Q_2`` (condition number at most ``e^{2 spread}``,
+        both connected components; orthogonal for ``spread = 0``), each
+        node-rescaling level random signs times ``exp(U(-spread, spread))``.
+        ``"O"``: Haar-distributed ``O(d)`` blocks, random signs on
+        node-rescaling levels; ``spread`` is ignored.
+    spread : float
+        Log-range of the singular values of the ``GL`` blocks.
+    """
+    if group not in ("GL", "O"):
+        raise ValueError(f"group must be 'GL' or 'O', got {group!r}")
+    rng = np.random.default_rng(seed)
+    S = np.eye(top.n)
+    for sl, full in _hidden_levels(top):
+        d = sl.stop - sl.start
+        if group == "O":
+            S[sl, sl] = random_orthogonal(d, rng) if full else np.diag(rng.choice([-1.0, 1.0], size=d))
+        elif full:
+            S[sl, sl] = (random_orthogonal(d, rng) * np.exp(rng.uniform(-spread, spread, d))) @ random_orthogonal(d, rng)
+        else:
+            S[sl, sl] = np.diag(rng.choice([-1.0, 1.0], size=d) * np.exp(rng.uniform(-spread, spread, d)))
+    return S
+
+
+def group_exp(top: Topology, Xi) -> np.ndarray:
+    """The group element ``exp(Xi)``, shape=[n, n], by ``scipy.linalg.expm`` on each hidden level.
+
+    (:meth:`geodln.geometry.NetworkBundle.exp` computes the same with
+    geomstats' Lie groups; this one serves the modules below geomstats.)
+
+    Parameters
+    ----------
+    Xi : array-like, shape=[n, n]
+        An element of the Lie algebra (entries off :func:`algebra_mask` are an error).
+    """
+    from scipy.linalg import expm
+
+    Xi = _check_algebra(top, Xi)
+    S = np.eye(top.n)
+    for sl, _ in _hidden_levels(top):
+        S[sl, sl] = expm(Xi[sl, sl])
+    return S
+
+
+# -------------------------------------------------------------- the moment map
+
+
+def _level_grams(top: Topology, theta) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per hidden level ``l``: ``(N_l, M_l)``, each of shape ``(d_l, d_l)``.
+
+    ``N_l = sum_a A_al^T A_al`` over the blocks entering ``l`` and
+    ``M_l = sum_b A_lb A_lb^T`` over the blocks leaving it: the level blocks
+    of ``A^T A`` and ``A A^T``. The moment map is ``N_l - M_l``.
+    """
+    theta = top.check_theta(theta)
+    grams = {level: (np.zeros((d, d)), np.zeros((d, d))) for level, d in enumerate(top.widths) if 0 < level < top.depth}
+    for blk in top.blocks:
+        Ab = blk.dense(theta)
+        if blk.b in grams:
+            grams[blk.b][0][...] += Ab.T @ Ab
+        if blk.a in grams:
+            grams[blk.a][1][...] += Ab @ Ab.T
+    return [grams[level] for level in range(1, top.depth)]
+
+
+def moment_map(top: Topology, theta) -> np.ndarray:
+    """The moment map ``C(A) = P_g(A^T A - A A^T)``, shape=[n, n].
+
+    Its diagonal block on a fully connected hidden level ``i`` is
+    ``C_i = W_i W_i^T - W_{i+1}^T W_{i+1}``; on a node-rescaling level it is
+    the diagonal of node balances. It is the moment map of the orthogonal
+    action and is conserved by the gradient flow of any loss of ``W``.
+
+    Parameters
+    ----------
+    theta : array-like, shape=[n_params]
+
+    Examples
+    --------
+    >>> from geodln import layered
+    >>> float(moment_map(layered([1, 1, 1]), [3.0, 2.0])[1, 1])  # w1^2 - w2^2
+    5.0
+    """
+    C = np.zeros((top.n, top.n))
+    for (sl, _), (N, M) in zip(_hidden_levels(top), _level_grams(top, theta)):
+        C[sl, sl] = N - M
+    return C * algebra_mask(top)
+
+
+def layer_balances(top: Topology, theta) -> list[np.ndarray]:
+    """``[C_1, ..., C_{h-1}]``, the level blocks of ``A^T A - A A^T``, shape ``(d_i, d_i)`` each.
+
+    For a layered network ``C_i = W_i W_i^T - W_{i+1}^T W_{i+1}``: conserved by
+    the flow of a fully connected one (the blocks of :func:`moment_map`);
+    computed, but not conserved, for sparse masks.
+    """
+    return [N - M for N, M in _level_grams(top, theta)]
+
+
+def node_balances(top: Topology, theta) -> np.ndarray:
+    """``||in-weights of v||^2 - ||out-weights of v||^2`` over the hidden nodes, shape=[n_hidden].
+
+    The diagonal of :func:`moment_map`, conserved for every mask.
+    """
+    theta = top.check_theta(theta)
+    src, tgt = top.edge_index
+    sq = theta**2
+    return (np.bincount(tgt, sq, top.n) - np.bincount(src, sq, top.n))[top.hidden]
+
+
+# ---------------------------------------------------------------- the rank rule
+
+
+def range_basis(M) -> np.ndarray:
+    """An orthonormal basis of the column space of ``M``: the package's one numerical rank rule.
+
+    Singular values below ``max(shape) * 1e-12 * s_max`` count as zero (the
+    rounding level of an SVD).
+
+    Parameters
+    ----------
+    M : array-like, shape=[p, q]
+
+    Returns
+    -------
+    ndarray, shape=[p, rank]
+    """
+    M = np.asarray(M, dtype=float)
+    if M.size == 0:
+        return np.zeros((M.shape[0], 0))
+    U, sv, _ = np.linalg.svd(M, full_matrices=False)
+    return U[:, sv > max(M.shape) * 1e-12 * sv[0]] if sv[0] > 0 else U[:, :0]
+
+
 def bracket(top: Topology, Xi, theta) -> np.ndarray:
     """The vertical vector ``[Xi, A]`` packed, shape=[n_params].
 
@@ -149,11 +396,6 @@ def vertical_matrix(top: Topology, theta) -> np.ndarray:
     return (s[:, None] == J) * A[K[None, :], t[:, None]] - A[s[:, None], J[None, :]] * (t[:, None] == K)
 
 
-def _rank_tol(sv: np.ndarray, shape) -> float:
-    """Singular values below ``max(shape) * 1e-12 * s_max`` count as zero."""
-    return max(shape) * 1e-12 * (sv[0] if sv.size else 0.0)
-
-
 def vertical_basis(top: Topology, theta) -> np.ndarray:
     """An orthonormal basis of the vertical space ``{[Xi, A]}`` (packed).
 
@@ -161,11 +403,7 @@ def vertical_basis(top: Topology, theta) -> np.ndarray:
     -------
     ndarray, shape=[n_params, orbit_dim]
     """
-    L = vertical_matrix(top, theta)
-    if L.size == 0:
-        return np.zeros((top.n_params, 0))
-    U, sv, _ = np.linalg.svd(L, full_matrices=False)
-    return U[:, sv > _rank_tol(sv, L.shape)] if sv[0] > 0 else U[:, :0]
+    return range_basis(vertical_matrix(top, theta))
 
 
 def horizontal_basis(vertical: np.ndarray) -> np.ndarray:
@@ -354,26 +592,16 @@ def _preconditioner(top: Topology, theta):
     dropped; on the rest the map is invertible, so it changes the iterates of
     LSQR but not the range of the operator, hence not the vertical projection.
     """
-    mask = algebra_mask(top)
-    J, K = np.nonzero(mask)
-    theta = top.check_theta(theta)
-    N = np.zeros((top.n, top.n))
-    M = np.zeros((top.n, top.n))
-    for blk in top.blocks:
-        Ab = blk.dense(theta)
-        N[blk.cols, blk.cols] += Ab.T @ Ab
-        M[blk.rows, blk.rows] += Ab @ Ab.T
+    J, K = np.nonzero(algebra_mask(top))
     factors = []
-    for level in range(1, top.depth):
-        sl = top.level_slices[level]
-        full = mask[sl, sl].sum() > sl.stop - sl.start or sl.stop - sl.start == 1
-        if full:
-            nu, UN = np.linalg.eigh(N[sl, sl])
-            mu, UM = np.linalg.eigh(M[sl, sl])
+    for (sl, full), (N, M) in zip(_hidden_levels(top), _level_grams(top, theta)):
+        if full or sl.stop - sl.start == 1:
+            nu, UN = np.linalg.eigh(N)
+            mu, UM = np.linalg.eigh(M)
             D = nu[:, None] + mu[None, :]
         else:
             UN = UM = None
-            D = np.diag(N[sl, sl])[:, None] + np.diag(M[sl, sl])[None, :]
+            D = np.diag(N)[:, None] + np.diag(M)[None, :]
         factors.append((sl, UN, UM, D))
     # D_ab = ||[X_ab, A]||^2 for the unit eigen-direction X_ab, so D_ab ~ 0 marks a direction of the
     # kernel (a stabiliser): weight it 0 rather than amplify rounding noise; the range is unchanged

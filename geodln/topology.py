@@ -329,15 +329,6 @@ class Topology:
             for i in range(1, self.depth + 1)
         ]
 
-    def layer_balances(self, theta) -> list[np.ndarray]:
-        """``[C_1, ..., C_{h-1}]`` with ``C_i = W_i W_i^T - W_{i+1}^T W_{i+1}``, shape ``(d_i, d_i)``.
-
-        The hidden diagonal blocks of ``A^T A - A A^T``; conserved by the flow
-        of a fully connected layered network (see :meth:`GradientFlow.conserved`).
-        """
-        Ws = self.layer_weights(theta)
-        return [Ws[i] @ Ws[i].T - Ws[i + 1].T @ Ws[i + 1] for i in range(len(Ws) - 1)]
-
     def from_layer_weights(self, weights) -> np.ndarray:
         """Packed ``theta`` from ``[W_1, ..., W_h]`` (the inverse of :meth:`layer_weights`).
 
