@@ -31,10 +31,12 @@ from .data import Data, random_orthogonal
 from .flow import GradientFlow
 from .hessian import Inertia, hessian, inertia
 from .strata import Stratum
+from . import symmetry
 from .symmetry import algebra_dim, horizontal_basis, vertical_basis
 from .topology import Topology, layered
 
-__all__ = ["KINDS", "ClassificationError", "CriticalPoint", "analyze_stratum", "random_similarity", "path_direction"]
+__all__ = ["KINDS", "ClassificationError", "CriticalPoint", "analyze_stratum", "random_similarity", "path_direction",
+           "CriticalTrace", "trace_critical_set"]
 
 KINDS = ("global_minimum", "strict_saddle", "nonstrict_saddle")
 GRAD_TOL = 1e-9  # relative to s_1^2: a representative must be this critical
@@ -217,3 +219,148 @@ def _measure_escape(stratum, flow, S, theta, value) -> dict:
             f"{stratum.label}: along the escape path of order {path.order} the loss drops {drops} (fitted order {order:.2f})")
     return {"mode": path.mode, "links": path.link_names(), "eps": list(steps),
             "decrease": drops, "measured_order": order}
+
+
+# ------------------------------------------------------- the critical set
+
+
+@dataclass(frozen=True)
+class CriticalTrace:
+    """Curves ``t -> exp(t Xi_k) A* exp(-t Xi_k)`` through a critical point.
+
+    Attributes
+    ----------
+    t : ndarray, shape=[T]
+    directions : ndarray, shape=[k, n, n]
+        The Lie algebra directions ``Xi_k`` (unit Frobenius norm).
+    points : ndarray, shape=[k, T, n, n]
+    loss : ndarray, shape=[k, T]
+    grad_norm : ndarray, shape=[k, T]
+        ``||dL/dA||_F`` at each point.
+    grad_scale : ndarray, shape=[k, T]
+        The size the gradient would have without cancellation,
+        ``(||dL/dW|| + ||Syx||) max_i prod_{j != i} ||W_j||_2`` (for a DAG
+        ``||A||_F^{h-1}`` replaces the product): rounding makes
+        ``grad_norm / grad_scale`` about machine precision at a critical point.
+    norm : ndarray, shape=[k, T]
+        ``||A||_F``.
+    critical_value : float
+        ``L(A*)``.
+    """
+
+    t: np.ndarray
+    directions: np.ndarray = field(repr=False)
+    points: np.ndarray = field(repr=False)
+    loss: np.ndarray = field(repr=False)
+    grad_norm: np.ndarray = field(repr=False)
+    grad_scale: np.ndarray = field(repr=False)
+    norm: np.ndarray = field(repr=False)
+    critical_value: float = 0.0
+
+    @property
+    def max_loss_deviation(self) -> float:
+        """``max |L - L(A*)|`` over the traced points."""
+        return float(np.abs(self.loss - self.critical_value).max())
+
+    @property
+    def max_relative_gradient(self) -> float:
+        """``max grad_norm / grad_scale`` over the traced points."""
+        return float((self.grad_norm / self.grad_scale).max())
+
+
+def _grad_scale(flow: GradientFlow, theta: np.ndarray) -> float:
+    top = flow.top
+    err = np.linalg.norm(flow.loss_fn.gradient(top.end_to_end(theta), flow.data)) + np.linalg.norm(flow.data.Syx)
+    if top.is_layered:
+        norms = np.array([np.linalg.norm(W, 2) for W in top.layer_weights(theta)])
+        prods = [np.prod(np.delete(norms, i)) for i in range(norms.size)]
+        return float(err * max(max(prods), 1e-300))
+    return float(err * max(np.linalg.norm(theta) ** (top.depth - 1), 1e-300))
+
+
+def trace_critical_set(
+    flow: GradientFlow,
+    A_star,
+    directions=None,
+    n_directions: int = 2,
+    t_max: float = 2.0,
+    n_points: int = 21,
+    seed=None,
+    rtol: float = 1e-8,
+) -> CriticalTrace:
+    """Trace the critical set through a critical point ``A*`` along fiber directions.
+
+    The loss is constant on the GL orbit of ``A*`` and every point of it is
+    critical (``dL(g.A) = dL(A) o g^{-1}``), so the curves
+    ``t -> exp(t Xi) A* exp(-t Xi)`` lie in the critical set at the value
+    ``L(A*)``. Along a symmetric ``Xi`` with ``[Xi, A*] != 0``,
+    ``||exp(t Xi) A* exp(-t Xi)||^2 = sum_ab |A~_ab|^2 e^{2t(l_a - l_b)}`` (in
+    the eigenbasis of ``Xi``) is convex in ``t`` and unbounded in at least one
+    direction: the critical set is unbounded.
+
+    Parameters
+    ----------
+    flow : GradientFlow
+    A_star : array-like, shape=[n, n]
+        A critical point (e.g. a catalog representative).
+    directions : array-like, shape=[k, n, n], optional
+        Lie algebra elements of ``G``; default ``n_directions`` random
+        symmetric ones, with their stabiliser component removed (so each curve
+        moves), normalised to unit Frobenius norm.
+    t_max : float
+        The curves are sampled at ``n_points`` times in ``[-t_max, t_max]``.
+    seed : int or numpy.random.Generator, optional
+    rtol : float
+        ``A*`` must satisfy ``||dL/dA|| <= rtol * grad_scale``.
+
+    Returns
+    -------
+    CriticalTrace
+
+    Raises
+    ------
+    ValueError
+        If ``A_star`` is not a critical point of the flow's loss, or a
+        direction is outside the Lie algebra.
+    """
+    if not isinstance(flow, GradientFlow):
+        raise TypeError(f"flow must be a GradientFlow, got {type(flow).__name__}")
+    top = flow.top
+    A_star = np.asarray(A_star, dtype=float)
+    if A_star.shape != (top.n, top.n) or not np.all(np.isfinite(A_star)):
+        raise ValueError(f"A_star must be a finite ({top.n}, {top.n}) adjacency matrix, got shape {A_star.shape}")
+    theta = top.pack(A_star)
+    g0, scale0 = float(np.linalg.norm(flow.rhs(theta))), _grad_scale(flow, theta)
+    if g0 > rtol * scale0:
+        raise ValueError(
+            f"A_star is not a critical point: ||dL/dA|| = {g0:.3g} > {rtol:g} * {scale0:.3g}; "
+            "trace from a critical point (e.g. a catalog representative)"
+        )
+    if directions is None:
+        rng = np.random.default_rng(seed)
+        sym = symmetry.part_basis(top, "sym")
+        moving = symmetry.range_basis((symmetry.vertical_matrix(top, theta) @ sym).T).T  # symmetric directions that move A*
+        if moving.shape[0] == 0:
+            raise ValueError("the group fixes A_star (its orbit is a point): there is nothing to trace")
+        J, K = np.nonzero(symmetry.algebra_mask(top))
+        dirs = []
+        for _ in range(int(n_directions)):
+            y = moving.T @ (moving @ rng.standard_normal(sym.shape[1]))
+            Xi = np.zeros((top.n, top.n))
+            Xi[J, K] = sym @ y
+            dirs.append(Xi / np.linalg.norm(Xi))
+        directions = np.array(dirs)
+    directions = np.array([symmetry.check_algebra_element(top, Xi) for Xi in np.asarray(directions, dtype=float)])
+    t = np.linspace(-t_max, t_max, int(n_points))
+    points = np.array([[symmetry.act(top, symmetry.group_exp(top, tk * Xi), A_star) for tk in t] for Xi in directions])
+    thetas = [[top.pack(P) for P in row] for row in points]
+    return CriticalTrace(
+        t=t,
+        directions=directions,
+        points=points,
+        loss=np.array([[flow.loss(x) for x in row] for row in thetas]),
+        grad_norm=np.array([[np.linalg.norm(flow.rhs(x)) for x in row] for row in thetas]),
+        grad_scale=np.array([[_grad_scale(flow, x) for x in row] for row in thetas]),
+        norm=np.linalg.norm(points, axis=(-2, -1)),
+        critical_value=float(flow.loss(theta)),
+    )

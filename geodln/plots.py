@@ -21,6 +21,7 @@ sizes that fit a two-column journal page (7 in wide, 9 pt text).
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 from itertools import cycle
 
 import matplotlib
@@ -47,6 +48,8 @@ __all__ = [
     "plot_fiber",
     "plot_level_sets",
     "plot_descent_vs_flow",
+    "LevelSlice",
+    "level_set_slice",
     "save_figure",
 ]
 
@@ -899,6 +902,89 @@ def plot_descent_vs_flow(flow_traj: Trajectory, descents, threshold: float | Non
     ax_e.set_title(r"drift against the step")
     ax_e.legend(loc="upper left", fontsize=STYLE["fontsize"] - 2)
     return fig
+
+
+# ------------------------------------------------------- data of 2-D slices
+
+
+@dataclass(frozen=True)
+class LevelSlice:
+    """Loss and conserved quantities on the plane ``A0 + a U + b V`` (for contour plots).
+
+    Attributes
+    ----------
+    a, b : ndarray, shape=[m]
+        Grid coordinates.
+    loss : ndarray, shape=[m, m]
+        ``loss[j, i] = L(A0 + a_i U + b_j V)`` (``matplotlib.contour(a, b, loss)`` order).
+    conserved : ndarray, shape=[m, m, q]
+        The flow's conserved quantities (its default law, flattened) at the
+        same points.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    loss: np.ndarray = field(repr=False)
+    conserved: np.ndarray = field(repr=False)
+
+
+def level_set_slice(flow: GradientFlow, A0=None, U=None, V=None, extent: float = 2.0, n: int = 101) -> LevelSlice:
+    """Loss and conservation level sets on a two-dimensional slice of weight space.
+
+    For the scalar networks (every width 1, weights ``w_1, ..., w_h``) the
+    default slice is the plane of ``(w_1, w_2)`` through ``A0`` (default:
+    every other weight 1, so ``L = 1/2 (s - w_1 w_2)^2 + L_*`` and the
+    conserved ``w_1^2 - w_2^2`` for ``h = 2``: two families of hyperbolas).
+
+    Parameters
+    ----------
+    flow : GradientFlow
+    A0 : array-like, shape=[n, n], optional
+        The origin of the slice; default ``U``'s and ``V``'s weights 0, every
+        other weight 1.
+    U, V : array-like, shape=[n, n], optional
+        Directions (on the mask); default the first two edges (scalar
+        networks only).
+    extent : float
+        The grid covers ``[-extent, extent]^2``.
+    n : int
+        Grid points per axis.
+
+    Returns
+    -------
+    LevelSlice
+
+    Examples
+    --------
+        >>> from geodln import layered, Data, GradientFlow
+    >>> flow = GradientFlow(layered([1, 1, 1]), Data.from_spectrum([2.0], 1, 1, seed=0))
+    >>> sl = level_set_slice(flow, extent=2.0, n=5)
+    >>> float(sl.loss[2, 2]), float(sl.conserved[4, 0, 0]), float(sl.conserved[4, 2, 0])  # w = (0, 0), (-2, 2), (0, 2)
+    (2.0, 0.0, -4.0)
+    """
+    top = flow.top
+    if U is None or V is None:
+        if set(top.widths) != {1} or top.n_params < 2:
+            raise ValueError("default slice directions exist only for scalar networks (every width 1, depth >= 2); pass U and V")
+        e = np.eye(top.n_params)
+        U, V = top.adjacency(e[0]), top.adjacency(e[1])
+        if A0 is None:
+            A0 = top.adjacency(np.concatenate([[0.0, 0.0], np.ones(top.n_params - 2)]))
+    if A0 is None:
+        A0 = np.zeros((top.n, top.n))
+    theta0, u, v = top.pack(A0), top.pack(U), top.pack(V)
+    grid = np.linspace(-extent, extent, int(n))
+    loss = np.empty((grid.size, grid.size))
+    conserved = None
+    for j, b in enumerate(grid):
+        for i, a in enumerate(grid):
+            x = theta0 + a * u + b * v
+            loss[j, i] = flow.loss(x)
+            q = flow.conserved_vector(x)
+            if conserved is None:
+                conserved = np.empty((grid.size, grid.size, q.size))
+            conserved[j, i] = q
+    return LevelSlice(grid, grid.copy(), loss, conserved)
 
 
 def save_figure(fig: Figure, path, **kwargs) -> None:

@@ -72,6 +72,7 @@ __all__ = [
     "layer_balances",
     "node_balances",
     "range_basis",
+    "check_algebra_element",
     "algebra_mask",
     "algebra_dim",
     "bracket",
@@ -253,7 +254,7 @@ def group_exp(top: Topology, Xi) -> np.ndarray:
     """
     from scipy.linalg import expm
 
-    Xi = _check_algebra(top, Xi)
+    Xi = check_algebra_element(top, Xi)
     S = np.eye(top.n)
     for sl, _ in _hidden_levels(top):
         S[sl, sl] = expm(Xi[sl, sl])
@@ -360,7 +361,7 @@ def bracket(top: Topology, Xi, theta) -> np.ndarray:
     theta : array-like, shape=[n_params]
         The point ``A``.
     """
-    Xi = _check_algebra(top, Xi)
+    Xi = check_algebra_element(top, Xi)
     A = top.adjacency(theta)
     return top.pack(Xi @ A - A @ Xi)
 
@@ -463,10 +464,13 @@ def horizontal_projection(top: Topology, theta, v) -> np.ndarray:
     return v - vertical_projection(top, theta, v)
 
 
-def _check_algebra(top: Topology, Xi) -> np.ndarray:
+def check_algebra_element(top: Topology, Xi) -> np.ndarray:
+    """``Xi`` as a float ``(n, n)`` array if it lies in the Lie algebra ``g``, else a ``ValueError``."""
     Xi = np.asarray(Xi, dtype=float)
     if Xi.shape != (top.n, top.n):
         raise ValueError(f"Xi has shape {Xi.shape}; expected ({top.n}, {top.n})")
+    if not np.all(np.isfinite(Xi)):
+        raise ValueError("Xi contains NaN or inf")
     if np.any(Xi[algebra_mask(top) == 0] != 0):
         raise ValueError("Xi has entries outside the Lie algebra: it must be block diagonal on the hidden levels")
     return Xi

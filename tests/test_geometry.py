@@ -7,7 +7,7 @@ from scipy.linalg import expm
 import geodln
 from geodln import init
 from geodln import symmetry as sy
-from geodln.geometry import NetworkBundle, level_set_slice, trace_critical_set
+from geodln.geometry import NetworkBundle
 from conftest import data_for
 
 
@@ -324,28 +324,6 @@ def test_conserved_level_set_samples_and_a_trajectory_stays_on_it(rng):
     traj = flow.integrate(top.pack(samples[0]), 3.0, n_points=5)
     for theta in traj.theta:
         assert np.abs(bundle.moment_map(top.adjacency(theta)) - C0).max() < 1e-8
-
-
-def test_critical_set_is_traced_and_unbounded():
-    top, data, A_star = _critical_point([2, 3, 3, 2], [3.0, 1.0], [1])
-    flow = geodln.GradientFlow(top, data)
-    trace = trace_critical_set(flow, A_star, n_directions=2, t_max=6.0, n_points=13, seed=0)
-    assert trace.critical_value == pytest.approx(data.critical_value([1]), abs=1e-12)
-    assert trace.max_loss_deviation < 1e-10 * max(1.0, trace.critical_value)
-    assert trace.max_relative_gradient < 1e-12
-    for norms in trace.norm:  # convex in t, growing without bound at one end at least
-        assert max(norms[0], norms[-1]) > 20 * norms[len(norms) // 2]
-    with pytest.raises(ValueError, match="not a critical point"):
-        trace_critical_set(flow, A_star + 0.1 * top.mask)
-
-
-def test_scalar_network_slice_matches_the_closed_forms():
-    flow = geodln.GradientFlow(geodln.layered([1, 1, 1]), geodln.Data.from_spectrum([2.0], 1, 1, seed=0))
-    sl = level_set_slice(flow, extent=1.5, n=7)
-    a, b = np.meshgrid(sl.a, sl.b)
-    s = float(flow.data.Syx[0, 0])
-    np.testing.assert_allclose(sl.loss, 0.5 * (s - a * b) ** 2, atol=1e-12)
-    np.testing.assert_allclose(sl.conserved[..., 0], a**2 - b**2, atol=1e-12)
 
 
 # --------------------------------------------------------------- errors

@@ -7,7 +7,7 @@ import pytest
 
 import geodln
 from geodln.hessian import hessian
-from geodln.landscape import analyze_stratum
+from geodln.landscape import analyze_stratum, trace_critical_set
 from geodln.symmetry import vertical_basis
 from geodln.strata import NULL, Piece, Stratum, enumerate_strata
 
@@ -156,3 +156,25 @@ def test_every_stratum_of_deeper_networks_is_classified_consistently(widths, spe
         for stratum in strata:
             kinds.add(analyze_stratum(stratum, data, seed=7).kind)
     assert kinds == {"global_minimum", "strict_saddle", "nonstrict_saddle"}
+
+
+def _clean_critical_point(widths, spectrum, learned, seed=0):
+    """A clean critical point: complete paths carrying the modes ``learned`` with their data strengths."""
+    top = geodln.layered(widths)
+    data = geodln.Data.from_spectrum(spectrum, widths[0], widths[-1], seed=seed)
+    strengths = np.zeros(max(learned))
+    strengths[[k - 1 for k in learned]] = data.s[[k - 1 for k in learned]]
+    return top, data, top.adjacency(geodln.init.aligned(top, data, strengths, seed=seed + 1))
+
+
+def test_critical_set_is_traced_and_unbounded():
+    top, data, A_star = _clean_critical_point([2, 3, 3, 2], [3.0, 1.0], [1])
+    flow = geodln.GradientFlow(top, data)
+    trace = trace_critical_set(flow, A_star, n_directions=2, t_max=6.0, n_points=13, seed=0)
+    assert trace.critical_value == pytest.approx(data.critical_value([1]), abs=1e-12)
+    assert trace.max_loss_deviation < 1e-10 * max(1.0, trace.critical_value)
+    assert trace.max_relative_gradient < 1e-12
+    for norms in trace.norm:  # convex in t, growing without bound at one end at least
+        assert max(norms[0], norms[-1]) > 20 * norms[len(norms) // 2]
+    with pytest.raises(ValueError, match="not a critical point"):
+        trace_critical_set(flow, A_star + 0.1 * top.mask)

@@ -245,3 +245,12 @@ def test_figures_command_only_one_cheap_figure(tmp_path, capsys):
     assert "wrote 2 files" in capsys.readouterr().out
     assert main(["figures", "--only", "nope", "--out", str(out), "--quiet"]) == 2
     assert "no gallery figure 'nope'" in capsys.readouterr().err
+
+
+def test_scalar_network_slice_matches_the_closed_forms():
+    flow = geodln.GradientFlow(geodln.layered([1, 1, 1]), geodln.Data.from_spectrum([2.0], 1, 1, seed=0))
+    sl = plots.level_set_slice(flow, extent=1.5, n=7)
+    a, b = np.meshgrid(sl.a, sl.b)
+    s = float(flow.data.Syx[0, 0])
+    np.testing.assert_allclose(sl.loss, 0.5 * (s - a * b) ** 2, atol=1e-12)
+    np.testing.assert_allclose(sl.conserved[..., 0], a**2 - b**2, atol=1e-12)
