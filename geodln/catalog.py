@@ -21,7 +21,7 @@ import io
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +33,15 @@ from .landscape import KINDS, CriticalPoint, analyze_stratum
 from .progress import Progress
 from .saddles import local_manifolds, verify_direction
 from .strata import Piece, Stratum, enumerate_strata
+from .tolerances import DEFAULT_TOLERANCES, Tolerances
 from .topology import layered
 
-__all__ = ["SCHEMA_VERSION", "FIELDS", "SADDLE_FIELDS", "Catalog", "build_catalog", "write_catalog", "fill_saddles"]
+__all__ = ["SCHEMA_VERSION", "FIELDS", "SADDLE_FIELDS", "Catalog", "build_catalog", "fill_saddles"]
 
-# 1: critical points and their Hessians; 2: plus the stable and unstable
-# directions of every saddle (written by fill_saddles / `geodln saddles`).
+# 1: critical points and their Hessians; 2: records may also carry the stable
+# and unstable directions of every saddle (filled in by fill_saddles / `geodln
+# saddles`, which records itself under the manifest's "saddles"), and the
+# manifest holds the tolerances the catalog was made with.
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 FIELDS = {
@@ -59,7 +62,7 @@ DIRECTIONS = "arrays/directions.npz"
 
 @dataclass
 class Catalog:
-    """A catalog of critical points (built in memory or loaded from disk).
+    """A catalog of critical points (built in memory by :func:`build_catalog` or loaded from disk).
 
     Attributes
     ----------
@@ -67,13 +70,16 @@ class Catalog:
     records : list of dict
         One per stratum, with at least the fields of :data:`FIELDS`.
     path : pathlib.Path or None
-        The directory it was loaded from.
+        The directory it was loaded from or last written to.
+    arrays : dict
+        ``{file: {key: array}}``: the arrays the records name (a catalog
+        loaded from disk reads each file on first use).
     """
 
     manifest: dict
     records: list
     path: Path | None = None
-    _arrays: dict = field(default_factory=dict, repr=False)
+    arrays: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -100,20 +106,49 @@ class Catalog:
 
     def _load(self, ref: dict) -> np.ndarray:
         """The array a ``{file, key}`` reference names."""
-        if ref["file"] not in self._arrays:
-            if self.path is None:
-                raise ValueError("this catalog has no arrays on disk")
-            with np.load(self.path / ref["file"]) as f:
-                self._arrays[ref["file"]] = dict(f)
-        return self._arrays[ref["file"]][ref["key"]]
+        return self._file(ref["file"])[ref["key"]]
 
-    def arrays(self) -> dict:
-        """Every array file of the catalog, loaded: ``{file: {key: array}}``."""
-        for name in self.manifest.get("checksums", {}):
-            if name.endswith(".npz") and name not in self._arrays:
-                with np.load(self.path / name) as f:
-                    self._arrays[name] = dict(f)
-        return dict(self._arrays)
+    def _file(self, name: str) -> dict:
+        if name not in self.arrays:
+            if self.path is None:
+                raise ValueError(f"this catalog has no array file {name}")
+            with np.load(self.path / name) as f:
+                self.arrays[name] = dict(f)
+        return self.arrays[name]
+
+    @property
+    def tolerances(self) -> Tolerances:
+        """The thresholds the catalog was made with (the defaults for catalogs older than that field)."""
+        return Tolerances(**self.manifest.get("tolerances", {}))
+
+    def write(self, out) -> Path:
+        """Write the catalog directory ``out`` atomically (a temporary directory renamed into place).
+
+        An existing ``out`` is replaced only if it is a catalog (it has a
+        ``manifest.json``) or an empty folder. Afterwards ``path`` is ``out`` and
+        the manifest holds the checksums of the files written.
+
+        Returns
+        -------
+        pathlib.Path
+            The directory written.
+        """
+        out = Path(out)
+        if out.exists() and not (out / "manifest.json").is_file() and (not out.is_dir() or any(out.iterdir())):
+            raise ValueError(f"{out} exists and is not a catalog: refusing to replace it (choose another --out)")
+        names = set(self.manifest.get("checksums", {})) | set(self.arrays)
+        files = {name: _npz_bytes(self._file(name)) for name in sorted(n for n in names if n.endswith(".npz"))}
+        files["critical_points.jsonl"] = "".join(json.dumps(r, default=json_default) + "\n" for r in self.records).encode()
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(_csv_row(r) for r in self.records)
+        files["summary.csv"] = buf.getvalue().encode()
+        manifest = self.manifest | {"checksums": {name: _sha256(c) for name, c in sorted(files.items())}}
+        files["manifest.json"] = (json.dumps(manifest, indent=2, default=json_default) + "\n").encode()
+        _replace_directory(out, files)
+        self.path, self.manifest = out, manifest
+        return out
 
     def by_id(self, record_id: str) -> dict:
         for rec in self.records:
@@ -166,7 +201,7 @@ class Catalog:
                 rec = json.loads(line)
             except json.JSONDecodeError as err:
                 raise ValueError(f"critical_points.jsonl line {lineno} is not valid JSON ({err.msg})") from None
-            _validate(rec, lineno, version)
+            _validate(rec, lineno, "saddles" in manifest)
             records.append(rec)
         if len(records) != manifest.get("n_records"):
             raise ValueError(f"critical_points.jsonl has {len(records)} records, the manifest says {manifest.get('n_records')}")
@@ -180,8 +215,8 @@ def _read_json(path: Path) -> dict:
         raise ValueError(f"{path} is not valid JSON ({err.msg} at line {err.lineno})") from None
 
 
-def _validate(rec: dict, lineno: int, version: int) -> None:
-    fields = FIELDS | (SADDLE_FIELDS if version >= 2 and rec.get("kind") != "global_minimum" else {})
+def _validate(rec: dict, lineno: int, with_saddles: bool) -> None:
+    fields = FIELDS | (SADDLE_FIELDS if with_saddles and rec.get("kind") != "global_minimum" else {})
     for name, kind in fields.items():
         if name not in rec:
             raise ValueError(f"critical_points.jsonl line {lineno}: missing field {name!r}")
@@ -244,7 +279,7 @@ def _csv_row(rec: dict) -> dict:
 
 
 def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = None, progress: bool = False,
-                  argv=None) -> tuple[Catalog, dict]:
+                  argv=None, tolerances: Tolerances = DEFAULT_TOLERANCES) -> Catalog:
     """Enumerate, analyse and classify every stratum of an architecture and spectrum.
 
     Parameters
@@ -257,13 +292,13 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
         Seeds the data's singular vectors and every representative.
     max_per_set : int, optional
         Cap on strata per learnt set (the count left out is in the manifest).
+    tolerances : Tolerances
+        The thresholds of every check (recorded in the manifest).
 
     Returns
     -------
-    catalog : Catalog
-        In memory (``path`` is None).
-    arrays : dict
-        ``{file: {key: array}}`` for :func:`write_catalog`.
+    Catalog
+        In memory, with its arrays (``path`` is None); :meth:`Catalog.write` saves it.
     """
     s = np.asarray(spectrum, dtype=float)
     if s.ndim != 1 or np.any(np.diff(s) >= 0):
@@ -279,7 +314,7 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
     for _, strata, _ in groups:
         for stratum in strata:
             rid = f"cp{len(records):05d}"
-            cp = analyze_stratum(stratum, data, seed=rng)
+            cp = analyze_stratum(stratum, data, seed=rng, tolerances=tolerances)
             records.append(_record(cp, rid))
             points[rid] = top.adjacency(cp.theta)
             spectra[rid] = cp.eigenvalues
@@ -288,58 +323,43 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
     bar.close(f"{total} strata")
     params = {"widths": widths, "spectrum": s.tolist(), "seed": seed, "max_per_set": max_per_set}
     manifest = provenance(argv, **params) | {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "seed": seed,
         "conventions": {
             "loss": "L = 1/2 ||Y - W X||_F^2, whitened data (Sxx = I), L_J = 1/2 sum_{k not in J} s_k^2",
             "adjacency": "A[j, k] is the weight of the edge j -> k (networkx.to_numpy_array); nodes layer by layer; "
                          "block (layer i-1, layer i) = W_i^T",
             "learned": "1-based mode indices, modes sorted by decreasing singular value",
-            "inertia_tolerance": "|lambda| <= 1e-8 * max(max |lambda|, s_1^(2 - 2/h)) counts as zero",
             "pieces": "[a, b, source, target]: a chain of links from layer a to b; source/target = mode carried "
                       "by an input/output piece (0: a direction orthogonal to every mode, null: none)",
         },
+        "tolerances": asdict(tolerances),
         "data": {"Syx": data.Syx, "Sxx": data.Sxx, "singular_values": data.s, "U": data.U, "V": data.V},
         "n_records": len(records),
         "counts": {kind: sum(r["kind"] == kind for r in records) for kind in KINDS},
         "left_out": {" ".join(map(str, J)) or "-": n for J, _, n in groups if n},
     }
-    return Catalog(manifest, records), {POINTS: points, SPECTRA: spectra, SIMILARITIES: similarities}
+    return Catalog(manifest, records, arrays={POINTS: points, SPECTRA: spectra, SIMILARITIES: similarities})
 
 
-def write_catalog(catalog: Catalog, arrays: dict, out) -> Path:
-    """Write a catalog directory atomically (a temporary directory renamed into place).
+def _npz_bytes(arrays: dict) -> bytes:
+    bio = io.BytesIO()
+    np.savez_compressed(bio, **arrays)
+    return bio.getvalue()
 
-    An existing ``out`` is replaced only if it is a catalog (it has a
-    ``manifest.json``) or an empty folder.
 
-    Returns
-    -------
-    pathlib.Path
-        The directory written.
+def _replace_directory(out: Path, files: dict) -> None:
+    """Write ``files`` (``{relative name: bytes}``) into a fresh temporary directory, then rename it to ``out``.
+
+    An existing ``out`` is moved aside first and put back if the rename fails.
     """
-    out = Path(out)
-    if out.exists() and not (out / "manifest.json").is_file() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"{out} exists and is not a catalog: refusing to replace it (choose another --out)")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; a catalog is meant to be shared
     try:
-        files = {"critical_points.jsonl": "".join(json.dumps(r, default=json_default) + "\n" for r in catalog.records).encode()}
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        writer.writerows(_csv_row(r) for r in catalog.records)
-        files["summary.csv"] = buf.getvalue().encode()
-        for name, content in arrays.items():
-            bio = io.BytesIO()
-            np.savez_compressed(bio, **content)
-            files[name] = bio.getvalue()
         for name, content in files.items():
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp / name).write_bytes(content)
-        manifest = catalog.manifest | {"checksums": {name: _sha256(c) for name, c in sorted(files.items())}}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=json_default) + "\n")
         if out.exists():  # an earlier catalog (or an empty folder): swap, and put it back on failure
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
             out.rename(old / out.name)
@@ -354,9 +374,6 @@ def write_catalog(catalog: Catalog, arrays: dict, out) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    catalog.path = out
-    catalog.manifest = manifest
-    return out
 
 
 def fill_saddles(path, progress: bool = False, argv=None) -> Catalog:
@@ -378,30 +395,31 @@ def fill_saddles(path, progress: bool = False, argv=None) -> Catalog:
         raise ValueError(f"{path}: the catalog's data cannot be regenerated from its seed")
     top = layered(widths)
     flow = GradientFlow(top, data)
-    arrays = catalog.arrays()
+    tol = catalog.tolerances
     directions, n_verified, n_total = {}, 0, 0
     saddles = [r for r in catalog.records if r["kind"] != "global_minimum"]
     bar = Progress(len(saddles), "verifying saddle directions", enabled=progress)
     for done, rec in enumerate(saddles, start=1):
         stratum = Stratum(tuple(widths), tuple(rec["learned"]), tuple(Piece(*p) for p in rec["pieces"]), len(spectrum))
         theta = top.pack(catalog.point(rec))
-        found = local_manifolds(flow, theta, stratum, catalog.similarity(rec))
+        found = local_manifolds(flow, theta, stratum, catalog.similarity(rec), tolerances=tol)
         for label, group in (("u", found.unstable), ("s", found.stable)):
             items = []
             for j, d in enumerate(group):
                 key = f"{rec['id']}_{label}{j}"
-                verify_direction(flow, theta, d)
+                check = verify_direction(flow, theta, d, tolerances=tol)
                 directions[key] = top.adjacency(d.vector)
                 items.append({"file": DIRECTIONS, "key": key, "order": d.order, "mode": d.mode,
-                              "verified": bool(d.verified), "eigenvalue": d.eigenvalue, "links": d.links,
-                              "evidence": d.evidence})
-                n_verified += bool(d.verified)
+                              "verified": check.verified, "eigenvalue": d.eigenvalue, "links": d.links,
+                              "evidence": check.evidence})
+                n_verified += check.verified
                 n_total += 1
             rec["unstable_directions" if label == "u" else "stable_directions"] = items
         rec.update(unstable_dim=found.unstable_dim, stable_dim=found.stable_dim, center_dim=found.center_dim)
         bar.update(done)
     bar.close(f"{n_verified}/{n_total} directions verified")
-    catalog.manifest.update(schema_version=2, saddles=provenance(argv) | {"n_directions": n_total,
-                                                                           "n_verified": n_verified})
-    write_catalog(catalog, arrays | {DIRECTIONS: directions}, catalog.path)
+    catalog.manifest.update(schema_version=SCHEMA_VERSION, saddles=provenance(argv) | {"n_directions": n_total,
+                                                                                        "n_verified": n_verified})
+    catalog.arrays[DIRECTIONS] = directions
+    catalog.write(catalog.path)
     return catalog

@@ -20,8 +20,8 @@ import numpy as np
 from . import init as initialisations
 from .data import Data
 from .files import provenance, write_json, write_npz
-from .flow import GradientFlow
-from .landscape import ClassificationError
+from .flow import DEFAULT_METHOD, GradientFlow
+from .errors import ClassificationError
 from .losses import get_loss
 from .saddles import itinerary
 from .topology import layered, read_graph
@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--t-end", type=float, default=40.0, help="final time (default 40)")
     p.add_argument("--n-points", type=int, default=401, help="number of output times (default 401)")
     p.add_argument("--log-time", action="store_true", help="log-spaced output times (for long plateaus)")
-    p.add_argument("--method", default="DOP853", help="scipy solve_ivp method (default DOP853)")
+    p.add_argument("--method", default=DEFAULT_METHOD, help=f"scipy solve_ivp method (default {DEFAULT_METHOD})")
     p.add_argument("--rtol", type=float, default=1e-10)
     p.add_argument("--atol", type=float, default=1e-12)
     p.add_argument("--grad-tol", type=float, default=None, help="stop once ||dA/dt|| falls below this")
@@ -193,11 +193,11 @@ def run_flow(args, argv) -> int:
 
 
 def run_catalog(args, argv) -> int:
-    from .catalog import build_catalog, fill_saddles, write_catalog
+    from .catalog import build_catalog, fill_saddles
 
-    catalog, arrays = build_catalog(args.widths, args.spectrum, seed=args.seed, max_per_set=args.max_per_set,
-                                    progress=not args.quiet, argv=argv)
-    out = write_catalog(catalog, arrays, args.out)
+    catalog = build_catalog(args.widths, args.spectrum, seed=args.seed, max_per_set=args.max_per_set,
+                            progress=not args.quiet, argv=argv)
+    out = catalog.write(args.out)
     if not args.no_saddles:
         catalog = fill_saddles(out, progress=not args.quiet, argv=argv)
     if not args.quiet:
@@ -247,7 +247,7 @@ def _set(J) -> str:
 
 
 def run_figures(args, argv) -> int:
-    from .gallery import make_gallery
+    from .plots.gallery import make_gallery
 
     written = make_gallery(args.out, only=args.only, formats=args.format.split(","), seed=args.seed,
                            progress=not args.quiet)

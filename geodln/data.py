@@ -95,6 +95,16 @@ class Data:
         return self.X.shape[1]
 
     @property
+    def input_modes(self) -> np.ndarray:
+        """``Sxx^{1/2} V``, shape=[d_in, m]: the input side of each mode.
+
+        ``W_J`` maps ``Sxx^{1/2} v_k`` to ``s_k u_k`` for ``k`` in ``J``; a network
+        that does not carry mode ``k`` sends this vector to zero (``v_k`` itself
+        for whitened data).
+        """
+        return self.V if self.whitened else self.Sxx @ (self._inv_sqrt @ self.V)
+
+    @property
     def rank(self) -> int:
         """Number of nonzero modes (singular values above ``1e-12 s_1``): the ones that can be learnt."""
         return int(np.sum(self.s > 1e-12 * self.s[0])) if self.s.size and self.s[0] > 0 else 0

@@ -25,15 +25,14 @@ from scipy.integrate import solve_ivp
 
 from . import symmetry
 from .data import Data
+from .errors import DivergenceError
 from .losses import Loss, get_loss
 from .progress import Progress
 from .topology import Topology
 
-__all__ = ["GradientFlow", "Trajectory", "DivergenceError", "vector_field_dense"]
+__all__ = ["GradientFlow", "Trajectory", "vector_field_dense", "DEFAULT_METHOD"]
 
-
-class DivergenceError(ValueError):
-    """Gradient descent blew up: the step size is too large for this start."""
+DEFAULT_METHOD = "DOP853"  # the integrator every part of geodln uses unless told otherwise
 
 
 def _is_packed_buffer(out, n: int) -> bool:
@@ -218,7 +217,7 @@ class GradientFlow:
         self,
         theta0,
         t_end: float,
-        method: str = "DOP853",
+        method: str | None = None,
         rtol: float = 1e-10,
         atol: float = 1e-12,
         n_points: int = 201,
@@ -235,8 +234,9 @@ class GradientFlow:
             Initial weights.
         t_end : float
             Final time (> 0).
-        method : str or OdeSolver class
-            Passed to ``solve_ivp`` (``"DOP853"``, ``"RK45"``, ``"Radau"``, ...).
+        method : str or OdeSolver class, optional
+            Passed to ``solve_ivp`` (``"DOP853"``, ``"RK45"``, ``"Radau"``, ...);
+            default :data:`DEFAULT_METHOD`.
         rtol, atol : float
             Tolerances passed to ``solve_ivp``.
         n_points : int
@@ -273,11 +273,6 @@ class GradientFlow:
         if t_eval.ndim != 1 or t_eval.size == 0 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_end:
             raise ValueError("t_eval must be increasing times inside [0, t_end]")
         bar = Progress(t_end, "integrating t", enabled=progress)
-
-        def fun(t, y):
-            bar.update(t)
-            return self.rhs(y)
-
         events = None
         if grad_tol is not None and np.linalg.norm(self.rhs(theta0)) < grad_tol:  # already critical
             return Trajectory.from_states(self, [0.0], theta0[None], nfev=1, success=True,
@@ -288,7 +283,8 @@ class GradientFlow:
 
             critical.terminal, critical.direction = True, -1
             events = [critical]
-        sol = solve_ivp(fun, (0.0, t_end), theta0, method=method, t_eval=t_eval, rtol=rtol, atol=atol, events=events)
+        sol = self.solve(theta0, (0.0, t_end), t_eval=t_eval, events=events, rtol=rtol, atol=atol, method=method,
+                         progress=bar)
         t, states = sol.t, sol.y.T
         if events is not None and sol.status == 1 and len(sol.t_events[0]):
             t_stop, y_stop = sol.t_events[0][0], sol.y_events[0][0]
@@ -296,6 +292,50 @@ class GradientFlow:
                 t, states = np.append(t, t_stop), np.vstack([states, y_stop])
         bar.close(sol.message)
         return Trajectory.from_states(self, t, states, nfev=sol.nfev, success=bool(sol.success), message=sol.message)
+
+    def solve(self, theta0, t_span, t_eval=None, events=None, rtol: float = 1e-10, atol: float = 1e-12,
+              method=None, progress: Progress | None = None):
+        """Integrate the flow: the one call of an ODE solver in geodln.
+
+        Trajectories (:meth:`integrate`), the verification of stable and
+        unstable directions, escape times and the figures all integrate
+        through here, so the solver and its options are chosen in one place.
+
+        Parameters
+        ----------
+        theta0 : ndarray, shape=[n_params]
+            Initial weights (not checked: callers check them).
+        t_span : (float, float)
+            Start and end time.
+        t_eval : array-like, optional
+            Output times (default: the solver's own steps).
+        events : list of callables, optional
+            ``scipy.integrate.solve_ivp`` events ``g(t, theta)``.
+        rtol, atol : float
+            Solver tolerances.
+        method : str or OdeSolver class, optional
+            Default :data:`DEFAULT_METHOD`.
+        progress : Progress, optional
+            Told the time reached at every evaluation.
+
+        Returns
+        -------
+        scipy.integrate.OdeResult
+            ``t``, ``y`` (shape ``[n_params, T]``), ``t_events``, ``y_events``,
+            ``nfev``, ``status``, ``message``, ``success``.
+        """
+        if progress is None:
+            def fun(t, y):
+                return self.rhs(y)
+        else:
+            def fun(t, y):
+                progress.update(t)
+                return self.rhs(y)
+
+        # explicit methods may overflow in trial steps they then reject (after long plateaus)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return solve_ivp(fun, t_span, theta0, method=method or DEFAULT_METHOD, t_eval=t_eval, rtol=rtol,
+                             atol=atol, events=events)
 
     def descend(self, theta0, step: float, n_steps: int, record_every: int = 1) -> "Trajectory":
         """Plain gradient descent ``theta <- theta - step dL/d theta``.

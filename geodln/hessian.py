@@ -13,7 +13,7 @@ parameter counts the extreme eigenvalues come from Lanczos
 (``scipy.sparse.linalg.eigsh``) on the product.
 
 Inertia: eigenvalues with ``|lambda| <= tol`` count as zero, where
-``tol = rtol * max(max |lambda|, scale)`` (``rtol = 1e-8`` by default):
+``tol = rtol * max(max |lambda|, scale)`` (``rtol`` = ``Tolerances.inertia``, 1e-8 by default):
 relative to the spectrum, floored by the problem's own scale (``s_1^{2-2/h}``
 for data of scale ``s_1``) where the Hessian vanishes and only rounding is
 left, so that the counts do not change when the data are scaled.
@@ -27,10 +27,9 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .flow import GradientFlow
+from .tolerances import DEFAULT_TOLERANCES
 
 __all__ = ["hessian_vector_product", "hessian", "Inertia", "inertia", "lanczos_extremes"]
-
-RTOL = 1e-8
 
 
 def hessian_vector_product(flow: GradientFlow, theta, v) -> np.ndarray:
@@ -126,7 +125,7 @@ class Inertia:
                 "min": self.min, "max": self.max}
 
 
-def inertia(eigenvalues, rtol: float = RTOL, scale: float = 0.0) -> Inertia:
+def inertia(eigenvalues, rtol: float = DEFAULT_TOLERANCES.inertia, scale: float = 0.0) -> Inertia:
     """The inertia of a symmetric matrix from its eigenvalues (see the module notes on ``tol``).
 
     ``scale`` is the problem's natural size of a Hessian entry (for a depth-h

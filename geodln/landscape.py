@@ -27,23 +27,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import Data, random_orthogonal
+from .data import Data
+from .errors import ClassificationError
 from .flow import GradientFlow
 from .hessian import Inertia, hessian, inertia
 from .strata import Stratum
 from . import symmetry
 from .symmetry import algebra_dim, horizontal_basis, vertical_basis
+from .tolerances import DEFAULT_TOLERANCES, Tolerances
 from .topology import Topology, layered
 
-__all__ = ["KINDS", "ClassificationError", "CriticalPoint", "analyze_stratum", "random_similarity", "path_direction",
-           "CriticalTrace", "trace_critical_set"]
+__all__ = ["KINDS", "classify", "stratum_kind", "point_tightened", "point_kind", "CriticalPoint", "analyze_stratum",
+           "path_direction", "CriticalTrace", "trace_critical_set"]
 
 KINDS = ("global_minimum", "strict_saddle", "nonstrict_saddle")
-GRAD_TOL = 1e-9  # relative to s_1^2: a representative must be this critical
-
-
-class ClassificationError(RuntimeError):
-    """The path rule, the published theorem and the Hessian disagree."""
 
 
 @dataclass
@@ -100,41 +97,114 @@ class CriticalPoint:
 
 
 def random_similarity(top: Topology, rng, spread: float = 0.5) -> np.ndarray:
-    """A random group element ``S`` (block diagonal, identity on input and output), shape=[n, n].
+    """Deprecated alias of ``symmetry.random_group_element(top, rng, "GL", spread)``."""
+    return symmetry.random_group_element(top, rng, "GL", spread)
 
-    Each hidden block is ``Q_1 diag(exp(U(-spread, spread))) Q_2`` with Haar
-    ``Q_1, Q_2``: well conditioned, far from the identity; orthogonal for
-    ``spread = 0``.
+
+def classify(learned, n_modes: int, r_max: int, tightened: bool) -> str:
+    """The class of a critical point that learns the modes ``J``: the package's one classification rule.
+
+    Achour, Malgouyres and Gerchinovitz (JMLR 2024): a global minimum iff
+    ``J`` is the top ``min(r_max, m)`` modes; a strict saddle when ``J`` is not
+    the top ``|J|`` modes; for a top set with ``|J| < min(r_max, m)``,
+    nonstrict iff the point is *tightened*. "Tightened" is read mode by mode
+    (:meth:`Stratum.tightened` for a stratum, :func:`point_tightened` for a
+    point): the plain reading, one split of the layers for all modes, calls
+    strict some points whose Hessian vanishes identically (e.g.
+    ``J={} + v1[0,1] [3,4]u2`` in widths 3,3,3,3,3).
+
+    Parameters
+    ----------
+    learned : iterable of int
+        ``J``, 1-based mode indices.
+    n_modes : int
+        ``m``, the number of nonzero data modes.
+    r_max : int
+        ``min_i d_i``, the largest rank of the end-to-end map.
+    tightened : bool
+
+    Returns
+    -------
+    str
+        One of :data:`KINDS`.
+
+    Examples
+    --------
+    >>> classify([1], n_modes=2, r_max=2, tightened=True), classify([2], 2, 2, True)
+    ('nonstrict_saddle', 'strict_saddle')
     """
-    S = np.eye(top.n)
-    for sl in top.level_slices[1:-1]:
-        d = sl.stop - sl.start
-        S[sl, sl] = (random_orthogonal(d, rng) * np.exp(rng.uniform(-spread, spread, d))) @ random_orthogonal(d, rng)
-    return S
-
-
-def _rule_kind(stratum: Stratum) -> str:
-    if stratum.is_global_min:
+    J = tuple(sorted(int(k) for k in learned))
+    is_top = J == tuple(range(1, len(J) + 1))
+    if is_top and len(J) == min(r_max, n_modes):
         return "global_minimum"
-    order = stratum.escape_order()
-    if order is None:
-        raise ClassificationError(f"{stratum.label}: no escape path closes, yet it is not a global minimum")
-    return "strict_saddle" if order == 2 else "nonstrict_saddle"
-
-
-def _theorem_kind(stratum: Stratum) -> str:
-    """Achour, Malgouyres, Gerchinovitz (2024), with their "tightened" condition read
-    mode by mode (:meth:`Stratum.tightened`): the plain reading, one split for all
-    modes, calls strict some points whose Hessian vanishes identically (e.g.
-    ``J={} + v1[0,1] [3,4]u2`` in widths 3,3,3,3,3)."""
-    if stratum.is_global_min:
-        return "global_minimum"
-    if not stratum.is_top:
+    if not is_top:
         return "strict_saddle"
-    return "nonstrict_saddle" if stratum.tightened() else "strict_saddle"
+    return "nonstrict_saddle" if tightened else "strict_saddle"
 
 
-def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0) -> CriticalPoint:
+def stratum_kind(stratum: Stratum) -> str:
+    """:func:`classify` for a stratum (its tightened condition is combinatorial)."""
+    return classify(stratum.learned, stratum.n_modes, min(stratum.widths), stratum.tightened())
+
+
+def point_tightened(flow: GradientFlow, theta, learned, tolerances: Tolerances = DEFAULT_TOLERANCES) -> bool:
+    """Whether a point at or near a critical point with learnt set ``J`` is tightened, mode by mode.
+
+    For every unlearnt mode ``k`` there must be a split of the layers into
+    three nonempty consecutive blocks ``[1..i], [i+1..j], [j+1..h]`` with
+    ``W_i ... W_1 x_k ~ 0``, ``rank(W_j ... W_{i+1}) = |J|`` and
+    ``u_k^T W_h ... W_{j+1} ~ 0`` (``x_k = Sxx^{1/2} v_k`` is the input side of
+    mode ``k``, ``v_k`` for whitened data). A product of ``p`` of the ``h``
+    layers counts as zero below ``(plateau_rank * max(1, s_1))^(p/h)``.
+
+    Parameters
+    ----------
+    flow : GradientFlow
+        A layered network (sparse masks allowed).
+    theta : array-like, shape=[n_params]
+    learned : iterable of int
+    tolerances : Tolerances
+    """
+    top, data = flow.top, flow.data
+    Ws = top.layer_weights(theta)
+    h, learned = len(Ws), {int(k) for k in learned}
+    cut = tolerances.plateau_rank * max(1.0, float(data.s[0]))
+    X = data.input_modes
+
+    def product(a, b):  # W_b ... W_{a+1}
+        P = np.eye(top.widths[a])
+        for W in Ws[a:b]:
+            P = W @ P
+        return P
+
+    def vanishes(x, layers):
+        return np.linalg.norm(x) <= cut ** (layers / h)
+
+    splits = [(i, j) for i in range(1, h - 1) for j in range(i + 1, h)
+              if np.sum(np.linalg.svd(product(i, j), compute_uv=False) > cut ** ((j - i) / h)) == len(learned)]
+    for k in range(1, data.rank + 1):
+        if k not in learned and not any(vanishes(product(0, i) @ X[:, k - 1], i)
+                                        and vanishes(data.U[:, k - 1] @ product(j, h), h - j) for i, j in splits):
+            return False
+    return True
+
+
+def point_kind(flow: GradientFlow, theta, learned, tolerances: Tolerances = DEFAULT_TOLERANCES) -> str:
+    """:func:`classify` for a point at or near a critical point that learns ``J``.
+
+    Networks with skip connections have no layer split: a top set short of
+    the global minimum is reported strict there.
+    """
+    top, data = flow.top, flow.data
+    J = tuple(sorted(int(k) for k in learned))
+    r_max = min(top.widths)
+    needs_split = J == tuple(range(1, len(J) + 1)) and len(J) < min(r_max, data.rank)
+    tight = needs_split and top.is_layered and point_tightened(flow, theta, J, tolerances)
+    return classify(J, data.rank, r_max, tight)
+
+
+def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0,
+                    tolerances: Tolerances = DEFAULT_TOLERANCES) -> CriticalPoint:
     """Build a random representative of ``stratum`` and check everything about it.
 
     Parameters
@@ -146,47 +216,50 @@ def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0
         Draws the dangling weights and the group element.
     spread : float
         Log-range of the group element's singular values (see
-        :func:`random_similarity`). The default 0 moves the representative by
-        an orthogonal element: the inertia and the class are the same for any
-        element of ``GL`` (the Hessian transforms by congruence), but the flow
-        commutes with the orthogonal group only, so only there do the escape
-        paths of :mod:`geodln.saddles` stay exactly invariant.
+        :func:`geodln.symmetry.random_group_element`). The default 0 moves the
+        representative by an orthogonal element: the inertia and the class are
+        the same for any element of ``GL`` (the Hessian transforms by
+        congruence), but the flow commutes with the orthogonal group only, so
+        only there do the escape paths of :mod:`geodln.saddles` stay exactly
+        invariant.
+    tolerances : Tolerances
+        ``gradient``, ``loss``, ``inertia``, ``escape_order``, ``escape_drop``.
 
     Raises
     ------
     ClassificationError
         When the representative is not critical, its loss is not ``L_J``, or
-        the rule, the theorem and the Hessian disagree.
+        the rule, the escape path and the Hessian disagree.
     """
+    tol = tolerances
     rng = np.random.default_rng(seed)
     top = layered(stratum.widths)
     data.check_fits(top)
     flow = GradientFlow(top, data)
-    S = random_similarity(top, rng, spread)
-    theta = top.pack(_clean(S @ stratum.canonical_adjacency(top, data, rng) @ np.linalg.inv(S), top))
-    scale = float(data.s[0]) ** 2
+    S = symmetry.random_group_element(top, rng, "GL", spread)
+    theta = top.pack(symmetry.act(top, S, stratum.canonical_adjacency(top, data, rng)))
+    scale = tol.gradient_scale(data)
     grad_norm = float(np.linalg.norm(flow.rhs(theta)))
     value, loss = data.critical_value(stratum.learned), flow.loss(theta)
-    if grad_norm > GRAD_TOL * scale or abs(loss - value) > 1e-9 * scale:
+    if grad_norm > tol.gradient * scale or abs(loss - value) > tol.loss * scale:
         raise ClassificationError(f"{stratum.label}: representative has |grad| = {grad_norm:.2e}, loss {loss} vs L_J = {value}")
     H = hessian(flow, theta)
     lam = np.linalg.eigvalsh(H)
-    hess_scale = float(data.s[0]) ** (2 - 2 / top.depth)
-    full = inertia(lam, scale=hess_scale)
+    hess_scale = tol.hessian_scale(data, top.depth)
+    full = inertia(lam, tol.inertia, hess_scale)
     Qv = vertical_basis(top, theta)
     orbit = Qv.shape[1]
     Qh = horizontal_basis(Qv)
-    hor = inertia(np.linalg.eigvalsh(Qh.T @ H @ Qh), scale=hess_scale) if Qh.shape[1] else inertia([])
-    rule, theorem = _rule_kind(stratum), _theorem_kind(stratum)
-    if rule != theorem:
-        raise ClassificationError(f"{stratum.label}: path rule says {rule}, Achour et al. say {theorem}")
-    if (full.negative > 0) != (rule == "strict_saddle"):
-        raise ClassificationError(f"{stratum.label}: {rule} but the Hessian has {full.negative} negative eigenvalues")
+    hor = inertia(np.linalg.eigvalsh(Qh.T @ H @ Qh), tol.inertia, hess_scale) if Qh.shape[1] else inertia([])
+    kind = stratum_kind(stratum)
+    _check_escape_order(stratum, kind)
+    if (full.negative > 0) != (kind == "strict_saddle"):
+        raise ClassificationError(f"{stratum.label}: {kind} but the Hessian has {full.negative} negative eigenvalues")
     if full.zero - orbit != hor.zero or hor.negative != full.negative:
         raise ClassificationError(f"{stratum.label}: the vertical space ({orbit}) is not in the Hessian kernel")
-    escape = _measure_escape(stratum, flow, S, theta, value) if rule == "nonstrict_saddle" else None
+    escape = _measure_escape(stratum, flow, S, theta, value, tol) if kind == "nonstrict_saddle" else None
     return CriticalPoint(
-        stratum=stratum, theta=theta, learned=list(stratum.learned), critical_value=value, loss=loss, kind=rule,
+        stratum=stratum, theta=theta, learned=list(stratum.learned), critical_value=value, loss=loss, kind=kind,
         hessian=full, horizontal_hessian=hor, eigenvalues=lam, orbit_dim=orbit,
         stabilizer_dim=algebra_dim(top) - orbit, layer_ranks=stratum.layer_ranks(),
         escape_order=stratum.escape_order(), escape=escape, grad_norm=grad_norm, tightened=stratum.tightened(),
@@ -194,27 +267,35 @@ def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0
     )
 
 
-def _clean(A: np.ndarray, top: Topology) -> np.ndarray:
-    """Zero the rounding noise that the similarity leaves off the mask."""
-    return A * top.mask
+def _check_escape_order(stratum: Stratum, kind: str) -> None:
+    """The path picture's evidence must agree with the class: no escape at a global minimum,
+    a swap or a path of at most two new links (order 2) at a strict saddle, order ``m >= 3`` at a
+    nonstrict one."""
+    order = stratum.escape_order()
+    if kind == "global_minimum":
+        return
+    if order is None:
+        raise ClassificationError(f"{stratum.label}: no escape path closes, yet it is not a global minimum")
+    if (order == 2) != (kind == "strict_saddle"):
+        raise ClassificationError(f"{stratum.label}: the escape path has order {order}, Achour et al. say {kind}")
 
 
 def path_direction(stratum: Stratum, top: Topology, data: Data, path, S: np.ndarray, signs=None) -> np.ndarray:
     """The unit packed direction of an escape path's new links (oriented by ``signs``),
     moved by the group element ``S``."""
-    D = top.pack(_clean(S @ stratum.link_matrix(top, data, path, signs) @ np.linalg.inv(S), top))
+    D = top.pack(symmetry.act(top, S, stratum.link_matrix(top, data, path, signs)))
     return D / np.linalg.norm(D)
 
 
-def _measure_escape(stratum, flow, S, theta, value) -> dict:
+def _measure_escape(stratum, flow, S, theta, value, tol: Tolerances) -> dict:
     """Loss decrease along the new path's links at two step sizes, and the fitted order."""
     path = stratum.escape_path()
     D = path_direction(stratum, flow.top, flow.data, path, S)
-    # step sizes with eps^m ~ 1e-6: the drop stays far above rounding for any order
-    steps = (10 ** (-6 / path.order), 0.5 * 10 ** (-6 / path.order))
+    # step sizes with eps^m ~ escape_drop: the drop stays far above rounding for any order
+    steps = (tol.escape_drop ** (1 / path.order), 0.5 * tol.escape_drop ** (1 / path.order))
     drops = [value - flow.loss(theta + eps * D) for eps in steps]
     order = float(np.log(drops[0] / drops[1]) / np.log(2.0)) if min(drops) > 0 else float("nan")
-    if not (min(drops) > 0 and abs(order - path.order) < 0.3):
+    if not (min(drops) > 0 and abs(order - path.order) < tol.escape_order):
         raise ClassificationError(
             f"{stratum.label}: along the escape path of order {path.order} the loss drops {drops} (fitted order {order:.2f})")
     return {"mode": path.mode, "links": path.link_names(), "eps": list(steps),

@@ -40,22 +40,19 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
-from scipy.integrate import solve_ivp
-
+from . import symmetry
 from .flow import GradientFlow, Trajectory
 from .hessian import hessian, inertia
-from .landscape import path_direction
+from .landscape import path_direction, point_kind
 from .strata import EscapePath, Stratum
 from .symmetry import horizontal_basis, vertical_basis
+from .tolerances import DEFAULT_TOLERANCES, Tolerances
 
-__all__ = ["Direction", "LocalManifolds", "local_manifolds", "verify_direction", "escape_time", "Visit", "itinerary"]
-
-HESSIAN_EPS = 1e-3  # initial distance along a Hessian eigenvector
-PATH_EPS = 0.1  # along an escape path of order m >= 3: the escape takes ~ eps^-(m-2)
-T_MAX = 2e4
+__all__ = ["Direction", "LocalManifolds", "local_manifolds", "Verification", "verify_direction", "escape_time",
+           "Visit", "itinerary"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Direction:
     """A tangent direction at a saddle, claimed stable or unstable.
 
@@ -72,10 +69,6 @@ class Direction:
         The horizontal Hessian eigenvalue (None for paths).
     links : list or None
         ``[layer, from, to]`` of a path's new links.
-    verified : bool or None
-        Set by :func:`verify_direction`.
-    evidence : dict
-        What the verification measured.
     """
 
     vector: np.ndarray = field(repr=False)
@@ -84,8 +77,28 @@ class Direction:
     mode: int | None = None
     eigenvalue: float | None = None
     links: list | None = None
-    verified: bool | None = None
-    evidence: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What :func:`verify_direction` found.
+
+    Attributes
+    ----------
+    verified : bool
+        Whether the flow confirmed the claim.
+    evidence : dict
+        What was measured: ``eps``, ``margin``, and ``growth_at_1_over_lambda``
+        (Hessian directions), ``escape_times`` (unstable) or ``return_time``
+        and ``distance_ratio`` (stable).
+    times : tuple of float or None
+        The escape times of the unstable starts, or the return time of the
+        stable one; None where the event did not happen by ``t_max``.
+    """
+
+    verified: bool
+    evidence: dict
+    times: tuple
 
 
 @dataclass
@@ -116,7 +129,8 @@ def _horizontal_eigen(flow: GradientFlow, theta):
     return lam, Qh @ vecs
 
 
-def local_manifolds(flow: GradientFlow, theta, stratum: Stratum | None = None, similarity=None) -> LocalManifolds:
+def local_manifolds(flow: GradientFlow, theta, stratum: Stratum | None = None, similarity=None,
+                    tolerances: Tolerances = DEFAULT_TOLERANCES) -> LocalManifolds:
     """Stable and unstable directions at a critical point ``theta``.
 
     Parameters
@@ -129,9 +143,11 @@ def local_manifolds(flow: GradientFlow, theta, stratum: Stratum | None = None, s
         nonstrict saddle.
     similarity : ndarray, shape=[n, n], optional
         The group element that moved the stratum's canonical representative to ``theta``.
+    tolerances : Tolerances
+        ``inertia`` decides which horizontal eigenvalues count as zero.
     """
     lam, vecs = _horizontal_eigen(flow, theta)
-    tol = inertia(lam, scale=float(flow.data.s[0]) ** (2 - 2 / flow.top.depth)).tol
+    tol = inertia(lam, tolerances.inertia, tolerances.hessian_scale(flow.data, flow.top.depth)).tol
     unstable = [Direction(vecs[:, i], True, 2, eigenvalue=float(lam[i])) for i in np.flatnonzero(lam < -tol)]
     stable = [Direction(vecs[:, i], False, 2, eigenvalue=float(lam[i])) for i in np.flatnonzero(lam > tol)]
     if not unstable and stratum is not None and similarity is not None:
@@ -181,84 +197,95 @@ def _decoupled(stratum: Stratum, path: EscapePath) -> bool:
 def _link_norm(stratum, flow, k, link, similarity) -> float:
     """Frobenius norm of one new link after the group element moved it."""
     top = flow.top
-    M = similarity @ stratum.link_matrix(top, flow.data, EscapePath(k, (link,))) @ np.linalg.inv(similarity)
-    return float(np.linalg.norm(M * top.mask))
+    return float(np.linalg.norm(symmetry.act(top, similarity, stratum.link_matrix(top, flow.data, EscapePath(k, (link,))))))
 
 
-def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0, rtol: float = 1e-8) -> bool:
-    """Integrate the flow from ``theta + eps d`` and check the claim; fills ``verified`` and ``evidence``.
+def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0,
+                     tolerances: Tolerances = DEFAULT_TOLERANCES) -> Verification:
+    """Integrate the flow from ``theta + eps d`` and check the claim.
 
     Hessian directions (eigenvalue ``lambda``) first pass a linear test: after
     ``t = 1/|lambda|`` the component along ``d`` must have grown by at least
-    1.5 (unstable; ``e`` in theory) or shrunk below 0.6 (stable; ``1/e``) --
-    rounding alone cannot fake that, unlike a mere escape.
-    Unstable: from ``theta + eps d`` and from ``theta + eps d + 0.1 eps xi``
+    ``growth_unstable`` (``e`` in theory) or shrunk below ``growth_stable``
+    (``1/e``) -- rounding alone cannot fake that, unlike a mere escape.
+    Unstable: from ``theta + eps d`` and from ``theta + eps d + perturbation eps xi``
     (``xi`` a random unit horizontal vector) the loss must fall below
-    ``L(theta) - margin`` (``margin = 1e-3 max(1, L)``) before ``T_MAX``.
-    Stable: before ``T_MAX`` the state must come back toward the critical set:
+    ``L(theta) - margin max(1, L)`` before ``t_max``.
+    Stable: before ``t_max`` the state must come back toward the critical set:
     its speed ``||dA/dt||`` (zero exactly there) halves while ``||W - W_J||``
-    shrinks and the loss stays above ``L(theta) - margin``.
+    shrinks and the loss stays above ``L(theta) - margin max(1, L)``.
+    (Thresholds: the fields of ``tolerances``.)
+
+    Parameters
+    ----------
+    flow : GradientFlow
+    theta : array-like, shape=[n_params]
+        The saddle.
+    direction : Direction
+        The claim to check (not modified).
+    seed : int or numpy.random.Generator
+        Draws the horizontal perturbation.
+    tolerances : Tolerances
+
+    Returns
+    -------
+    Verification
     """
+    tol = tolerances
     theta = np.asarray(theta, dtype=float)
     value = flow.loss(theta)
-    margin = 1e-3 * max(1.0, value)
-    eps = HESSIAN_EPS if direction.eigenvalue is not None else PATH_EPS
+    margin = tol.margin * max(1.0, value)
+    eps = tol.hessian_eps if direction.eigenvalue is not None else tol.path_eps
     x0 = theta + eps * direction.vector
     evidence = {"eps": eps, "margin": margin}
     linear_ok = True
     if direction.eigenvalue is not None:
-        growth = _growth(flow, theta, direction.vector, eps, 1.0 / abs(direction.eigenvalue), rtol)
+        growth = _growth(flow, theta, direction.vector, eps, 1.0 / abs(direction.eigenvalue), tol)
         evidence["growth_at_1_over_lambda"] = growth
-        linear_ok = growth >= 1.5 if direction.unstable else growth <= 0.6
+        linear_ok = growth >= tol.growth_unstable if direction.unstable else growth <= tol.growth_stable
     if direction.unstable:
         Qv = vertical_basis(flow.top, theta)
         xi = np.random.default_rng(seed).standard_normal(theta.size)
         xi -= Qv @ (Qv.T @ xi)
-        starts = [x0, x0 + 0.1 * eps * xi / np.linalg.norm(xi)]
-        ends = [_first_event(flow, x, [lambda y: flow.loss(y) - (value - margin)], rtol) for x in starts]
-        evidence["escape_times"] = [None if e is None else e[0] for e in ends]
-        direction.verified = linear_ok and all(e is not None for e in ends)
-    else:
-        speed0 = np.linalg.norm(flow.rhs(x0))
-        end = _first_event(flow, x0, [lambda y: np.linalg.norm(flow.rhs(y)) - 0.5 * speed0,
-                                      lambda y: flow.loss(y) - (value - margin)], rtol)
-        W_star, W0 = flow.top.end_to_end(theta), flow.top.end_to_end(x0)
-        returned = end is not None and end[2] == 0  # the speed halved before the loss fell
-        evidence["return_time"] = end[0] if returned else None
-        if returned and np.linalg.norm(W0 - W_star) > 1e-12 * max(1.0, np.linalg.norm(W_star)):
-            ratio = float(np.linalg.norm(flow.top.end_to_end(end[1]) - W_star) / np.linalg.norm(W0 - W_star))
-            evidence["distance_ratio"] = ratio
-            returned = ratio < 1.0
-        direction.verified = linear_ok and returned
-    direction.evidence = evidence
-    return direction.verified
+        starts = [x0, x0 + tol.perturbation * eps * xi / np.linalg.norm(xi)]
+        ends = [_first_event(flow, x, [lambda y: flow.loss(y) - (value - margin)], tol) for x in starts]
+        times = tuple(None if e is None else e[0] for e in ends)
+        evidence["escape_times"] = list(times)
+        return Verification(linear_ok and all(e is not None for e in ends), evidence, times)
+    speed0 = np.linalg.norm(flow.rhs(x0))
+    end = _first_event(flow, x0, [lambda y: np.linalg.norm(flow.rhs(y)) - 0.5 * speed0,
+                                  lambda y: flow.loss(y) - (value - margin)], tol)
+    W_star, W0 = flow.top.end_to_end(theta), flow.top.end_to_end(x0)
+    returned = end is not None and end[2] == 0  # the speed halved before the loss fell
+    evidence["return_time"] = end[0] if returned else None
+    if returned and np.linalg.norm(W0 - W_star) > 1e-12 * max(1.0, np.linalg.norm(W_star)):
+        ratio = float(np.linalg.norm(flow.top.end_to_end(end[1]) - W_star) / np.linalg.norm(W0 - W_star))
+        evidence["distance_ratio"] = ratio
+        returned = ratio < 1.0
+    return Verification(linear_ok and returned, evidence, (evidence["return_time"],))
 
 
-def _growth(flow: GradientFlow, theta, d, eps: float, t: float, rtol: float) -> float:
+def _growth(flow: GradientFlow, theta, d, eps: float, t: float, tol: Tolerances) -> float:
     """``<theta(t) - theta, d> / eps`` for the flow started at ``theta + eps d``."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        sol = solve_ivp(lambda _, y: flow.rhs(y), (0.0, t), theta + eps * d, method="DOP853", rtol=rtol,
-                        atol=1e-14, t_eval=[t])
+    sol = flow.solve(theta + eps * d, (0.0, t), t_eval=[t], rtol=tol.verify_rtol, atol=tol.linear_atol)
     return float((sol.y[:, -1] - theta) @ d / eps)
 
 
-def _first_event(flow: GradientFlow, theta0, gs, rtol: float, t_max: float = T_MAX):
+def _first_event(flow: GradientFlow, theta0, gs, tol: Tolerances):
     """``(t, theta(t), i)`` at the first output time where ``gs[i](theta(t)) < 0``, or None by ``t_max``.
 
-    The flow is integrated over a geometric grid of output times (80 from
-    ``1e-2`` to ``t_max``) and the conditions are checked there, so times are
-    resolved to about 12%. (scipy's event root finding can stall on the
-    long, flat stretches near a saddle.)
+    The flow is integrated over a geometric grid of ``n_checks`` output times
+    from ``1e-2`` to ``t_max`` and the conditions are checked there, so times
+    are resolved to about 12% (for 80 times up to 2e4). (scipy's event root
+    finding can stall on the long, flat stretches near a saddle.)
     """
-    times = np.concatenate([[0.0], np.geomspace(1e-2, t_max, 80)])
+    times = np.concatenate([[0.0], np.geomspace(1e-2, tol.t_max, tol.n_checks)])
     y = np.asarray(theta0, dtype=float)
-    with np.errstate(over="ignore", invalid="ignore"):  # rejected trial steps after long plateaus may overflow
-        for t0, t1 in zip(times[:-1], times[1:]):
-            sol = solve_ivp(lambda t, x: flow.rhs(x), (t0, t1), y, method="DOP853", rtol=rtol, atol=1e-12)
-            y = sol.y[:, -1]
-            hit = [i for i, g in enumerate(gs) if g(y) < 0]
-            if hit:
-                return float(t1), y, hit[0]
+    for t0, t1 in zip(times[:-1], times[1:]):
+        y = flow.solve(y, (t0, t1), rtol=tol.verify_rtol, atol=tol.escape_atol).y[:, -1]
+        hit = [i for i, g in enumerate(gs) if g(y) < 0]
+        if hit:
+            return float(t1), y, hit[0]
     return None
 
 
@@ -298,7 +325,7 @@ def escape_time(flow: GradientFlow, theta, direction, eps: float, drop: float | 
         return flow.loss(y) - (value - drop)
 
     below.terminal, below.direction = True, -1
-    sol = solve_ivp(lambda t, y: flow.rhs(y), (0.0, t_max), x0, method="DOP853", rtol=rtol, atol=1e-14, events=[below])
+    sol = flow.solve(x0, (0.0, t_max), events=[below], rtol=rtol, atol=1e-14)
     if not len(sol.t_events[0]):
         raise ValueError(f"the flow from distance eps = {eps:g} did not leave the saddle before t = {t_max:g}")
     return float(sol.t_events[0][0])
@@ -317,8 +344,8 @@ class Visit:
     height : float
         The loss measured where the flow is slowest on the plateau.
     kind : str
-        ``global_minimum``, ``strict_saddle`` or ``nonstrict_saddle`` (by the
-        rank rule at the plateau's slowest point).
+        ``global_minimum``, ``strict_saddle`` or ``nonstrict_saddle``
+        (:func:`geodln.landscape.point_kind` at the plateau's slowest point).
     t_enter, t_exit : float
         First and last output time on the plateau (``t_exit`` is the last time
         of the trajectory for the final visit).
@@ -332,13 +359,15 @@ class Visit:
     t_exit: float
 
 
-def itinerary(traj: Trajectory, rtol: float = 2e-2, min_points: int = 3) -> list[Visit]:
+def itinerary(traj: Trajectory, rtol: float = 2e-2, min_points: int = 3,
+              tolerances: Tolerances = DEFAULT_TOLERANCES) -> list[Visit]:
     """The saddle-to-saddle itinerary of a trajectory (quadratic loss).
 
     A plateau is a run of at least ``min_points`` output times whose loss is
     within ``rtol * max(1, L_J)`` of one critical value ``L_J``. The set ``J``
     is the one of that value whose ``W_J`` is nearest the end-to-end map at the
-    plateau's slowest point (smallest ``||rhs||``).
+    plateau's slowest point (smallest ``||rhs||``); its class comes from
+    :func:`geodln.landscape.point_kind` at that point (``tolerances.plateau_rank``).
     """
     flow = traj.flow
     data, top = flow.data, flow.top
@@ -358,12 +387,12 @@ def itinerary(traj: Trajectory, rtol: float = 2e-2, min_points: int = 3) -> list
         while j + 1 < len(labels) and labels[j + 1] == labels[i]:
             j += 1
         if labels[i] is not None and j - i + 1 >= min_points:
-            visits.append(_visit(flow, traj, range(i, j + 1), labels[i], values))
+            visits.append(_visit(flow, traj, range(i, j + 1), labels[i], values, tolerances))
         i = j + 1
     return visits
 
 
-def _visit(flow, traj, idx, level, values) -> Visit:
+def _visit(flow, traj, idx, level, values, tolerances) -> Visit:
     idx = list(idx)
     speeds = [np.linalg.norm(flow.rhs(traj.theta[k])) for k in idx]
     k = idx[int(np.argmin(speeds))]
@@ -371,37 +400,9 @@ def _visit(flow, traj, idx, level, values) -> Visit:
     data = flow.data
     same = [J for J, v in values.items() if round(v, 12) == level]
     J = min(same, key=lambda J: np.linalg.norm(W - data.critical_map(J)))
-    return Visit(J, values[J], float(traj.loss[k]), _rank_kind(flow, traj.theta[k], J),
+    return Visit(J, values[J], float(traj.loss[k]), point_kind(flow, traj.theta[k], J, tolerances),
                  float(traj.t[idx[0]]), float(traj.t[idx[-1]]))
 
 
 def _learnable_sets(m: int, r: int) -> list[tuple]:
     return [J for size in range(r + 1) for J in combinations(range(1, m + 1), size)]
-
-
-def _rank_kind(flow, theta, J) -> str:
-    """Class of the nearby critical point by the plain rank rule (one split of the
-    layers for all modes), with ranks at a 1e-3 relative threshold.
-
-    A tightened point is nonstrict; the mode-by-mode refinement of
-    :meth:`geodln.strata.Stratum.tightened` needs the vectors each dangling
-    piece carries, which a point of a trajectory does not name, so a plateau
-    near such a point is reported strict."""
-    top, data = flow.top, flow.data
-    r_max = min(top.widths)
-    if J == tuple(range(1, min(r_max, data.rank) + 1)):
-        return "global_minimum"
-    if J != tuple(range(1, len(J) + 1)) or not top.is_fully_connected:
-        return "strict_saddle"
-    Ws = top.layer_weights(theta)
-    h, r = len(Ws), len(J)
-    cut = 1e-3 * max(1.0, float(data.s[0]))
-
-    def rank(a, b):  # rank of W_b ... W_{a+1}
-        P = np.eye(top.widths[a])
-        for W in Ws[a:b]:
-            P = W @ P
-        return int(np.sum(np.linalg.svd(P, compute_uv=False) > cut ** ((b - a) / h)))
-
-    tight = any(rank(0, i) == r and rank(i, j) == r and rank(j, h) == r for i in range(1, h - 1) for j in range(i + 1, h))
-    return "nonstrict_saddle" if tight else "strict_saddle"

@@ -7,22 +7,26 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.catalog import Catalog, build_catalog, write_catalog
+from dataclasses import asdict
+
+from geodln.catalog import SCHEMA_VERSION, Catalog, build_catalog
+from geodln.tolerances import Tolerances
 from geodln.cli import main
 
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     out = tmp_path_factory.mktemp("cat") / "c2222"
-    catalog, arrays = build_catalog([2, 2, 2, 2], [3.0, 1.0], seed=4)
-    write_catalog(catalog, arrays, out)
-    return catalog, out
+    catalog = build_catalog([2, 2, 2, 2], [3.0, 1.0], seed=4)
+    records = json.loads(json.dumps(catalog.records))  # as built, before writing
+    assert catalog.write(out) == out == catalog.path
+    return records, out
 
 
 def test_round_trip(written):
     catalog, out = written
     loaded = Catalog.load(out)
-    assert loaded.records == json.loads(json.dumps(catalog.records))
+    assert loaded.records == catalog
     assert loaded.counts() == {"global_minimum": 1, "strict_saddle": 23, "nonstrict_saddle": 2}
     data = geodln.Data.from_spectrum([3.0, 1.0], 2, 2, seed=4)
     flow = geodln.GradientFlow(geodln.layered([2, 2, 2, 2]), data)
@@ -38,8 +42,8 @@ def test_round_trip(written):
 
 def test_same_seed_same_catalog(written):
     catalog, _ = written
-    again, _ = build_catalog([2, 2, 2, 2], [3.0, 1.0], seed=4)
-    assert again.records == catalog.records
+    again = build_catalog([2, 2, 2, 2], [3.0, 1.0], seed=4)
+    assert json.loads(json.dumps(again.records)) == catalog
 
 
 def test_truncated_file_is_a_clear_error(written, tmp_path):
@@ -98,11 +102,13 @@ def test_cli_catalog_prints_table_and_writes(tmp_path, capsys):
 def test_saddles_fill_in_verified_directions(tmp_path, capsys):
     out = tmp_path / "c"
     assert main(["catalog", "--widths", "2,2,2,2", "--spectrum", "3,1", "--no-saddles", "--out", str(out), "--quiet"]) == 0
-    assert Catalog.load(out).manifest["schema_version"] == 1
+    bare = Catalog.load(out)
+    assert bare.manifest["schema_version"] == SCHEMA_VERSION and "saddles" not in bare.manifest
+    assert not any("unstable_dim" in rec for rec in bare.records)
     assert main(["saddles", "--catalog", str(out), "--quiet"]) == 0
     assert "directions verified" in capsys.readouterr().out
     loaded = Catalog.load(out)
-    assert loaded.manifest["schema_version"] == 2
+    assert loaded.manifest["schema_version"] == SCHEMA_VERSION and loaded.manifest["saddles"]["n_verified"] > 0
     top = geodln.layered([2, 2, 2, 2])
     for rec in loaded.records:
         if rec["kind"] == "global_minimum":
@@ -120,10 +126,21 @@ def test_saddles_fill_in_verified_directions(tmp_path, capsys):
 
 
 def test_refuses_to_replace_a_folder_that_is_not_a_catalog(written, tmp_path):
-    catalog, _ = written
+    _, out = written
     victim = tmp_path / "thesis"
     victim.mkdir()
     (victim / "chapter1.tex").write_text("precious")
     with pytest.raises(ValueError, match="not a catalog: refusing"):
-        write_catalog(catalog, {}, victim)
+        Catalog.load(out).write(victim)
     assert (victim / "chapter1.tex").read_text() == "precious"
+
+
+def test_in_memory_catalog_holds_its_arrays_and_its_tolerances(written):
+    records, out = written
+    strict = Tolerances(inertia=1e-9)
+    catalog = build_catalog([2, 2, 2], [2.0, 1.0], seed=1, tolerances=strict)
+    assert catalog.path is None and catalog.tolerances == strict
+    assert catalog.manifest["tolerances"] == asdict(strict)
+    for rec in catalog.records:  # no file needed to read the arrays of a built catalog
+        assert catalog.point(rec).shape == (6, 6) and catalog.hessian_spectrum(rec).shape == (8,)
+    assert Catalog.load(out).tolerances == Tolerances()

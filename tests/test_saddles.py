@@ -1,5 +1,7 @@
 """Stable and unstable sets at saddles, escape-time laws, itineraries."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -23,7 +25,7 @@ def test_depth_two_scalar_origin():
     np.testing.assert_allclose(np.abs(up.vector), [2**-0.5] * 2, atol=1e-12)
     assert up.vector[0] * up.vector[1] > 0 and down.vector[0] * down.vector[1] < 0
     assert up.eigenvalue == pytest.approx(-2.0) and down.eigenvalue == pytest.approx(2.0)
-    assert verify_direction(flow, np.zeros(2), up) and verify_direction(flow, np.zeros(2), down)
+    assert verify_direction(flow, np.zeros(2), up).verified and verify_direction(flow, np.zeros(2), down).verified
 
 
 def test_a_mislabelled_direction_fails_verification():
@@ -31,9 +33,8 @@ def test_a_mislabelled_direction_fails_verification():
     flow = _scalar(2, s=2.0)
     lm = local_manifolds(flow, np.zeros(2))
     (up,), (down,) = lm.unstable, lm.stable
-    up.unstable, down.unstable = False, True
-    assert not verify_direction(flow, np.zeros(2), up)
-    assert not verify_direction(flow, np.zeros(2), down)
+    assert not verify_direction(flow, np.zeros(2), replace(up, unstable=False)).verified
+    assert not verify_direction(flow, np.zeros(2), replace(down, unstable=True)).verified
 
 
 def test_depth_three_scalar_origin_is_nonstrict_with_path_rays():
@@ -45,8 +46,9 @@ def test_depth_three_scalar_origin_is_nonstrict_with_path_rays():
     (up,), (down,) = lm.unstable, lm.stable
     np.testing.assert_allclose(up.vector, [3**-0.5] * 3, atol=1e-12)  # the balanced positive ray
     assert np.prod(down.vector) < 0 and np.allclose(np.abs(down.vector), 3**-0.5)
-    assert verify_direction(flow, np.zeros(3), up) and verify_direction(flow, np.zeros(3), down)
-    assert down.evidence["return_time"] > 0
+    assert verify_direction(flow, np.zeros(3), up).verified
+    back = verify_direction(flow, np.zeros(3), down)
+    assert back.verified and back.evidence["return_time"] == back.times[0] > 0
 
 
 def _fit(x, y):
@@ -82,7 +84,7 @@ def test_every_direction_of_a_catalog_verifies_and_matches_kind():
             lm = local_manifolds(flow, cp.theta, stratum, cp.similarity)
             assert lm.unstable_dim >= 1
             assert all(d.order == 2 for d in lm.unstable) == (cp.kind == "strict_saddle")
-            assert all(verify_direction(flow, cp.theta, d) for d in lm.unstable + lm.stable)
+            assert all(verify_direction(flow, cp.theta, d).verified for d in lm.unstable + lm.stable)
 
 
 def test_itinerary_of_a_small_start():

@@ -22,9 +22,10 @@ from itertools import combinations
 import numpy as np
 
 import geodln
-from geodln.hessian import RTOL, hessian, inertia, lanczos_extremes
-from geodln.landscape import random_similarity
+from geodln import symmetry
+from geodln.hessian import hessian, inertia, lanczos_extremes
 from geodln.strata import Stratum
+from geodln.tolerances import DEFAULT_TOLERANCES
 
 
 def clean_points(width, n_modes, seed=0):
@@ -37,9 +38,8 @@ def clean_points(width, n_modes, seed=0):
     sets = [J for size in range(n_modes + 1) for J in combinations(range(1, n_modes + 1), size)]
     for J in sets:
         stratum = Stratum(tuple(widths), J, (), n_modes)  # the clean point: complete paths only
-        S = random_similarity(top, rng, spread=0.0)
-        A = S @ stratum.canonical_adjacency(top, data, rng) @ S.T
-        points.append((stratum, top.pack(A * top.mask)))
+        S = symmetry.random_group_element(top, rng, "GL", spread=0.0)
+        points.append((stratum, top.pack(symmetry.act(top, S, stratum.canonical_adjacency(top, data, rng)))))
     return flow, points
 
 
@@ -62,7 +62,7 @@ def main():
 
     for d, (small, large) in zip(dense, lanczos):
         assert abs(d.min - small[0]) <= 1e-6 * max(1.0, abs(d.max)), "dense and Lanczos disagree on the minimum"
-        assert (d.negative > 0) == (small[0] < -RTOL * max(1.0, abs(large[-1]))), "dense and Lanczos disagree"
+        assert (d.negative > 0) == (small[0] < -DEFAULT_TOLERANCES.inertia * max(1.0, abs(large[-1]))), "dense and Lanczos disagree"
     kinds = {"strict": 0, "psd": 0}
     for (stratum, _), d in zip(points, dense):
         assert (d.negative > 0) == (not stratum.is_top), stratum.label  # strict iff J is not a top set

@@ -1,0 +1,97 @@
+"""Every threshold the landscape, the saddles and the geometry use, in one frozen object.
+
+Pass a :class:`Tolerances` explicitly (``analyze_stratum(..., tolerances=tol)``,
+``build_catalog(..., tolerances=tol)``, ``verify_direction(..., tolerances=tol)``);
+catalogs record the one they were made with (``dataclasses.asdict``), so a
+manifest cannot drift from the code. Thresholds on gradients and Hessians are
+relative to the data's own scale (:meth:`Tolerances.gradient_scale`,
+:meth:`Tolerances.hessian_scale`), so that results do not change when the
+data are scaled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Tolerances", "DEFAULT_TOLERANCES"]
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Thresholds of the numerical checks (defaults: those of the shipped catalogs).
+
+    Attributes
+    ----------
+    gradient : float
+        A representative is critical when ``||dL/dtheta|| <= gradient * s_1^2``.
+    loss : float
+        ... and ``|L - L_J| <= loss * s_1^2``.
+    inertia : float
+        A Hessian eigenvalue counts as zero when
+        ``|lambda| <= inertia * max(max |lambda|, s_1^(2 - 2/h))``.
+    escape_order : float
+        The loss decrease along a nonstrict saddle's escape path must fit the
+        order ``m`` within this.
+    escape_drop : float
+        Step sizes ``eps`` of that fit: ``eps^m = escape_drop`` and half of it.
+    plateau_rank : float
+        Near (not at) a critical point, e.g. on a trajectory's plateau: a
+        product of ``k`` of the ``h`` layers counts as zero on a vector, or
+        one of its singular values as zero, below ``(plateau_rank * max(1, s_1))^(k/h)``.
+    hessian_eps, path_eps : float
+        Distance of the start from the saddle when a Hessian direction, or
+        an escape path of order ``m >= 3``, is verified by the flow.
+    t_max : float
+        Time limit of a verification.
+    n_checks : int
+        Output times (geometric from ``1e-2`` to ``t_max``) at which a
+        verification checks its conditions.
+    growth_unstable, growth_stable : float
+        Linear test of a Hessian direction: after ``t = 1/|lambda|`` its
+        component must have grown by at least ``growth_unstable`` (``e`` in
+        theory) or shrunk to at most ``growth_stable`` (``1/e``).
+    margin : float
+        An escape means ``L < L(theta*) - margin * max(1, L(theta*))``.
+    perturbation : float
+        Relative size of the random horizontal perturbation added to an
+        unstable start (the escape must be robust to it).
+    verify_rtol : float
+        Relative tolerance of the verifying integrations.
+    linear_atol, escape_atol : float
+        Absolute tolerances of the linear test and of the escape/return runs.
+    dense_limit : int
+        Above this many entries of the bracket matrix, vertical projections
+        use matrix-free LSQR instead of a dense SVD.
+    """
+
+    gradient: float = 1e-9
+    loss: float = 1e-9
+    inertia: float = 1e-8
+    escape_order: float = 0.3
+    escape_drop: float = 1e-6
+    plateau_rank: float = 1e-3
+    hessian_eps: float = 1e-3
+    path_eps: float = 0.1
+    t_max: float = 2e4
+    n_checks: int = 80
+    growth_unstable: float = 1.5
+    growth_stable: float = 0.6
+    margin: float = 1e-3
+    perturbation: float = 0.1
+    verify_rtol: float = 1e-8
+    linear_atol: float = 1e-14
+    escape_atol: float = 1e-12
+    dense_limit: int = 20_000
+
+    @staticmethod
+    def gradient_scale(data) -> float:
+        """``s_1^2``: the size of ``L`` and of its gradient for data of scale ``s_1``."""
+        return float(data.s[0]) ** 2
+
+    @staticmethod
+    def hessian_scale(data, depth: int) -> float:
+        """``s_1^(2 - 2/h)``: the size of a Hessian entry of a depth-``h`` network at a critical point."""
+        return float(data.s[0]) ** (2 - 2 / depth)
+
+
+DEFAULT_TOLERANCES = Tolerances()
