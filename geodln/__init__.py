@@ -8,16 +8,22 @@ The public API is exactly what this module names. ``geodln.geometry``
 import importlib
 from importlib.metadata import PackageNotFoundError, version
 
-from . import init
-from .catalog import Catalog
+from . import init, symmetry
+# networks and data
 from .data import Data
-from .flow import DivergenceError, GradientFlow, Trajectory
-from .hessian import hessian, hessian_vector_product
-from .landscape import CriticalPoint, analyze_stratum
 from .losses import Huber, LogCosh, Loss, Quadratic
-from .saddles import escape_time, itinerary, local_manifolds
-from .strata import Stratum, enumerate_strata
 from .topology import Topology, layered, read_graph, skip_connections, sparse_layered
+# flow and curvature
+from .flow import GradientFlow, Trajectory
+from .hessian import Inertia, hessian, hessian_vector_product, inertia
+# landscape and saddles
+from .catalog import Catalog, build_catalog
+from .landscape import CriticalPoint, analyze_stratum, classify, trace_critical_set
+from .saddles import Verification, escape_time, itinerary, local_manifolds, verify_direction
+from .strata import Stratum, enumerate_strata
+from .tolerances import Tolerances
+# errors
+from .errors import ClassificationError, DivergenceError, GeodlnError
 
 try:
     __version__ = version("geodln")
@@ -27,32 +33,19 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 _LAZY = ("geometry", "plots")
 
 __all__ = [
-    "Catalog",
-    "CriticalPoint",
-    "Data",
-    "DivergenceError",
-    "GradientFlow",
-    "Huber",
-    "LogCosh",
-    "Loss",
-    "Quadratic",
-    "Stratum",
-    "Topology",
-    "Trajectory",
-    "analyze_stratum",
-    "enumerate_strata",
-    "escape_time",
-    "geometry",
-    "hessian",
-    "hessian_vector_product",
-    "init",
-    "itinerary",
-    "layered",
-    "local_manifolds",
-    "plots",
-    "read_graph",
-    "skip_connections",
-    "sparse_layered",
+    # networks and data
+    "Data", "Loss", "Quadratic", "LogCosh", "Huber",
+    "Topology", "layered", "sparse_layered", "skip_connections", "read_graph", "init",
+    # flow and curvature
+    "GradientFlow", "Trajectory", "hessian", "hessian_vector_product", "Inertia", "inertia",
+    # landscape and saddles
+    "Stratum", "enumerate_strata", "CriticalPoint", "analyze_stratum", "classify", "trace_critical_set",
+    "local_manifolds", "verify_direction", "Verification", "escape_time", "itinerary",
+    "Catalog", "build_catalog", "Tolerances",
+    # errors
+    "GeodlnError", "DivergenceError", "ClassificationError",
+    # modules
+    "symmetry", "geometry", "plots",
     "__version__",
 ]
 

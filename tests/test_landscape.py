@@ -7,7 +7,7 @@ import pytest
 
 import geodln
 from geodln.hessian import hessian
-from geodln.landscape import analyze_stratum, trace_critical_set
+from geodln.landscape import analyze_stratum, classify, point_kind, stratum_kind, trace_critical_set
 from geodln.symmetry import vertical_basis
 from geodln.strata import NULL, Piece, Stratum, enumerate_strata
 
@@ -178,3 +178,43 @@ def test_critical_set_is_traced_and_unbounded():
         assert max(norms[0], norms[-1]) > 20 * norms[len(norms) // 2]
     with pytest.raises(ValueError, match="not a critical point"):
         trace_critical_set(flow, A_star + 0.1 * top.mask)
+
+
+# ------------------------------------------------- one classification rule
+
+
+@pytest.mark.parametrize("widths, spectrum", [([2, 2, 2, 2], [3.0, 1.0]), ([3, 2, 2, 3], [3.0, 2.0, 1.0]),
+                                              ([3, 3, 3, 3], [3.0, 2.0, 1.0]), ([2, 3, 2, 3, 2], [2.0, 1.0])])
+def test_a_point_is_classified_like_its_stratum(widths, spectrum):
+    """Reading the tightened condition off the weights of a representative (moved by a random orthogonal
+    element, so no coordinate is special) gives the class of its stratum, for every stratum."""
+    data = geodln.Data.from_spectrum(spectrum, widths[0], widths[-1], seed=7)
+    flow = geodln.GradientFlow(geodln.layered(widths), data)
+    kinds = set()
+    for _, strata, _ in enumerate_strata(widths, len(spectrum)):
+        for stratum in strata:
+            cp = analyze_stratum(stratum, data, seed=1)
+            assert point_kind(flow, cp.theta, cp.learned) == cp.kind == stratum_kind(stratum), stratum.label
+            kinds.add(cp.kind)
+    assert kinds == {"global_minimum", "strict_saddle", "nonstrict_saddle"}
+
+
+def test_tightened_is_read_mode_by_mode_on_points():
+    """Widths 3,3,3,3,3, J = {}: an input chain carrying v1 to layer 1 and an output chain carrying u2
+    from layer 3. No single split of the layers serves both modes, yet the Hessian vanishes identically:
+    the point is a nonstrict saddle, and the one rule says so (the old rank rule called it strict)."""
+    widths = (3, 3, 3, 3, 3)
+    data = geodln.Data.from_spectrum([3.0, 2.0, 1.0], 3, 3, seed=2)
+    stratum = Stratum(widths, (), (Piece(0, 1, 1, None), Piece(3, 4, None, 2)), 3)
+    cp = analyze_stratum(stratum, data, seed=0)
+    flow = geodln.GradientFlow(geodln.layered(widths), data)
+    assert np.abs(hessian(flow, cp.theta)).max() < 1e-12
+    assert cp.kind == point_kind(flow, cp.theta, ()) == "nonstrict_saddle"
+
+
+def test_classify_is_the_published_rule():
+    assert classify([1, 2], n_modes=3, r_max=2, tightened=False) == "global_minimum"  # rank-limited minimum
+    assert classify([1, 3], n_modes=3, r_max=3, tightened=True) == "strict_saddle"  # not a top set
+    assert classify([1], n_modes=3, r_max=3, tightened=True) == "nonstrict_saddle"
+    assert classify([1], n_modes=3, r_max=3, tightened=False) == "strict_saddle"
+    assert classify([], n_modes=1, r_max=1, tightened=True) == "nonstrict_saddle"

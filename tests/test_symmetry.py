@@ -40,8 +40,7 @@ def test_gradient_is_horizontal_and_loss_constant_on_the_orbit(top, rng):
     g = flow.gradient(theta)
     np.testing.assert_allclose(sy.vertical_projection(top, theta, g), 0, atol=1e-12 * np.linalg.norm(g))
     S = expm(_random_algebra(top, rng, 0.3))
-    A = top.adjacency(theta)
-    moved = top.pack(S @ A @ np.linalg.inv(S))  # a finite group element keeps the mask
+    moved = top.pack(sy.act(top, S, top.adjacency(theta)))  # a finite group element keeps the mask
     assert flow.loss(moved) == pytest.approx(flow.loss(theta), rel=1e-11)
     np.testing.assert_allclose(top.end_to_end(moved), top.end_to_end(theta), atol=1e-11)
 
@@ -76,10 +75,8 @@ def test_sparse_levels_carry_node_rescalings_that_keep_mask_and_map(rng):
     assert sy.algebra_dim(top) == 8
     theta = rng.standard_normal(top.n_params)
     A = top.adjacency(theta)
-    S = expm(_random_algebra(top, rng))
-    moved = S @ A @ np.linalg.inv(S)
-    np.testing.assert_allclose(moved * (1 - top.mask), 0, atol=1e-12)
-    np.testing.assert_allclose(top.end_to_end(top.pack(moved * top.mask)), top.end_to_end(theta), atol=1e-12)
+    moved = sy.act(top, expm(_random_algebra(top, rng)), A)
+    np.testing.assert_allclose(top.end_to_end(top.pack(moved)), top.end_to_end(theta), atol=1e-12)
 
 
 def test_xi_outside_the_algebra_is_rejected():
@@ -88,3 +85,74 @@ def test_xi_outside_the_algebra_is_rejected():
     Xi[0, 0] = 1.0  # the input level is not acted on
     with pytest.raises(ValueError, match="outside the Lie algebra"):
         sy.bracket(top, Xi, np.ones(top.n_params))
+
+
+# ------------------------------------------------------------- the finite group
+
+
+@pytest.mark.parametrize("group", ["GL", "O"])
+def test_blockwise_action_equals_the_dense_similarity(top, rng, group):
+    """The one place a dense inverse appears: S A S^-1 computed densely equals the block-wise action,
+    and the dense product vanishes off the mask (the group keeps every topology's mask)."""
+    A = top.adjacency(rng.standard_normal(top.n_params))
+    S = sy.check_group_element(top, sy.random_group_element(top, rng, group), orthogonal=group == "O")
+    dense = S @ A @ np.linalg.inv(S)
+    np.testing.assert_allclose(sy.act(top, S, A), dense, atol=1e-12 * np.abs(A).max())
+    np.testing.assert_allclose(dense * (1 - top.mask), 0, atol=1e-12 * np.abs(A).max())
+
+
+def test_action_is_a_group_action_that_keeps_the_end_to_end_map(top, rng):
+    A = top.adjacency(rng.standard_normal(top.n_params))
+    S, T = sy.random_group_element(top, rng), sy.random_group_element(top, rng)
+    np.testing.assert_allclose(sy.act(top, S, sy.act(top, T, A)), sy.act(top, S @ T, A), atol=1e-11)
+    np.testing.assert_allclose(sy.act(top, np.eye(top.n), A), A, atol=0)
+    np.testing.assert_allclose(top.end_to_end(top.pack(sy.act(top, S, A))), top.end_to_end(top.pack(A)), atol=1e-11)
+
+
+def test_random_elements_are_haar_on_the_orthogonal_group():
+    """E[tr Q] = 0 and E[tr Q^2] = 1 for Haar O(d) (any d): a biased sign fix would shift them."""
+    top = geodln.layered([1, 3, 1])
+    blocks = [sy.random_group_element(top, seed, "O")[1:4, 1:4] for seed in range(4000)]
+    assert all(np.allclose(Q.T @ Q, np.eye(3)) for Q in blocks[:20])
+    assert abs(np.mean([np.trace(Q) for Q in blocks])) < 0.05
+    assert np.mean([np.trace(Q @ Q) for Q in blocks]) == pytest.approx(1.0, abs=0.08)
+    assert 0.45 < np.mean([np.linalg.det(Q) > 0 for Q in blocks]) < 0.55  # both components
+
+
+def test_group_exp_and_membership_checks(top, rng):
+    Xi = _random_algebra(top, rng, 0.4)
+    np.testing.assert_allclose(sy.group_exp(top, Xi), expm(Xi), atol=1e-12)
+    with pytest.raises(ValueError, match="identity on the input"):
+        sy.check_group_element(top, 2 * np.eye(top.n))
+    with pytest.raises(ValueError, match="not orthogonal"):
+        sy.check_group_element(top, sy.random_group_element(top, rng, "GL", spread=1.0), orthogonal=True)
+
+
+# ---------------------------------------------------------------- the moment map
+
+
+def test_moment_map_holds_the_layer_and_node_balances(top, rng):
+    theta = rng.standard_normal(top.n_params)
+    A = top.adjacency(theta)
+    C = sy.moment_map(top, theta)
+    full = A.T @ A - A @ A.T
+    np.testing.assert_allclose(C, full * sy.algebra_mask(top), atol=1e-12)
+    np.testing.assert_allclose(sy.node_balances(top, theta), np.diag(full)[top.hidden], atol=1e-12)
+    for (sl, C_i) in zip(top.level_slices[1:-1], sy.layer_balances(top, theta)):
+        np.testing.assert_allclose(C_i, full[sl, sl], atol=1e-12)
+    if top.is_layered:
+        Ws = top.layer_weights(theta)
+        for i, C_i in enumerate(sy.layer_balances(top, theta)):
+            np.testing.assert_allclose(C_i, Ws[i] @ Ws[i].T - Ws[i + 1].T @ Ws[i + 1], atol=1e-12)
+
+
+def test_moment_map_is_conserved_and_equivariant(top, rng):
+    """Conserved by the flow on every topology (Noether), and C(k.A) = k C(A) k^T under the orthogonal group."""
+    flow = geodln.GradientFlow(top, data_for(top))
+    theta = 0.7 * rng.standard_normal(top.n_params)
+    traj = flow.integrate(theta, 2.0, n_points=3, rtol=1e-11, atol=1e-13)
+    C0 = sy.moment_map(top, theta)
+    assert np.abs(sy.moment_map(top, traj.final) - C0).max() < 1e-8
+    k = sy.random_group_element(top, rng, "O")
+    moved = top.pack(sy.act(top, k, top.adjacency(theta)))
+    np.testing.assert_allclose(sy.moment_map(top, moved), k @ C0 @ k.T, atol=1e-12)
