@@ -118,16 +118,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _initial_weights(args, top, data) -> np.ndarray:
     rng = np.random.default_rng(args.seed + 1)  # independent of the data's stream
-    if args.init == "small":
-        return initialisations.small(top, scale=args.scale, seed=rng)
-    if args.init == "orthogonal":
-        return initialisations.orthogonal(top, scale=args.scale, seed=rng)
-    if args.init == "balanced":
-        return initialisations.balanced(top, scale=args.scale, seed=rng)
     if args.init == "delta_balanced":
         return initialisations.delta_balanced(top, delta=args.delta, scale=args.scale, seed=rng)
-    n_modes = min(min(top.widths), len(data.s))
-    return initialisations.aligned(top, data, np.full(n_modes, args.scale), seed=rng)
+    if args.init == "aligned":
+        n_modes = min(min(top.widths), len(data.s))
+        return initialisations.aligned(top, data, np.full(n_modes, args.scale), seed=rng)
+    return initialisations.by_name(args.init)(top, scale=args.scale, seed=rng)  # small, orthogonal, balanced
 
 
 def _load_data(args, top) -> Data:
