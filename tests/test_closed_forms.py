@@ -16,6 +16,7 @@ from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
 from geodln import Data, GradientFlow, init, layered
+from geodln.init import aligned_mode_curve, saxe_logistic
 
 ODE_TOL = dict(rtol=1e-12, atol=1e-14)
 
@@ -26,12 +27,6 @@ def integrate(top, data, theta0, t):
     return traj
 
 
-def logistic(s, u0, t):
-    """Depth-2 aligned mode: du/dt = 2u(s - u), u(t) = s e^{2st} / (e^{2st} - 1 + s/u0)."""
-    e = np.exp(2 * s * t)
-    return s * e / (e - 1 + s / u0)
-
-
 def mode_strengths(traj, data):
     """``U^T W(t) V`` for every snapshot, shape=[T, m, m]."""
     return np.array([data.U.T @ traj.end_to_end(k) @ data.V for k in range(len(traj))])
@@ -40,11 +35,33 @@ def mode_strengths(traj, data):
 def logistic_relative_error(traj, data, u0):
     """Largest relative deviation ``|u_k(t) - u_logistic(t)| / u_logistic(t)`` over modes and times."""
     u = np.diagonal(mode_strengths(traj, data), axis1=1, axis2=2)  # (T, m)
-    exact = np.column_stack([logistic(s, a, traj.t) for s, a in zip(data.s, u0)])
+    exact = np.column_stack([saxe_logistic(s, a, traj.t) for s, a in zip(data.s, u0)])
     return np.max(np.abs(u - exact) / exact)
 
 
 # ------------------------------------------------ aligned, depth 2: logistic
+@pytest.mark.parametrize("s, u0", [(3.0, 1e-3), (1.0, 0.5), (2.0, 3.0)])
+def test_saxe_logistic_solves_the_depth2_mode_ode(s, u0):
+    """u(0) = u0 and du/dt = 2 u (s - u), by an independent solver and by central differences."""
+    t = np.linspace(0.0, 5.0 / s, 51)
+    u = saxe_logistic(s, u0, t)
+    assert u[0] == pytest.approx(u0, rel=1e-15)
+    ref = solve_ivp(lambda _, x: 2 * x * (s - x), (0.0, t[-1]), [u0], t_eval=t, method="DOP853", **ODE_TOL)
+    np.testing.assert_allclose(u, ref.y[0], rtol=1e-9)
+    dt = 1e-5
+    du = (saxe_logistic(s, u0, t + dt) - saxe_logistic(s, u0, t - dt)) / (2 * dt)
+    np.testing.assert_allclose(du, 2 * u * (s - u), rtol=1e-7, atol=1e-9 * s**2)
+    assert saxe_logistic(s, u0, 1e3) == pytest.approx(s, rel=1e-15)  # no overflow: it settles at s
+
+
+@pytest.mark.parametrize("s, u0", [(3.0, 1e-3), (1.0, 0.5)])
+def test_saxe_logistic_is_the_depth2_aligned_mode_curve(s, u0):
+    t, u = aligned_mode_curve(s, u0, 2, n=100)
+    np.testing.assert_allclose(saxe_logistic(s, u0, t), u, rtol=1e-12)
+    with pytest.raises(ValueError):
+        saxe_logistic(s, 0.0, t)
+
+
 DATA = Data.from_spectrum([3.0, 2.0, 1.0], 3, 3, seed=0)
 T_LOGISTIC = np.linspace(0.0, 6.0, 61)
 U0 = np.array([1e-3, 2e-3, 5e-3])

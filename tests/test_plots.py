@@ -15,9 +15,11 @@ from scipy.integrate import solve_ivp
 
 import geodln
 from geodln import Data, GradientFlow, init, layered, skip_connections, sparse_layered
-from geodln import gallery, plots
+from geodln import plots
 from geodln.catalog import build_catalog
 from geodln.cli import main
+from geodln.init import aligned_mode_curve
+from geodln.plots import gallery
 from geodln.saddles import itinerary
 
 
@@ -122,13 +124,13 @@ def test_phase_portrait_only_for_scalar_networks(small_flow):
 
 
 def test_plot_catalog_and_hessian_spectrum():
-    catalog, arrays = build_catalog([2, 2, 2], [2.0, 1.0], seed=0)
+    catalog = build_catalog([2, 2, 2], [2.0, 1.0], seed=0)
     fig = plots.plot_catalog(catalog)
     check_labelled(fig)
     ax_v, ax_i = fig.axes[:2]
     values = np.concatenate([c.get_offsets()[:, 1] for c in ax_v.collections])
     np.testing.assert_allclose(np.sort(values), np.sort([r["critical_value"] for r in catalog.records]))
-    spectra = {r["id"]: arrays["arrays/hessian_spectra.npz"][r["id"]] for r in catalog.records[:3]}
+    spectra = {r["id"]: catalog.hessian_spectrum(r) for r in catalog.records[:3]}
     kinds = {r["id"]: r["kind"] for r in catalog.records[:3]}
     fig = plots.plot_hessian_spectrum(spectra, kinds)
     check_labelled(fig)
@@ -200,7 +202,10 @@ def test_save_figure_png_and_pdf(tmp_path, small_traj):
 
 
 def test_only_plots_imports_matplotlib():
-    code = "import sys, geodln, geodln.gallery, geodln.cli; print('matplotlib' in sys.modules)"
+    """Every module outside ``geodln.plots`` (the gallery is inside it) imports without matplotlib."""
+    code = ("import pkgutil, sys, importlib, geodln; "
+            "[importlib.import_module(f'geodln.{m.name}') for m in pkgutil.iter_modules(geodln.__path__) "
+            "if m.name != 'plots']; print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
@@ -229,11 +234,11 @@ def test_make_gallery_only_one_figure(tmp_path):
 @pytest.mark.parametrize("h", [2, 3])
 def test_aligned_mode_curve_solves_the_mode_ode(h):
     s, u0 = 2.0, 0.05
-    t, u = gallery.aligned_mode_curve(s, u0, h, n=50)
+    t, u = aligned_mode_curve(s, u0, h, n=50)
     ref = solve_ivp(lambda _, x: h * x ** (2 - 2 / h) * (s - x), (0, t[-1]), [u0], t_eval=t, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(ref.y[0], u, rtol=1e-7)
     with pytest.raises(ValueError):
-        gallery.aligned_mode_curve(s, 3.0, h)
+        aligned_mode_curve(s, 3.0, h)
 
 
 def test_figures_command_only_one_cheap_figure(tmp_path, capsys):

@@ -9,39 +9,38 @@ figure made alone (``--only``) is the same as in the full run.
 The itinerary comes from :func:`geodln.saddles.itinerary`, escape times from
 :func:`geodln.saddles.escape_time` (from ``A* + eps d`` along the balanced
 escape direction of scalar networks), the balanced point of a fiber from
-:meth:`geodln.geometry.NetworkBundle.balance`; the closed-form mode curves of
-aligned starts are computed here (:func:`aligned_mode_curve`).
+:meth:`geodln.geometry.NetworkBundle.balance` (geomstats, imported for that
+figure only), the closed-form mode curves of aligned starts from
+:func:`geodln.init.aligned_mode_curve`.
 """
 
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from scipy.integrate import quad
 
-from .data import Data
-from .files import atomic_path
-from .flow import DivergenceError, GradientFlow
-from .hessian import hessian
-from . import init
-from .landscape import random_similarity
-from .saddles import escape_time, itinerary
-from .symmetry import algebra_mask
-from .topology import layered, sparse_layered
+from .. import init
+from ..data import Data
+from ..files import atomic_path
+from ..flow import DivergenceError, GradientFlow
+from ..hessian import hessian
+from ..saddles import escape_time, itinerary
+from ..strata import Stratum, enumerate_strata
+from ..symmetry import act, algebra_mask, random_group_element
+from ..topology import layered, sparse_layered
+from .invariants import plot_fiber, plot_level_sets
+from .landscape import plot_catalog, plot_escape_times, plot_hessian_spectrum
+from .network import draw_network
+from .phase import plot_phase_portrait
+from .style import save_figure
+from .trajectories import plot_descent_vs_flow, plot_mode_curves, plot_trajectory
 
-__all__ = [
-    "GalleryFigure",
-    "GALLERY",
-    "make_gallery",
-    "gallery_readme",
-    "aligned_mode_curve",
-]
+__all__ = ["GalleryFigure", "GALLERY", "make_gallery", "gallery_readme"]
 
 
 @dataclass(frozen=True)
@@ -71,48 +70,6 @@ class GalleryFigure:
         return f"{self.number:02d}-{self.name}"
 
 
-# ------------------------------------------------------------ data helpers
-def aligned_mode_curve(s: float, u0: float, depth: int, n: int = 300, top: float = 0.9995):
-    """The closed-form strength of one mode of an aligned (balanced, spectral) start.
-
-    ``du/dt = h u^(2-2/h) (s - u)`` (Saxe et al. 2014) is solved for the time
-    as a function of the strength: with ``u = x^h``,
-
-        t(u) = int_{u0^(1/h)}^{u^(1/h)} dx / (x^(h-1) (s - x^h)),
-
-    which is ``log(u (s - u0) / (u0 (s - u))) / (2 s)`` for ``h = 2`` and a
-    quadrature otherwise (independent of any ODE solver).
-
-    Parameters
-    ----------
-    s : float
-        The mode's singular value, > 0.
-    u0 : float
-        Initial strength, ``0 < u0 < s``.
-    depth : int
-        ``h >= 1``.
-    n : int
-        Number of points of the curve.
-    top : float
-        The curve stops at ``u = top * s``.
-
-    Returns
-    -------
-    t, u : ndarray, shape=[n] each
-    """
-    if not 0 < u0 < s:
-        raise ValueError(f"need 0 < u0 < s, got u0 = {u0}, s = {s}")
-    h = int(depth)
-    u = u0 + (top * s - u0) * (1 - np.cos(np.linspace(0, np.pi, n))) / 2
-    u = np.concatenate([[u0], np.geomspace(u0, top * s, n)[1:]]) if u0 < 1e-2 * s else u
-    if h == 2:
-        return np.log(u * (s - u0) / (u0 * (s - u))) / (2 * s), u
-    x = u ** (1.0 / h)
-    pieces = [quad(lambda y: 1.0 / (y ** (h - 1) * (s - y**h)), a, b, epsabs=0, epsrel=1e-12)[0]
-              for a, b in zip(x[:-1], x[1:])]
-    return np.concatenate([[0.0], np.cumsum(pieces)]), u
-
-
 # --------------------------------------------------------------- figures
 def _piece_nodes(stratum, idx: int) -> list:
     """The nodes ``(layer, coordinate)`` a piece runs through, with data modes on the coordinate axes."""
@@ -129,9 +86,6 @@ def _piece_nodes(stratum, idx: int) -> list:
 
 
 def _fig_network(rng):
-    from .plots import draw_network
-    from .strata import enumerate_strata
-
     widths, s = (3, 3, 3, 3), [3.0, 2.0, 1.0]
     data = Data(np.eye(3), np.diag(s))  # modes on the coordinate axes (U = V = I): paths stay visible
     top = layered(widths)
@@ -145,8 +99,6 @@ def _fig_network(rng):
 
 
 def _fig_plateaus(rng):
-    from .plots import plot_trajectory
-
     top = layered([3, 4, 4, 3])
     data = Data.from_spectrum([3.0, 2.0, 1.0], 3, 3, seed=rng)
     flow = GradientFlow(top, data)
@@ -155,14 +107,12 @@ def _fig_plateaus(rng):
 
 
 def _fig_closed_forms(rng):
-    from .plots import plot_mode_curves
-
     s = [3.0, 2.0, 1.0]
     data = Data.from_spectrum(s, 3, 3, seed=rng)
     trajs, curves, titles = [], [], []
     for h, u0 in ((2, 1e-2), (3, 1e-2), (4, 1e-2)):
         top = layered([3] * (h + 1))
-        mode_curves = [aligned_mode_curve(sk, u0, h) for sk in s]
+        mode_curves = [init.aligned_mode_curve(sk, u0, h) for sk in s]
         t_end = 1.15 * max(t[-1] for t, _ in mode_curves)
         trajs.append(GradientFlow(top, data).integrate(init.aligned(top, data, [u0] * 3, seed=rng), t_end,
                                                        n_points=300, rtol=1e-11, atol=1e-14))
@@ -176,37 +126,25 @@ def _scalar_flow(depth: int, s: float = 1.0) -> GradientFlow:
 
 
 def _fig_phase2(rng):
-    from .plots import plot_phase_portrait
-
     return plot_phase_portrait(_scalar_flow(2), lim=2.0)
 
 
 def _fig_phase3(rng):
-    from .plots import plot_phase_portrait
-
     return plot_phase_portrait(_scalar_flow(3), lim=2.0)
 
 
 def _catalog(widths, spectrum, seed):
-    from .catalog import Catalog, build_catalog, write_catalog
+    """A catalog built in memory (it holds its arrays; nothing is written)."""
+    from ..catalog import build_catalog
 
-    catalog, arrays = build_catalog(widths, spectrum, seed=seed, argv=["catalog"])
-    with tempfile.TemporaryDirectory() as tmp:
-        loaded = Catalog.load(write_catalog(catalog, arrays, Path(tmp) / "catalog"))
-        for rec in loaded.records:  # read the arrays while the files exist
-            loaded.hessian_spectrum(rec)
-    return loaded
+    return build_catalog(widths, spectrum, seed=seed, argv=["catalog"])
 
 
 def _fig_catalog(rng):
-    from .plots import plot_catalog
-
     return plot_catalog(_catalog([3, 3, 3, 3], [3.0, 2.0, 1.0], seed=0))
 
 
 def _fig_hessian(rng):
-    from .plots import plot_hessian_spectrum
-
     cat = _catalog([2, 2, 2, 2], [3.0, 1.0], seed=0)
     picks = {
         "global minimum": lambda r: r["kind"] == "global_minimum",
@@ -223,8 +161,6 @@ def _fig_hessian(rng):
 
 
 def _fig_escape(rng):
-    from .plots import plot_escape_times
-
     eps = np.geomspace(0.1, 1e-3, 7)
     times, labels, orders = [], [], []
     for h in (2, 3, 4):
@@ -237,16 +173,14 @@ def _fig_escape(rng):
 
 
 def _fig_fiber(rng):
-    from .geometry import NetworkBundle
-    from .plots import plot_fiber
-    from .strata import Stratum
+    from ..geometry import NetworkBundle  # geomstats: imported for this figure only
 
     widths = (2, 2, 2, 2)
     top = layered(widths)
     data = Data.from_spectrum([3.0, 1.0], 2, 2, seed=rng)
     stratum = Stratum(widths, (1,), (), 2)  # the clean path learning mode 1: a nonstrict saddle
-    S0 = random_similarity(top, rng)
-    A0 = (S0 @ stratum.canonical_adjacency(top, data, rng) @ np.linalg.inv(S0)) * top.mask
+    S0 = random_group_element(top, rng, "GL", spread=0.5)
+    A0 = act(top, S0, stratum.canonical_adjacency(top, data, rng))
     bundle = NetworkBundle(top)
     A_bal = bundle.balance(A0).A
     X = np.zeros((top.n, top.n))
@@ -269,8 +203,6 @@ def _fig_fiber(rng):
 
 
 def _fig_level_sets(rng):
-    from .plots import plot_level_sets
-
     top = sparse_layered([2, 3, 3, 2], density=0.6, seed=rng)
     data = Data.from_spectrum([2.0, 1.0], 2, 2, seed=rng)
     traj = GradientFlow(top, data).integrate(init.small(top, scale=0.8, seed=rng), 30.0, n_points=400)
@@ -278,8 +210,6 @@ def _fig_level_sets(rng):
 
 
 def _fig_descent(rng):
-    from .plots import plot_descent_vs_flow
-
     top = layered([2, 3, 3, 2])
     data = Data.from_spectrum([2.0, 1.0], 2, 2, seed=rng)
     flow = GradientFlow(top, data)
@@ -423,8 +353,6 @@ def make_gallery(out="figures", only=None, formats=("png", "pdf"), seed: int = 0
     list of pathlib.Path
         The files written.
     """
-    from .plots import save_figure
-
     stream = sys.stderr if stream is None else stream
     formats = [f.strip().lower().lstrip(".") for f in formats if f.strip()]
     bad = [f for f in formats if f not in ("png", "pdf", "svg")]

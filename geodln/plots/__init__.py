@@ -1,0 +1,51 @@
+"""Figures (the only part of geodln that imports matplotlib).
+
+Every function takes geodln objects or plain arrays and returns a
+``matplotlib.figure.Figure`` built with the object-oriented API (no pyplot
+state, so no backend is needed until saving): a researcher restyles it through
+``fig.axes`` and saves it with :func:`save_figure` (atomic) or
+``fig.savefig``. All figures share one style, :data:`STYLE`: the Okabe-Ito
+colour-blind-safe palette, a diverging blue-red map for signed weights, and
+sizes that fit a two-column journal page (7 in wide, 9 pt text).
+
+- :func:`draw_network`: the graph in a layered layout beside its adjacency
+  matrix (:mod:`~geodln.plots.network`);
+- :func:`plot_trajectory`, :func:`plot_mode_curves`: loss with the ladder of
+  critical values ``L_J`` and the itinerary, singular values of ``W(t)`` with
+  closed forms; :func:`plot_descent_vs_flow`: discretisation
+  (:mod:`~geodln.plots.trajectories`);
+- :func:`plot_phase_portrait`, :func:`phase_field`: scalar networks ``1,1,1``
+  and ``1,1,1,1``; :func:`level_set_slice`: loss and conserved quantities on
+  a plane of weights (:mod:`~geodln.plots.phase`);
+- :func:`plot_catalog`, :func:`plot_hessian_spectrum`,
+  :func:`plot_escape_times`: the landscape (:mod:`~geodln.plots.landscape`);
+- :func:`plot_fiber`, :func:`plot_level_sets`: the loss constant on a group
+  orbit, the balances conserved by the flow (:mod:`~geodln.plots.invariants`).
+
+The numbered gallery behind ``geodln figures`` is :mod:`geodln.plots.gallery`.
+"""
+
+from .invariants import plot_fiber, plot_level_sets
+from .landscape import plot_catalog, plot_escape_times, plot_hessian_spectrum
+from .network import draw_network
+from .phase import LevelSlice, level_set_slice, phase_field, plot_phase_portrait
+from .style import STYLE, save_figure
+from .trajectories import plot_descent_vs_flow, plot_mode_curves, plot_trajectory
+
+__all__ = [
+    "STYLE",
+    "draw_network",
+    "plot_trajectory",
+    "plot_mode_curves",
+    "plot_phase_portrait",
+    "phase_field",
+    "plot_catalog",
+    "plot_hessian_spectrum",
+    "plot_escape_times",
+    "plot_fiber",
+    "plot_level_sets",
+    "plot_descent_vs_flow",
+    "LevelSlice",
+    "level_set_slice",
+    "save_figure",
+]

@@ -1,0 +1,138 @@
+"""The network as a picture: its layered graph beside its adjacency matrix.
+
+A network with nodes ``0..n-1`` (in ``top.nodes`` order) and weight ``A[j, k]``
+on the edge ``j -> k`` is drawn twice: as a graph, level by level (inputs
+left, outputs right), and as the matrix ``A``. For a layered network the
+blocks ``(i-1, i)`` of ``A`` are ``W_i^T``, so ``A`` is strictly block upper
+triangular (nilpotent) and ``W = W_h ... W_1`` sums the weights of the
+complete paths from the inputs to the outputs.
+"""
+
+from __future__ import annotations
+
+from itertools import cycle
+
+import matplotlib
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from ..topology import Topology
+from .style import STYLE, new_figure, styled
+
+__all__ = ["draw_network"]
+
+
+def _layout(top: Topology) -> np.ndarray:
+    """Node positions ``(n, 2)``: x = level, y centred within the level (first node on top)."""
+    pos = np.zeros((top.n, 2))
+    for level, sl in enumerate(top.level_slices):
+        d = sl.stop - sl.start
+        pos[sl, 0] = level
+        pos[sl, 1] = (d - 1) / 2 - np.arange(d)
+    return pos
+
+
+def _edge_polyline(p, q, skip: bool) -> np.ndarray:
+    """A straight segment, or for a skip edge a quadratic Bezier arc that clears the levels between."""
+    if not skip:
+        return np.array([p, q])
+    mid = (p + q) / 2 + np.array([0.0, 0.35 * abs(q[0] - p[0])])
+    s = np.linspace(0, 1, 24)[:, None]
+    return (1 - s) ** 2 * p + 2 * s * (1 - s) * mid + s**2 * q
+
+
+@styled
+def draw_network(top: Topology, A=None, paths=None, title: str | None = None) -> Figure:
+    """The network's graph in a layered layout beside its adjacency matrix.
+
+    Left: nodes level by level (inputs left, outputs right), every edge
+    ``j -> k`` coloured and thickened by its weight ``A[j, k]`` (edges of the
+    mask with weight 0 are thin grey), skip edges arched, chosen paths
+    underlaid in colour. Right: ``A`` as a heat map in the same colours, the
+    levels separated and every block of the mask outlined: for a layered
+    network the blocks ``(i-1, i)`` are ``W_i^T``, so ``A`` is strictly block
+    upper triangular (nilpotent).
+
+    Parameters
+    ----------
+    top : Topology
+    A : array-like, shape=[n, n], optional
+        Weighted adjacency matrix (``A[j, k]`` = weight of ``j -> k``, nodes in
+        ``top.nodes`` order); default the mask (all weights 1).
+    paths : sequence of sequences of nodes, or dict label -> sequence, optional
+        Paths (e.g. the complete paths that carry learnt modes) to highlight.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.axes = [graph, matrix, colorbar]``.
+    """
+    A = top.mask.copy() if A is None else np.asarray(A, dtype=float)
+    if A.shape != (top.n, top.n):
+        raise ValueError(f"A has shape {A.shape}; this network has n = {top.n} nodes, so A must be ({top.n}, {top.n})")
+    fig, (ax_g, ax_m) = new_figure(ncols=2, height=3.4, gridspec_kw={"width_ratios": [1.3, 1]})
+    pos = _layout(top)
+    vmax = float(np.abs(A[top.mask > 0]).max(initial=0.0)) or 1.0
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
+    cmap = matplotlib.colormaps[STYLE["weights_cmap"]].with_extremes(bad="0.93")  # bad: off the mask
+    index = {v: i for i, v in enumerate(top.nodes)}
+    if paths:
+        items = paths.items() if isinstance(paths, dict) else ((f"path {i + 1}", p) for i, p in enumerate(paths))
+        colors = cycle([STYLE["colors"][4], STYLE["colors"][2], STYLE["colors"][3], STYLE["colors"][5]])
+        for label, path in items:
+            try:
+                idx = [index[v] for v in path]
+            except KeyError as err:
+                raise ValueError(f"path {label!r} names the node {err.args[0]!r}, which is not in the network") from None
+            for j, k in zip(idx, idx[1:]):
+                if top.mask[j, k] == 0:
+                    raise ValueError(f"path {label!r} uses {top.nodes[j]!r} -> {top.nodes[k]!r}, which is not an edge")
+            color = next(colors)
+            segs = [_edge_polyline(pos[j], pos[k], top.layer[k] - top.layer[j] > 1) for j, k in zip(idx, idx[1:])]
+            ax_g.add_collection(LineCollection(segs, colors=color, linewidths=9, alpha=0.45, capstyle="round",
+                                               zorder=1, label=label))
+    src, tgt = np.nonzero(top.mask)
+    w = A[src, tgt]
+    order = np.argsort(np.abs(w))  # strong edges drawn last, on top
+    segs = [_edge_polyline(pos[j], pos[k], top.layer[k] - top.layer[j] > 1) for j, k in zip(src[order], tgt[order])]
+    wo = w[order]
+    colors = [cmap(norm(x)) if x != 0 else (0.75, 0.75, 0.75, 1.0) for x in wo]
+    widths = np.where(wo != 0, 0.6 + 3.0 * np.abs(wo) / vmax, 0.4)
+    ax_g.add_collection(LineCollection(segs, colors=colors, linewidths=widths, zorder=2))
+    roles = np.where(top.layer == 0, 0, np.where(top.layer == top.depth, 2, 1))
+    for role, (name, face) in enumerate((("input", "white"), ("hidden", "0.85"), ("output", "white"))):
+        sel = roles == role
+        ax_g.scatter(pos[sel, 0], pos[sel, 1], s=70, c=face, edgecolors="k", linewidths=0.8, zorder=3)
+    ax_g.set_xticks(range(top.depth + 1))
+    ax_g.set_xlabel(r"layer (inputs $\to$ outputs)")
+    ax_g.set_yticks([])
+    ax_g.set_ylabel("nodes of each layer")
+    ax_g.spines[["left", "bottom"]].set_visible(False)
+    ax_g.tick_params(axis="x", length=0)
+    ymax = max(top.widths) / 2 + 0.2
+    ax_g.set_ylim(-ymax, ymax + (0.35 * top.depth if not top.is_layered else 0.1))
+    ax_g.set_xlim(-0.3, top.depth + 0.3)
+    ax_g.set_title("graph: edge $j \\to k$ coloured by $A_{jk}$" if title is None else title)
+    if paths:
+        fig.legend(loc="outside lower center", ncols=2)
+    Am = np.ma.masked_where(top.mask == 0, A)
+    im = ax_m.imshow(Am, cmap=cmap, norm=norm, interpolation="nearest")
+    for sl in top.level_slices[1:]:
+        ax_m.axhline(sl.start - 0.5, color="0.6", lw=0.6)
+        ax_m.axvline(sl.start - 0.5, color="0.6", lw=0.6)
+    for blk in top.blocks:
+        ax_m.add_patch(Rectangle((blk.cols.start - 0.5, blk.rows.start - 0.5), blk.shape[1], blk.shape[0],
+                                 fill=False, ec="k", lw=1.0))
+    ticks = [(sl.start + sl.stop - 1) / 2 for sl in top.level_slices]
+    ax_m.set_xticks(ticks, [str(i) for i in range(top.depth + 1)])
+    ax_m.set_yticks(ticks, [str(i) for i in range(top.depth + 1)])
+    ax_m.set_xlabel("target node $k$ (by layer)")
+    ax_m.set_ylabel("source node $j$ (by layer)")
+    ax_m.set_title(r"adjacency matrix $A$")
+    ax_m.spines[["top", "right"]].set_visible(True)
+    fig.colorbar(im, ax=ax_m, label="weight $A_{jk}$ (grey: no edge)", shrink=0.8)
+    return fig

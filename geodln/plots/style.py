@@ -1,0 +1,92 @@
+"""The one style of every figure, the figure factory, and atomic saving.
+
+:data:`STYLE` is the Okabe-Ito colour-blind-safe palette, a diverging map for
+signed weights, a sequential one for speeds, fixed colours (and markers, so
+grey print works) for the kinds of critical points and the signs of Hessian
+eigenvalues, and sizes that fit a two-column journal page (7 in wide, 9 pt
+text). Every plotting function is wrapped in :func:`styled`, which reads
+:data:`STYLE` when the figure is built, so editing it restyles later figures.
+
+The helpers :func:`styled`, :func:`new_figure` and :func:`set_label` serve
+the other modules of :mod:`geodln.plots`; they are not part of its public API.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..files import atomic_path
+
+__all__ = ["STYLE", "save_figure"]
+
+# One style for every figure: Okabe-Ito colour-blind-safe palette, sizes that
+# fit a two-column journal page. Kinds of critical points and the signs of
+# Hessian eigenvalues get fixed colours (and markers, so grey print works).
+STYLE = {
+    "colors": ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"],
+    "width": 7.0,
+    "height": 2.8,
+    "fontsize": 9,
+    "weights_cmap": "RdBu_r",  # diverging, colour-blind safe (ColorBrewer)
+    "speed_cmap": "cividis",  # sequential, colour-blind safe
+    "kinds": {
+        "global_minimum": {"color": "#009E73", "marker": "*", "label": "global minimum"},
+        "strict_saddle": {"color": "#CC79A7", "marker": "o", "label": "strict saddle"},
+        "nonstrict_saddle": {"color": "#0072B2", "marker": "D", "label": "nonstrict saddle"},
+    },
+    "inertia": {"negative": "#D55E00", "zero": "#BBBBBB", "positive": "#56B4E9"},
+}
+
+
+def _rc() -> dict:
+    fs = STYLE["fontsize"]
+    return {
+        "font.size": fs, "axes.titlesize": fs, "axes.labelsize": fs, "legend.fontsize": fs - 1,
+        "xtick.labelsize": fs - 1, "ytick.labelsize": fs - 1, "lines.linewidth": 1.4,
+        "axes.prop_cycle": matplotlib.cycler(color=STYLE["colors"]), "legend.frameon": False,
+        "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": 150,
+        "pdf.fonttype": 42,  # TrueType in PDFs, editable text for journals
+    }
+
+
+def styled(func):
+    """Build the figure under :data:`STYLE` (read when called, so edits to STYLE apply)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(_rc()):
+            return func(*args, **kwargs)
+    return wrapper
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, height: float | None = None, width: float | None = None,
+               **kwargs) -> tuple[Figure, np.ndarray]:
+    """A constrained-layout figure (no pyplot state) and its axes, flattened to shape=[nrows * ncols].
+
+    ``width`` defaults to ``STYLE["width"]``, ``height`` to ``STYLE["height"]``
+    per row; ``kwargs`` go to ``Figure.subplots`` (``sharex``, ``gridspec_kw``, ...).
+    """
+    fig = Figure(figsize=(width or STYLE["width"], height or STYLE["height"] * nrows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False, **kwargs)).reshape(-1)
+    return fig, axes
+
+
+def set_label(J) -> str:
+    """The set ``J`` of learnt modes as mathematical text, e.g. ``\\{1,2\\}`` or ``\\emptyset``."""
+    J = list(J)
+    return r"\emptyset" if not J else r"\{" + ",".join(map(str, J)) + r"\}"
+
+
+def save_figure(fig: Figure, path, **kwargs) -> None:
+    """Save ``fig`` to ``path`` atomically (the format from the extension).
+
+    PDFs carry no creation date, so regenerating a figure gives the same file.
+    """
+    suffix = "." + str(path).rsplit(".", 1)[-1]
+    if suffix.lower() == ".pdf":
+        kwargs.setdefault("metadata", {"CreationDate": None})
+    with atomic_path(path, suffix=suffix) as tmp:
+        fig.savefig(tmp, dpi=kwargs.pop("dpi", 150), **kwargs)

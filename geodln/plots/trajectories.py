@@ -1,0 +1,242 @@
+"""Trajectories against time: plateaus, learnt modes, closed forms, discretisation.
+
+From a small start the loss ``L(t)`` rests on the critical values
+``L_J = L_* + 1/2 sum_{k not in J} s_k^2`` of the top sets
+``J = {}, {1}, {1, 2}, ...`` one after another while the singular values of
+``W(t)`` are learnt one at a time; aligned starts follow closed forms
+(:func:`geodln.init.aligned_mode_curve`). Gradient descent with step ``eta``
+follows the flow below ``eta* = 2 / lambda_max`` but breaks its conservation
+laws: one step changes ``C_i`` by exactly ``eta^2 (G_i G_i^T - G_{i+1}^T G_{i+1})``.
+"""
+
+from __future__ import annotations
+
+from itertools import cycle
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..flow import Trajectory
+from .style import STYLE, new_figure, set_label, styled
+
+__all__ = ["plot_trajectory", "plot_mode_curves", "plot_descent_vs_flow"]
+
+
+def _draw_ladder(ax, data, r_max: int) -> None:
+    for k in range(0, min(r_max, len(data.s)) + 1):
+        value = data.critical_value(range(1, k + 1))
+        ax.axhline(value, color="0.5", ls="--", lw=0.7, zorder=0)
+        ax.annotate(rf"$L_{{{set_label(range(1, k + 1))}}}$", (1.0, value), xycoords=("axes fraction", "data"),
+                    xytext=(2, 0), textcoords="offset points", fontsize=STYLE["fontsize"] - 1, va="center",
+                    ha="left", color="0.35", annotation_clip=False)
+
+
+def _draw_itinerary(ax, itinerary, data) -> None:
+    """Shade each visited interval and write its ``J`` on the plateau, above ``L_J``."""
+    shades = cycle(["0.92", "0.85"])
+    for visit in itinerary:
+        J, t0, t1 = (visit.learned, visit.t_enter, visit.t_exit) if hasattr(visit, "learned") else visit
+        ax.axvspan(t0, t1, color=next(shades), zorder=-1, lw=0)
+        mid = (t0 * t1) ** 0.5 if t0 > 0 and ax.get_xscale() == "log" else (t0 + t1) / 2
+        ax.annotate(f"$J = {set_label(J)}$", (mid, data.critical_value(J)), xytext=(0, 3),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=STYLE["fontsize"] - 1,
+                    color="0.2")
+
+
+def _draw_modes(ax, traj: Trajectory, keep, closed_form=None) -> None:
+    data, t = traj.flow.data, traj.t
+    colors = cycle(STYLE["colors"])
+    for k in range(traj.singular_values.shape[1]):
+        color = next(colors)
+        ax.plot(t[keep], traj.singular_values[keep, k], color=color, lw=1.6, label=rf"$\sigma_{k + 1}(W)$")
+        if k < len(data.s):
+            ax.axhline(data.s[k], color=color, ls=":", lw=0.8)
+    if closed_form is not None:
+        for i, (tc, uc) in enumerate(closed_form):
+            tc, uc = np.asarray(tc, dtype=float), np.asarray(uc, dtype=float)
+            if ax.get_xscale() == "log":
+                tc, uc = tc[tc > 0], uc[tc > 0]
+            ax.plot(tc, uc, color="k", ls=(0, (3, 2)), lw=0.9, label="closed form" if i == 0 else None)
+    ax.set_xlabel(r"time $t$")
+    ax.set_ylabel(r"singular values of $W(t)$")
+
+
+def _log_spaced(t) -> bool:
+    """Whether output times are (after a leading 0) a geometric grid over at least two decades."""
+    pos = np.asarray(t, dtype=float)
+    pos = pos[pos > 0]
+    if len(pos) < 3 or pos[-1] / pos[0] < 100:
+        return False
+    ratios = np.diff(np.log(pos))
+    return bool(np.allclose(ratios, ratios.mean(), rtol=1e-6))
+
+
+@styled
+def plot_trajectory(traj: Trajectory, log_time: bool | None = None, log_loss: bool = False,
+                    itinerary=None, closed_form=None) -> Figure:
+    """Loss and end-to-end singular values against time.
+
+    Left: ``L(t)`` with the ladder of critical values ``L_J`` for the top
+    sets ``J = {}, {1}, {1, 2}, ...`` (up to ``r_max``) dashed: a small start
+    rests on these plateaus one after another; the itinerary, when given, is
+    shaded and labelled by ``J``. Right: the singular values of ``W(t)`` with
+    the data's ``s_k`` dotted and closed-form curves dashed.
+
+    Parameters
+    ----------
+    traj : Trajectory
+    log_time : bool, optional
+        Logarithmic time axis; default when the output times are log-spaced.
+    log_loss : bool
+        Logarithmic loss axis (linear by default, which shows plateaus best).
+    itinerary : sequence of (J, t_enter, t_exit) or of saddles.Visit, optional
+        The saddles visited: learnt set ``J`` (1-based modes) and the time
+        interval spent near its critical value, e.g. from
+        :func:`geodln.saddles.itinerary`.
+    closed_form : sequence of (t, u) pairs, optional
+        One curve per mode: times ``t`` (shape=[K]) and the mode strength
+        ``u`` (shape=[K]) predicted by a closed form (e.g. an aligned start).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.axes = [loss, singular values]``.
+    """
+    data, top = traj.flow.data, traj.flow.top
+    t = traj.t
+    if log_time is None:
+        log_time = _log_spaced(t)
+    keep = t > 0 if log_time else slice(None)
+    fig, (ax_loss, ax_sv) = new_figure(ncols=2)
+    for ax in (ax_loss, ax_sv):
+        if log_time:
+            ax.set_xscale("log")
+    ax_loss.plot(t[keep], traj.loss[keep], color=STYLE["colors"][0], lw=1.6, label=r"$L(t)$")
+    _draw_ladder(ax_loss, data, min(top.widths))
+    if itinerary:
+        _draw_itinerary(ax_loss, itinerary, data)
+    if log_loss:
+        ax_loss.set_yscale("log")
+    ax_loss.set_xlabel(r"time $t$")
+    ax_loss.set_ylabel(r"loss $L = \frac{1}{2}\|Y - WX\|_F^2$")
+    ax_loss.set_title(r"loss (dashed: critical values $L_J$)" + (", shaded: itinerary" if itinerary else ""))
+    _draw_modes(ax_sv, traj, keep, closed_form)
+    ax_sv.set_title(r"modes (dotted: data $s_k$)")
+    ax_sv.legend()
+    return fig
+
+
+@styled
+def plot_mode_curves(trajs, closed_forms=None, titles=None, log_time: bool = False) -> Figure:
+    """Singular values of ``W(t)`` for several trajectories, one panel each, closed forms overlaid.
+
+    Parameters
+    ----------
+    trajs : sequence of Trajectory
+    closed_forms : sequence (one per trajectory) of sequences of (t, u) pairs, optional
+        See ``closed_form`` in :func:`plot_trajectory`.
+    titles : sequence of str, optional
+    log_time : bool
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per trajectory.
+    """
+    trajs = list(trajs)
+    if not trajs:
+        raise ValueError("give at least one trajectory")
+    closed_forms = [None] * len(trajs) if closed_forms is None else list(closed_forms)
+    if len(closed_forms) != len(trajs):
+        raise ValueError(f"{len(closed_forms)} closed forms for {len(trajs)} trajectories")
+    fig, axes = new_figure(ncols=len(trajs), sharey=True)
+    for i, (ax, traj, cf) in enumerate(zip(axes, trajs, closed_forms)):
+        if log_time:
+            ax.set_xscale("log")
+        _draw_modes(ax, traj, traj.t > 0 if log_time else slice(None), cf)
+        if i:
+            ax.set_ylabel("")
+        ax.set_title(titles[i] if titles else f"depth {traj.flow.top.depth}")
+    axes[-1].legend(loc="lower right")
+    return fig
+
+
+@styled
+def plot_descent_vs_flow(flow_traj: Trajectory, descents, threshold: float | None = None) -> Figure:
+    """Gradient descent at several step sizes against the gradient flow.
+
+    Left: the loss against time (``t = k eta`` for descent) on a log scale;
+    runs that diverged are marked. Middle: the drift of the conserved
+    quantities, ``max |Q(t) - Q(0)|``, against time. Right: that drift against
+    the step, after one step (``C_i`` changes by exactly
+    ``eta^2 (G_i G_i^T - G_{i+1}^T G_{i+1})``, slope 2) and at the final time
+    (``~ eta``, a sum of ``t/eta`` such steps, slope 1), with fitted slopes;
+    the threshold ``eta* = 2 / lambda_max`` is drawn when given.
+
+    Parameters
+    ----------
+    flow_traj : Trajectory
+        The gradient flow from the same start.
+    descents : dict float -> Trajectory or None
+        Descent trajectory for each step ``eta`` (from
+        :meth:`GradientFlow.descend` with ``record_every=1`` for the first
+        step); None for a run that diverged.
+    threshold : float, optional
+        The stability threshold ``2 / lambda_max`` of the Hessian at the minimum.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.axes = [loss, drift in time, drift against eta]``.
+    """
+    descents = dict(sorted(descents.items()))
+    if not descents:
+        raise ValueError("give at least one descent run")
+    fig, (ax_l, ax_t, ax_e) = new_figure(ncols=3, height=3.4)
+    floor = 1e-16
+    ax_l.plot(flow_traj.t, np.maximum(flow_traj.loss, floor), color="k", lw=2.2, label="gradient flow")
+    ax_t.plot(flow_traj.t[1:], np.maximum(flow_traj.conserved_drift[1:], floor), color="k", lw=2.2,
+              label="gradient flow")
+    colors = cycle(STYLE["colors"])
+    one, end, etas = [], [], []
+    for eta, traj in descents.items():
+        color = next(colors)
+        name = rf"$\eta = {eta:.3g}$" + (rf" $= {eta / threshold:.2g}\,\eta^*$" if threshold else "")
+        if traj is None:
+            ax_l.plot([], [], color=color, marker="x", ls="none", label=name + " (diverged)")
+            continue
+        ax_l.plot(traj.t, np.maximum(traj.loss, floor), color=color, lw=1.2, label=name)
+        ax_t.plot(traj.t[1:], np.maximum(traj.conserved_drift[1:], floor), color=color, lw=1.2)
+        etas.append(eta)
+        one.append(traj.conserved_drift[1])
+        end.append(traj.conserved_drift[-1])
+    ax_l.set_yscale("log")
+    ax_l.set_xlabel(r"time $t$ ($= k\eta$ for descent)")
+    ax_l.set_ylabel(r"loss $L - L_*$" if flow_traj.flow.data.loss_floor == 0 else r"loss $L$")
+    ax_l.set_title("loss")
+    fig.legend(*ax_l.get_legend_handles_labels(), loc="outside lower center", ncols=3)
+    ax_t.set_yscale("log")
+    ax_t.set_xlabel(r"time $t$")
+    ax_t.set_ylabel(r"drift $\max|Q(t) - Q(0)|$")
+    ax_t.set_title("conserved quantities")
+    etas, one, end = np.array(etas), np.array(one), np.array(end)
+    stable = etas < threshold if threshold else np.ones(len(etas), dtype=bool)
+    for values, label, color in ((one, "after one step", STYLE["colors"][0]), (end, r"at the final time", STYLE["colors"][1])):
+        ok = values > 0
+        fit = ok & stable  # runs above the threshold do not converge: left out of the fit
+        if fit.sum() >= 2:
+            slope = np.polyfit(np.log(etas[fit]), np.log(values[fit]), 1)[0]
+            label += f": slope {slope:.2f}"
+        ax_e.plot(etas[ok], values[ok], marker="o", color=color, label=label)
+        ax_e.plot(etas[ok & ~stable], values[ok & ~stable], marker="o", mfc="white", color=color, ls="none")
+    if threshold:
+        ax_e.axvline(threshold, color="0.4", ls="--", lw=0.8)
+        ax_e.annotate(r"$\eta^* = 2/\lambda_{\max}$", (threshold, 0.05), xycoords=("data", "axes fraction"),
+                      xytext=(-3, 0), textcoords="offset points", ha="right", fontsize=STYLE["fontsize"] - 1)
+    ax_e.set_xscale("log")
+    ax_e.set_yscale("log")
+    ax_e.set_xlabel(r"step $\eta$")
+    ax_e.set_ylabel(r"drift $\max|Q - Q(0)|$")
+    ax_e.set_title(r"drift against the step")
+    ax_e.legend(loc="upper left", fontsize=STYLE["fontsize"] - 2)
+    return fig
