@@ -64,6 +64,8 @@ from .data import random_orthogonal
 from .topology import Topology
 
 __all__ = [
+    "HiddenLevel",
+    "hidden_levels",
     "act",
     "check_group_element",
     "random_group_element",
@@ -127,10 +129,29 @@ def algebra_dim(top: Topology) -> int:
     return int(algebra_mask(top).sum())
 
 
-def _hidden_levels(top: Topology) -> list[tuple[slice, bool]]:
-    """``(slice, full)`` per hidden level: ``full`` when it carries ``GL(d)`` (else node rescalings)."""
+class HiddenLevel(NamedTuple):
+    """A hidden level of a network, as the group sees it.
+
+    Attributes
+    ----------
+    level : int
+        Its index ``1 .. h-1``.
+    sl : slice
+        Its nodes in the node order.
+    full : bool
+        True when it carries ``GL(d)`` (every incident block fully connected),
+        False when it carries node rescalings only.
+    """
+
+    level: int
+    sl: slice
+    full: bool
+
+
+def hidden_levels(top: Topology) -> list[HiddenLevel]:
+    """The hidden levels of ``top`` with the kind of group factor each carries."""
     mask = algebra_mask(top)
-    return [(sl, bool(mask[sl, sl].sum() == (sl.stop - sl.start) ** 2)) for sl in top.level_slices[1:-1]]
+    return [HiddenLevel(level, sl, bool(mask[sl, sl].all())) for level, sl in enumerate(top.level_slices[1:-1], start=1)]
 
 
 # ------------------------------------------------------------- the finite action
@@ -200,7 +221,7 @@ def check_group_element(top: Topology, S, orthogonal: bool = False) -> np.ndarra
         )
     if not np.array_equal(S[ends, ends], np.ones(ends.size)):
         raise ValueError("S must be the identity on the input and output levels")
-    for level, (sl, _) in enumerate(_hidden_levels(top), start=1):
+    for level, sl, _ in hidden_levels(top):
         block = S[sl, sl]
         sv = np.linalg.svd(block, compute_uv=False)
         if sv[0] == 0 or sv[-1] <= 1e-14 * sv[0]:
@@ -230,7 +251,7 @@ def random_group_element(top: Topology, seed=None, group: str = "GL", spread: fl
         raise ValueError(f"group must be 'GL' or 'O', got {group!r}")
     rng = np.random.default_rng(seed)
     S = np.eye(top.n)
-    for sl, full in _hidden_levels(top):
+    for _, sl, full in hidden_levels(top):
         d = sl.stop - sl.start
         if group == "O":
             S[sl, sl] = random_orthogonal(d, rng) if full else np.diag(rng.choice([-1.0, 1.0], size=d))
@@ -256,7 +277,7 @@ def group_exp(top: Topology, Xi) -> np.ndarray:
 
     Xi = check_algebra_element(top, Xi)
     S = np.eye(top.n)
-    for sl, _ in _hidden_levels(top):
+    for _, sl, _ in hidden_levels(top):
         S[sl, sl] = expm(Xi[sl, sl])
     return S
 
@@ -301,7 +322,7 @@ def moment_map(top: Topology, theta) -> np.ndarray:
     5.0
     """
     C = np.zeros((top.n, top.n))
-    for (sl, _), (N, M) in zip(_hidden_levels(top), _level_grams(top, theta)):
+    for (_, sl, _), (N, M) in zip(hidden_levels(top), _level_grams(top, theta)):
         C[sl, sl] = N - M
     return C * algebra_mask(top)
 
@@ -598,7 +619,7 @@ def _preconditioner(top: Topology, theta):
     """
     J, K = np.nonzero(algebra_mask(top))
     factors = []
-    for (sl, full), (N, M) in zip(_hidden_levels(top), _level_grams(top, theta)):
+    for (_, sl, full), (N, M) in zip(hidden_levels(top), _level_grams(top, theta)):
         if full or sl.stop - sl.start == 1:
             nu, UN = np.linalg.eigh(N)
             mu, UM = np.linalg.eigh(M)

@@ -1,5 +1,8 @@
 """The geomstats layer: fibers, vertical/horizontal split, quotient, balanced section, level sets."""
 
+from functools import partial
+from typing import Callable, NamedTuple
+
 import numpy as np
 import pytest
 from scipy.linalg import expm
@@ -8,6 +11,7 @@ import geodln
 from geodln import init
 from geodln import symmetry as sy
 from geodln.geometry import NetworkBundle
+from geodln.geometry.balance import balance_newton
 from conftest import data_for
 
 
@@ -33,15 +37,110 @@ def _critical_point(widths, spectrum, learned, seed=0):
 # ------------------------------------------------------------ the split
 
 
-def test_split_is_complete_orthogonal_and_idempotent(top, group, rng):
+def _bundle_split(group, method="auto"):
+    """NetworkBundle's split in packed coordinates."""
+
+    def make(top):
+        bundle = NetworkBundle(top, group)
+
+        def vertical(theta, v):
+            return top.pack(bundle.vertical_projection(top.adjacency(theta), top.adjacency(v), method))
+
+        def horizontal(theta, v):
+            return top.pack(bundle.horizontal_projection(top.adjacency(theta), top.adjacency(v), method))
+
+        return vertical, horizontal
+
+    return make
+
+
+def _geomstats_split(group):
+    def make(top):
+        fb = NetworkBundle(top, group).fiber_bundle
+        return (lambda theta, v: fb.vertical_projection(v, theta)), (lambda theta, v: fb.horizontal_projection(v, theta))
+
+    return make
+
+
+def _symmetry_lsqr_split(top):
+    def vertical(theta, v):
+        return sy.solve_vertical(top, theta, v).vertical
+
+    return vertical, (lambda theta, v: v - vertical(theta, v))
+
+
+# name: (group, exact (an SVD) or iterative (LSQR, to about 1e-12 relative), maker: top -> (vertical, horizontal))
+SPLITS = {
+    "symmetry-dense": ("GL", True, lambda top: (partial(sy.vertical_projection, top), partial(sy.horizontal_projection, top))),
+    "symmetry-lsqr": ("GL", False, _symmetry_lsqr_split),
+    "bundle-GL-dense": ("GL", True, _bundle_split("GL", "dense")),
+    "bundle-GL-lsqr": ("GL", False, _bundle_split("GL", "lsqr")),
+    "bundle-O-dense": ("O", True, _bundle_split("O", "dense")),
+    "bundle-O-lsqr": ("O", False, _bundle_split("O", "lsqr")),
+    "geomstats-GL": ("GL", True, _geomstats_split("GL")),
+    "geomstats-O": ("O", True, _geomstats_split("O")),
+}
+
+
+class Split(NamedTuple):
+    """One implementation on one topology: its group, its two projections and the accuracy to expect."""
+
+    group: str
+    vertical: Callable
+    horizontal: Callable
+    tol: float
+
+
+class TestVerticalHorizontalSplit:
+    """One property battery for every implementation of the split, on every topology fixture.
+
+    Packed coordinates throughout: ``vertical(theta, v)`` and ``horizontal(theta, v)``.
+    """
+
+    @pytest.fixture(params=sorted(SPLITS))
+    def split(self, request, top):
+        group, exact, make = SPLITS[request.param]
+        return Split(group, *make(top), 1e-11 if exact else 1e-8)
+
+    @pytest.fixture
+    def theta(self, top, rng):
+        return rng.standard_normal(top.n_params)
+
+    def test_vertical_plus_horizontal_is_the_identity(self, split, top, theta, rng):
+        v = rng.standard_normal(top.n_params)
+        np.testing.assert_allclose(split.vertical(theta, v) + split.horizontal(theta, v), v, atol=1e-13 * np.linalg.norm(v))
+
+    def test_projections_are_idempotent(self, split, top, theta, rng):
+        v = rng.standard_normal(top.n_params)
+        vert, hor = split.vertical(theta, v), split.horizontal(theta, v)
+        np.testing.assert_allclose(split.vertical(theta, vert), vert, atol=split.tol * np.linalg.norm(v))
+        np.testing.assert_allclose(split.horizontal(theta, hor), hor, atol=split.tol * np.linalg.norm(v))
+
+    def test_components_are_orthogonal(self, split, top, theta, rng):
+        v = rng.standard_normal(top.n_params)
+        assert abs(split.vertical(theta, v) @ split.horizontal(theta, v)) <= split.tol * (v @ v)
+
+    def test_gradient_of_the_loss_is_horizontal(self, split, top, theta):
+        grad = geodln.GradientFlow(top, data_for(top)).gradient(theta)
+        assert np.linalg.norm(split.vertical(theta, grad)) <= split.tol * np.linalg.norm(grad)
+
+    def test_brackets_are_vertical(self, split, top, theta, rng):
+        """[Xi, A] for Xi in the implementation's algebra (skew for O: an O-vertical vector is GL-vertical too)."""
+        Xi = np.where(sy.algebra_mask(top) == 1, rng.standard_normal((top.n, top.n)), 0.0)
+        if split.group == "O":
+            Xi = 0.5 * (Xi - Xi.T)
+        A = top.adjacency(theta)
+        b = top.pack(Xi @ A - A @ Xi)
+        assert np.linalg.norm(split.horizontal(theta, b)) <= split.tol * np.linalg.norm(b)
+        np.testing.assert_allclose(split.vertical(theta, b), b, atol=split.tol * np.linalg.norm(b))
+
+
+def test_bundle_predicates_and_vertical_space(top, group, rng):
     bundle = NetworkBundle(top, group)
     A, V = _point(top, rng), _point(top, rng)
     vert, hor = bundle.vertical_projection(A, V), bundle.horizontal_projection(A, V)
-    np.testing.assert_allclose(vert + hor, V, atol=1e-13)
-    assert abs(np.sum(vert * hor)) < 1e-11 * np.sum(V * V)
-    np.testing.assert_allclose(bundle.vertical_projection(A, vert), vert, atol=1e-12)
-    np.testing.assert_allclose(bundle.horizontal_projection(A, hor), hor, atol=1e-12)
     assert bundle.is_vertical(A, vert) and bundle.is_horizontal(A, hor)
+    assert bundle.is_horizontal(A, geodln.GradientFlow(top, data_for(top)).vector_field(A), rtol=1e-10)
     basis = bundle.vertical_space(A).reshape(-1, top.n * top.n)
     np.testing.assert_allclose(basis @ basis.T, np.eye(len(basis)), atol=1e-12)
     np.testing.assert_allclose(basis.T @ (basis @ V.ravel()), vert.ravel(), atol=1e-12)
@@ -81,14 +180,6 @@ def test_geomstats_bundle_on_packed_vectors(rng):
 
 
 # --------------------------------------------------------- invariance
-
-
-def test_gradient_is_horizontal(top, group, rng):
-    flow = geodln.GradientFlow(top, data_for(top))
-    bundle = NetworkBundle(top, group)
-    A = _point(top, rng)
-    grad = flow.vector_field(A)
-    assert bundle.is_horizontal(A, grad, rtol=1e-10)
 
 
 def test_loss_is_constant_along_gl_fibers(top, rng):
@@ -225,6 +316,21 @@ def test_quotient_distance_is_invariant_and_sees_through_the_action(rng):
     assert bundle.quotient.metric.dist(top.pack(A), top.pack(B)) == pytest.approx(d, rel=1e-8)
 
 
+def test_geomstats_quotient_metric_is_the_quotient_distance(top, rng):
+    """QuotientMetric.dist on packed points aligns with ProcrustesAligner, then measures: quotient_distance."""
+    bundle = NetworkBundle(top, "O")
+    dist = bundle.quotient.metric.dist
+    for _ in range(2):
+        A, B = _point(top, rng), _point(top, rng)
+        assert dist(top.pack(A), top.pack(B)) == pytest.approx(bundle.quotient_distance(A, B), rel=1e-10)
+    moved = (bundle.act(bundle.random_group_element(seed=seed), A) for seed in range(7, 40))
+    kA = next(B for B in moved if np.linalg.norm(A - B) > 1e-3)  # not the identity (sign levels: 1/2^d)
+    assert dist(top.pack(A), top.pack(kA)) < 1e-10 * np.linalg.norm(A)
+    batch = dist(np.stack([top.pack(A)] * 2), np.stack([top.pack(B), top.pack(kA)]))
+    assert batch.shape == (2,) and batch[1] < 1e-10 * np.linalg.norm(A)
+    assert batch[0] == pytest.approx(bundle.quotient_distance(A, B), rel=1e-10)
+
+
 def test_alignment_is_a_critical_point_and_restarts_matter_is_reported(rng):
     top = geodln.layered([2, 3, 3, 3, 2])
     bundle = NetworkBundle(top, "O")
@@ -269,7 +375,7 @@ def test_balance_agrees_with_the_iterative_kempf_ness_minimisation(rng):
     top = geodln.layered([2, 2, 2, 2])
     bundle = NetworkBundle(top)
     A = bundle.act(bundle.random_group_element(seed=3), _point(top, rng))
-    closed_form, newton = bundle.balance(A), bundle._balance_newton(A, 1e-10)
+    closed_form, newton = bundle.balance(A), balance_newton(top, A, 1e-10)
     assert newton.closed and newton.residual < 1e-10
     assert newton.norm == pytest.approx(closed_form.norm, rel=1e-10)
     assert NetworkBundle(top, "O").quotient_distance(newton.A, closed_form.A) < 1e-8
