@@ -26,7 +26,7 @@ from scipy.integrate import solve_ivp
 from . import symmetry
 from .data import Data
 from .errors import DivergenceError
-from .losses import Loss, get_loss
+from .losses import get_loss
 from .progress import Progress
 from .topology import Topology
 

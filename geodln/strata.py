@@ -38,6 +38,7 @@ from itertools import combinations
 import numpy as np
 
 from .data import Data
+from .symmetry import horizontal_basis
 from .topology import Topology
 
 __all__ = ["Piece", "Stratum", "EscapePath", "enumerate_strata", "NULL"]
@@ -339,7 +340,7 @@ class Stratum:
     def _vectors(self, data: Data) -> list[tuple]:
         """(input vector or None, output vector or None) for each piece."""
         m = self.n_modes  # the data's SVD also lists zero modes: null directions are orthogonal to the m real ones
-        null_in, null_out = _null_basis(data.V[:, :m], data.d_in), _null_basis(data.U[:, :m], data.d_out)
+        null_in, null_out = horizontal_basis(data.V[:, :m]), horizontal_basis(data.U[:, :m])  # orthonormal complements
         used_in = used_out = 0
         out = []
         for p in self.all_pieces():
@@ -358,14 +359,6 @@ def _unit(d: int, j: int) -> np.ndarray:
     e = np.zeros(d)
     e[j] = 1.0
     return e
-
-
-def _null_basis(M: np.ndarray, d: int) -> np.ndarray:
-    """Orthonormal basis of the complement of the columns of ``M`` (shape ``(d, m)``)."""
-    if M.shape[1] >= d:
-        return np.zeros((d, 0))
-    Q, _ = np.linalg.qr(np.hstack([M, np.eye(d)]))
-    return Q[:, M.shape[1]: d]
 
 
 def _piece_types(widths, learned, n_modes) -> list[Piece]:
