@@ -96,11 +96,6 @@ class CriticalPoint:
     similarity: np.ndarray = field(repr=False)
 
 
-def random_similarity(top: Topology, rng, spread: float = 0.5) -> np.ndarray:
-    """Deprecated alias of ``symmetry.random_group_element(top, rng, "GL", spread)``."""
-    return symmetry.random_group_element(top, rng, "GL", spread)
-
-
 def classify(learned, n_modes: int, r_max: int, tightened: bool) -> str:
     """The class of a critical point that learns the modes ``J``: the package's one classification rule.
 
