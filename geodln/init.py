@@ -401,8 +401,7 @@ def aligned(top: Topology, data: Data, strengths, seed=None) -> np.ndarray:
             "use decoupled(...) for signed layer scalars"
         )
     _check_modes(top, a.size, "strengths")
-    roots = np.tile(a ** (1.0 / top.depth), (top.depth, 1))
-    return _chain(top, data.U[:, : a.size], data.V[:, : a.size], roots, np.random.default_rng(seed))
+    return decoupled(top, data, np.tile(a ** (1.0 / top.depth), (top.depth, 1)), seed)  # equal layer scalars
 
 
 def decoupled(top: Topology, data: Data, layer_strengths, seed=None) -> np.ndarray:
