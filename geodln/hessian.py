@@ -27,9 +27,10 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .flow import GradientFlow
+from .symmetry import horizontal_basis, vertical_basis
 from .tolerances import DEFAULT_TOLERANCES
 
-__all__ = ["hessian_vector_product", "hessian", "Inertia", "inertia", "lanczos_extremes"]
+__all__ = ["hessian_vector_product", "hessian", "horizontal_hessian", "Inertia", "inertia", "lanczos_extremes"]
 
 
 def hessian_vector_product(flow: GradientFlow, theta, v) -> np.ndarray:
@@ -89,6 +90,31 @@ def _batch_dense(blk, V: np.ndarray) -> np.ndarray:
 def _batch_gather(blk, dense: np.ndarray, out: np.ndarray) -> None:
     """Write the free entries of ``(K, d_a, d_b)`` blocks into ``out[:, segment]``."""
     out[:, blk.segment] = dense.reshape(len(dense), -1) if blk.full else dense[:, blk.r, blk.c]
+
+
+def horizontal_hessian(flow: GradientFlow, theta, H=None) -> tuple[np.ndarray, np.ndarray]:
+    """The Hessian restricted to the horizontal space, the orthogonal complement of the fiber.
+
+    The loss is constant on the orbit of the hidden-layer group, so the
+    vertical space ``{[Xi, A]}`` lies in the Hessian's kernel at a critical
+    point; what the Hessian says about the landscape lives on its complement.
+
+    Parameters
+    ----------
+    theta : array-like, shape=[n_params]
+    H : ndarray, shape=[n_params, n_params], optional
+        The dense Hessian at ``theta``, if already computed.
+
+    Returns
+    -------
+    H_h : ndarray, shape=[k, k]
+        ``Q_h^T H Q_h``, with ``k = n_params - orbit_dim``.
+    Q_h : ndarray, shape=[n_params, k]
+        An orthonormal basis of the horizontal space.
+    """
+    Qh = horizontal_basis(vertical_basis(flow.top, theta))
+    H = hessian(flow, theta) if H is None else H
+    return Qh.T @ H @ Qh, Qh
 
 
 def hessian(flow: GradientFlow, theta) -> np.ndarray:

@@ -30,10 +30,10 @@ import numpy as np
 from .data import Data
 from .errors import ClassificationError
 from .flow import GradientFlow
-from .hessian import Inertia, hessian, inertia
+from .hessian import Inertia, hessian, horizontal_hessian, inertia
 from .strata import Stratum
 from . import symmetry
-from .symmetry import algebra_dim, horizontal_basis, vertical_basis
+from .symmetry import algebra_dim
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 from .topology import Topology, layered
 
@@ -242,10 +242,9 @@ def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0
     lam = np.linalg.eigvalsh(H)
     hess_scale = tol.hessian_scale(data, top.depth)
     full = inertia(lam, tol.inertia, hess_scale)
-    Qv = vertical_basis(top, theta)
-    orbit = Qv.shape[1]
-    Qh = horizontal_basis(Qv)
-    hor = inertia(np.linalg.eigvalsh(Qh.T @ H @ Qh), tol.inertia, hess_scale) if Qh.shape[1] else inertia([])
+    Hh, Qh = horizontal_hessian(flow, theta, H)
+    orbit = top.n_params - Qh.shape[1]
+    hor = inertia(np.linalg.eigvalsh(Hh), tol.inertia, hess_scale) if Qh.shape[1] else inertia([])
     kind = stratum_kind(stratum)
     _check_escape_order(stratum, kind)
     if (full.negative > 0) != (kind == "strict_saddle"):

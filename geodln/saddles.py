@@ -42,10 +42,10 @@ from itertools import combinations
 import numpy as np
 from . import symmetry
 from .flow import GradientFlow, Trajectory
-from .hessian import hessian, inertia
+from .hessian import horizontal_hessian, inertia
 from .landscape import path_direction, point_kind
 from .strata import EscapePath, Stratum
-from .symmetry import horizontal_basis, vertical_basis
+from .symmetry import vertical_basis
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 
 __all__ = ["Direction", "LocalManifolds", "local_manifolds", "Verification", "verify_direction", "escape_time",
@@ -124,8 +124,8 @@ class LocalManifolds:
 
 def _horizontal_eigen(flow: GradientFlow, theta):
     """Eigenpairs of the Hessian restricted to the horizontal space (vectors packed)."""
-    Qh = horizontal_basis(vertical_basis(flow.top, theta))
-    lam, vecs = np.linalg.eigh(Qh.T @ hessian(flow, theta) @ Qh)
+    Hh, Qh = horizontal_hessian(flow, theta)
+    lam, vecs = np.linalg.eigh(Hh)
     return lam, Qh @ vecs
 
 
