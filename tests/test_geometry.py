@@ -355,7 +355,7 @@ def test_balance_on_closed_orbits(rng, widths):
     assert closed and res.residual < 1e-10
     assert np.abs(bundle.moment_map(A_bal)).max() < 1e-10
     np.testing.assert_allclose(top.end_to_end(top.pack(A_bal)), top.end_to_end(top.pack(A)), atol=1e-10)
-    np.testing.assert_allclose(bundle.act(np.linalg.inv(S), A_bal), A, atol=1e-9 * np.abs(A).max())
+    np.testing.assert_allclose(bundle.act(S, A), A_bal, atol=1e-9 * np.abs(A).max())  # S moves A to A_bal
     np.testing.assert_allclose(S, S.T, atol=1e-12)
     assert np.linalg.eigvalsh(S).min() > 0
     # the minimum of the norm on the orbit, and the canonical representative (up to K)
@@ -396,8 +396,8 @@ def test_balance_detects_a_dangling_path(rng):
     W1, W2, W3 = top.layer_weights(top.pack(A))
     _, _, Vt = np.linalg.svd(W3)
     kernel = Vt[-1]  # ker W_3 in layer 2
-    G2 = lambda t: np.eye(3) + (t - 1) * np.outer(kernel, kernel)  # noqa: E731
-    norms = [np.linalg.norm(top.adjacency(top.from_layer_weights([W1, G2(t) @ W2, W3 @ np.linalg.inv(G2(t))]))) for t in (1e-1, 1e-2, 1e-3)]
+    G2 = lambda t: np.eye(3) + (t - 1) * np.outer(kernel, kernel)  # noqa: E731  (inverse: G2(1/t))
+    norms = [np.linalg.norm(top.adjacency(top.from_layer_weights([W1, G2(t) @ W2, W3 @ G2(1 / t)]))) for t in (1e-1, 1e-2, 1e-3)]
     assert norms[0] > norms[1] > norms[2] > res.norm - 1e-9
 
 
