@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from . import symmetry
 from .data import Data
@@ -324,6 +323,8 @@ class GradientFlow:
             ``t``, ``y`` (shape ``[n_params, T]``), ``t_events``, ``y_events``,
             ``nfev``, ``status``, ``message``, ``success``.
         """
+        from scipy.integrate import solve_ivp  # on first use: scipy.integrate costs ~0.5 s at import
+
         if progress is None:
             def fun(t, y):
                 return self.rhs(y)

@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .flow import GradientFlow
 from .symmetry import horizontal_basis, vertical_basis
@@ -182,6 +181,8 @@ def lanczos_extremes(flow: GradientFlow, theta, k: int = 6, seed=0) -> tuple[np.
     -------
     smallest, largest : ndarray, shape=[k] each, increasing
     """
+    from scipy.sparse.linalg import LinearOperator, eigsh  # on first use, keeping `import geodln` fast
+
     n = flow.top.n_params
     k = min(k, n - 1)
     v0 = np.random.default_rng(seed).standard_normal(n)

@@ -35,8 +35,6 @@ McClelland, Ganguli 2014): :func:`saxe_logistic` (depth 2) and
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate import quad
-from scipy.optimize import brentq
 
 from . import symmetry
 from .data import Data, random_orthogonal
@@ -328,6 +326,8 @@ def delta_balanced(top: Topology, delta: float, scale: float = 1.0, seed=None) -
         hi = 1.0
         while excess(hi) <= 0:  # each C_i is quadratic in eps with a nonzero eps^2 term: this ends
             hi *= 2.0
+        from scipy.optimize import brentq  # on first use, keeping `import geodln` fast
+
         eps = brentq(excess, 0.0, hi, xtol=np.finfo(float).tiny, rtol=4 * np.finfo(float).eps, maxiter=2000)
         theta = theta0 + eps * xi
     if not abs(_max_imbalance(top, theta) - delta) <= 1e-10 * delta:
@@ -543,6 +543,8 @@ def aligned_mode_curve(s: float, u0: float, depth: int, n: int = 300, top: float
     if h == 2:
         return np.log(u * (s - u0) / (u0 * (s - u))) / (2 * s), u
     x = u ** (1.0 / h)
+    from scipy.integrate import quad  # on first use, keeping `import geodln` fast
+
     pieces = [quad(lambda y: 1.0 / (y ** (h - 1) * (s - y**h)), a, b, epsabs=0, epsrel=1e-12)[0]
               for a, b in zip(x[:-1], x[1:])]
     return np.concatenate([[0.0], np.cumsum(pieces)]), u

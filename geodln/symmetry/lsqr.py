@@ -10,14 +10,16 @@ symmetric or skew-symmetric matrices of ``g``.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator, lsqr
 
 from ..topology import Topology
 from .group import algebra_mask, hidden_levels
 from .moment import _level_grams
+
+if TYPE_CHECKING:
+    from scipy.sparse.linalg import LinearOperator
 
 __all__ = ["part_basis", "bracket_operator", "VerticalSolve", "solve_vertical"]
 
@@ -125,6 +127,8 @@ def bracket_operator(top: Topology, theta, part: str = "all") -> LinearOperator:
             if blk.b < top.depth:
                 R[blk.cols, blk.cols] -= Ab.T @ Vb
         return _restrict(R * mask, part)[J, K]
+
+    from scipy.sparse.linalg import LinearOperator  # on first use: scipy.sparse costs ~0.3 s at import
 
     return LinearOperator((top.n_params, J.size), matvec=matvec, rmatvec=rmatvec, dtype=float)
 
@@ -240,6 +244,8 @@ def solve_vertical(top: Topology, theta, v, part: str = "all", rtol: float = 1e-
     J, K = np.nonzero(algebra_mask(top))
     if J.size == 0 or not np.any(v):
         return VerticalSolve(np.zeros((top.n, top.n)), np.zeros(top.n_params), 0, 0.0)
+    from scipy.sparse.linalg import LinearOperator, lsqr
+
     P = _preconditioner(top, theta)
     LP = LinearOperator(L.shape, matvec=lambda z: L.matvec(P(z)), rmatvec=lambda y: P(L.rmatvec(y)), dtype=float)
     # conlim=0: a stabiliser makes the operator singular, which must not stop LSQR early
