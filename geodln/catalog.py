@@ -19,15 +19,13 @@ import csv
 import hashlib
 import io
 import json
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .data import Data
-from .files import json_default, provenance
+from .files import json_bytes, json_default, npz_bytes, output_lock, provenance, replace_directory
 from .flow import GradientFlow
 from .landscape import KINDS, CriticalPoint, analyze_stratum
 from .progress import Progress
@@ -121,32 +119,57 @@ class Catalog:
         """The thresholds the catalog was made with (the defaults for catalogs older than that field)."""
         return Tolerances(**self.manifest.get("tolerances", {}))
 
-    def write(self, out) -> Path:
-        """Write the catalog directory ``out`` atomically (a temporary directory renamed into place).
+    def write(self, out, overwrite: bool = False) -> Path:
+        """Write the catalog folder ``out`` in one atomic step (see :func:`geodln.files.replace_directory`).
 
-        An existing ``out`` is replaced only if it is a catalog (it has a
-        ``manifest.json``) or an empty folder. Afterwards ``path`` is ``out`` and
-        the manifest holds the checksums of the files written.
+        Whenever the run stops, ``out`` holds the previous catalog or the new
+        one, complete; files in ``out`` that geodln did not write are kept.
+        Afterwards ``path`` is ``out`` and the manifest holds the checksums of
+        every file (its own included).
+
+        Parameters
+        ----------
+        out : path
+        overwrite : bool
+            Replace a catalog already at ``out`` (``--force``); without it an
+            existing catalog is an error.
 
         Returns
         -------
         pathlib.Path
-            The directory written.
+            The folder written.
+
+        Raises
+        ------
+        ValueError
+            If ``out`` is a file, a folder holding a catalog (without
+            ``overwrite``), a folder that holds files but no catalog, or
+            another process is writing it.
         """
         out = Path(out)
-        if out.exists() and not (out / "manifest.json").is_file() and (not out.is_dir() or any(out.iterdir())):
-            raise ValueError(f"{out} exists and is not a catalog: refusing to replace it (choose another --out)")
+        previous = _existing_catalog(out)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"{out} is a file, not a folder: choose another --out")
+        if previous is None and out.is_dir() and any(out.iterdir()):
+            raise ValueError(f"{out} holds files but no geodln catalog: refusing to write into it (choose another --out)")
+        if previous is not None and not overwrite and out != self.path:
+            raise ValueError(f"{out} already holds a catalog (made by `{previous.get('command', '?')}`); "
+                             "pass --force (overwrite=True) to replace it, or choose another --out")
         names = set(self.manifest.get("checksums", {})) | set(self.arrays)
-        files = {name: _npz_bytes(self._file(name)) for name in sorted(n for n in names if n.endswith(".npz"))}
+        files = {name: npz_bytes(self._file(name)) for name in sorted(n for n in names if n.endswith(".npz"))}
         files["critical_points.jsonl"] = "".join(json.dumps(r, default=json_default) + "\n" for r in self.records).encode()
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
         writer.writeheader()
         writer.writerows(_csv_row(r) for r in self.records)
         files["summary.csv"] = buf.getvalue().encode()
-        manifest = self.manifest | {"checksums": {name: _sha256(c) for name, c in sorted(files.items())}}
-        files["manifest.json"] = (json.dumps(manifest, indent=2, default=json_default) + "\n").encode()
-        _replace_directory(out, files)
+        manifest = dict(self.manifest)
+        manifest["checksums"] = {name: _sha256(c) for name, c in sorted(files.items())}
+        manifest["checksums"]["manifest.json"] = _manifest_digest(manifest)
+        files["manifest.json"] = json_bytes(manifest)
+        ours = {"manifest.json"} | set((previous or {}).get("checksums", {}))
+        with output_lock(out):
+            replace_directory(out, files, ours)
         self.path, self.manifest = out, manifest
         return out
 
@@ -184,12 +207,19 @@ class Catalog:
         if not manifest_file.is_file():
             raise ValueError(f"{path} is not a catalog: it has no manifest.json")
         manifest = _read_json(manifest_file)
+        if not isinstance(manifest, dict):
+            raise ValueError(f"{manifest_file} holds a JSON {type(manifest).__name__}, not the object a catalog manifest is")
         version = manifest.get("schema_version")
         if version not in READABLE_VERSIONS:
             raise ValueError(f"{manifest_file}: schema_version {version!r}, this geodln reads {READABLE_VERSIONS}")
         if not isinstance(manifest.get("checksums"), dict) or "critical_points.jsonl" not in manifest["checksums"]:
             raise ValueError(f"{manifest_file} has no checksums: it was edited or not written by geodln")
+        own = manifest["checksums"].get("manifest.json")
+        if own is not None and own != _manifest_digest(manifest):
+            raise ValueError(f"{manifest_file} does not match its own checksum: it was edited after the catalog was written")
         for name, digest in manifest["checksums"].items():
+            if name == "manifest.json":
+                continue
             if not (path / name).is_file():
                 raise ValueError(f"{path / name} is missing")
             if _sha256((path / name).read_bytes()) != digest:
@@ -239,6 +269,30 @@ def _validate(rec: dict, lineno: int, with_saddles: bool) -> None:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _manifest_digest(manifest: dict) -> str:
+    """SHA-256 of the manifest's content except its own checksum (canonical JSON, sorted keys)."""
+    checksums = {k: v for k, v in manifest.get("checksums", {}).items() if k != "manifest.json"}
+    content = {k: v for k, v in manifest.items() if k != "checksums"} | {"checksums": checksums}
+    return _sha256(json.dumps(content, sort_keys=True, default=json_default).encode())
+
+
+def _existing_catalog(out: Path) -> dict | None:
+    """The manifest of the geodln catalog at ``out``, or None when there is none.
+
+    A folder counts as a catalog only if its ``manifest.json`` is an object
+    with geodln's provenance, a schema version and checksums: a stray
+    ``manifest.json`` of someone else's does not make a folder replaceable.
+    """
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    keys = ("geodln_version", "schema_version", "checksums")
+    if isinstance(manifest, dict) and all(k in manifest for k in keys) and isinstance(manifest["checksums"], dict):
+        return manifest
+    return None
 
 
 def _record(cp: CriticalPoint, rid: str) -> dict:
@@ -342,57 +396,31 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
     return Catalog(manifest, records, arrays={POINTS: points, SPECTRA: spectra, SIMILARITIES: similarities})
 
 
-def _npz_bytes(arrays: dict) -> bytes:
-    bio = io.BytesIO()
-    np.savez_compressed(bio, **arrays)
-    return bio.getvalue()
-
-
-def _replace_directory(out: Path, files: dict) -> None:
-    """Write ``files`` (``{relative name: bytes}``) into a fresh temporary directory, then rename it to ``out``.
-
-    An existing ``out`` is moved aside first and put back if the rename fails.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; a catalog is meant to be shared
-    try:
-        for name, content in files.items():
-            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / name).write_bytes(content)
-        if out.exists():  # an earlier catalog (or an empty folder): swap, and put it back on failure
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            out.rename(old / out.name)
-            try:
-                tmp.rename(out)
-            except BaseException:
-                (old / out.name).rename(out)
-                raise
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def fill_saddles(path, progress: bool = False, argv=None) -> Catalog:
+def fill_saddles(catalog, progress: bool = False, argv=None) -> Catalog:
     """Compute and verify the stable and unstable directions of every saddle of a catalog.
 
     Rebuilds each stratum and its representative, finds its local invariant
-    sets (:func:`geodln.saddles.local_manifolds`), verifies every direction by
-    integrating the flow, and rewrites the catalog atomically with schema 2:
-    per saddle ``unstable_dim``, ``stable_dim``, ``center_dim`` and the lists
+    sets (:func:`geodln.saddles.local_manifolds`) and verifies every direction
+    by integrating the flow, with the catalog's own tolerances: per saddle
+    ``unstable_dim``, ``stable_dim``, ``center_dim`` and the lists
     ``unstable_directions``, ``stable_directions`` of
     ``{file, key, order, mode, verified}`` naming ``(n, n)`` arrays in
     ``arrays/directions.npz`` (plus ``eigenvalue``, ``links`` and ``evidence``).
+
+    Parameters
+    ----------
+    catalog : Catalog or path
+        A catalog in memory (filled in place; write it afterwards) or the
+        folder of one (loaded, filled, and written back in one atomic step,
+        so an interrupted run leaves the folder as it was).
     """
-    catalog = Catalog.load(path)
+    path = None if isinstance(catalog, Catalog) else Path(catalog)
+    catalog = Catalog.load(path) if path is not None else catalog
     params = catalog.manifest["parameters"]
     widths, spectrum = params["widths"], params["spectrum"]
     data = Data.from_spectrum(spectrum, widths[0], widths[-1], seed=params["seed"])
     if not np.allclose(data.Syx, np.array(catalog.manifest["data"]["Syx"]), rtol=0, atol=1e-12):
-        raise ValueError(f"{path}: the catalog's data cannot be regenerated from its seed")
+        raise ValueError(f"{catalog.path or 'the catalog'}: its data cannot be regenerated from its seed")
     top = layered(widths)
     flow = GradientFlow(top, data)
     tol = catalog.tolerances
@@ -421,5 +449,6 @@ def fill_saddles(path, progress: bool = False, argv=None) -> Catalog:
     catalog.manifest.update(schema_version=SCHEMA_VERSION, saddles=provenance(argv) | {"n_directions": n_total,
                                                                                         "n_verified": n_verified})
     catalog.arrays[DIRECTIONS] = directions
-    catalog.write(catalog.path)
+    if path is not None:
+        catalog.write(path, overwrite=True)
     return catalog

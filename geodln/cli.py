@@ -12,6 +12,7 @@ every saddle of an existing catalog.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from . import init as initialisations
 from .data import Data
-from .files import provenance, write_json, write_npz
+from .files import json_bytes, json_default, npz_bytes, output_lock, package_version, provenance, replace_directory
 from .flow import DEFAULT_METHOD, GradientFlow
 from .errors import ClassificationError
 from .losses import get_loss
@@ -47,6 +48,7 @@ def _floats(text: str) -> list[float]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="geodln", description="Gradient flow of deep linear networks.")
+    parser.add_argument("--version", action="version", version=f"geodln {package_version('geodln')}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser(
         "flow",
@@ -74,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--atol", type=float, default=1e-12)
     p.add_argument("--grad-tol", type=float, default=None, help="stop once ||dA/dt|| falls below this")
     p.add_argument("--out", type=Path, default=Path("flow-out"), help="output folder (default flow-out)")
+    p.add_argument("--force", action="store_true", help="replace an earlier run in --out made with other options")
     p.add_argument("--quiet", action="store_true", help="no progress report")
 
     c = sub.add_parser(
@@ -88,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="seed of the data and the representatives (default 0)")
     c.add_argument("--max-per-set", type=int, default=None, help="cap on strata per learnt set (default: none)")
     c.add_argument("--out", type=Path, default=Path("catalogs/default"), help="output directory (default catalogs/default)")
+    c.add_argument("--force", action="store_true", help="rebuild the catalog in --out even if it exists")
     c.add_argument("--no-saddles", action="store_true",
                    help="skip the stable/unstable directions of the saddles (fill them later with geodln saddles)")
     c.add_argument("--quiet", action="store_true", help="no progress report and no table")
@@ -110,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--only", nargs="+", metavar="NAME", help="make only these figures (e.g. network phase-depth2)")
     f.add_argument("--out", type=Path, default=Path("figures"), help="output folder (default figures)")
+    f.add_argument("--force", action="store_true", help="replace figure files in --out that differ from the new ones")
     f.add_argument("--format", default="png,pdf", help="comma-separated formats: png, pdf, svg (default png,pdf)")
     f.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     f.add_argument("--quiet", action="store_true", help="no progress report")
@@ -117,13 +122,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _initial_weights(args, top, data) -> np.ndarray:
-    rng = np.random.default_rng(args.seed + 1)  # independent of the data's stream
+    """The start, seeded exactly as in Python: ``--seed S`` is ``init.small(top, scale, seed=S)`` (and the
+    synthetic data is ``Data.from_spectrum(..., seed=S)``)."""
     if args.init == "delta_balanced":
-        return initialisations.delta_balanced(top, delta=args.delta, scale=args.scale, seed=rng)
+        return initialisations.delta_balanced(top, delta=args.delta, scale=args.scale, seed=args.seed)
     if args.init == "aligned":
         n_modes = min(min(top.widths), len(data.s))
-        return initialisations.aligned(top, data, np.full(n_modes, args.scale), seed=rng)
-    return initialisations.by_name(args.init)(top, scale=args.scale, seed=rng)  # small, orthogonal, balanced
+        return initialisations.aligned(top, data, np.full(n_modes, args.scale), seed=args.seed)
+    return initialisations.by_name(args.init)(top, scale=args.scale, seed=args.seed)  # small, orthogonal, balanced
 
 
 def _load_data(args, top) -> Data:
@@ -137,7 +143,40 @@ def _load_data(args, top) -> Data:
     return Data.from_spectrum(spectrum, top.widths[0], top.widths[-1], seed=args.seed)
 
 
+FLOW_FILES = ("trajectory.npz", "summary.json", "loss.png")
+_NOT_PARAMETERS = ("command", "force", "quiet")  # options that do not change what a run computes
+
+
+def _parameters(args) -> dict:
+    """The options that determine a run's output, as they are stored in its provenance."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in _NOT_PARAMETERS}
+
+
+def _previous_flow(out: Path) -> dict | None:
+    """The summary of the geodln flow run at ``out``, or None when there is none."""
+    try:
+        summary = json.loads((out / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) and "geodln_version" in summary and "parameters" in summary else None
+
+
 def run_flow(args, argv) -> int:
+    out = args.out
+    with output_lock(out):
+        previous = _previous_flow(out)
+        if previous is not None and not args.force:
+            if previous["parameters"] == json.loads(json.dumps(_parameters(args), default=json_default)):
+                print(f"{out} already holds this run (`{previous.get('command', '?')}`, {previous.get('created_at', '?')}): "
+                      f"nothing recomputed; final loss {previous.get('final_loss')}. Pass --force to run it again.")
+                return 0
+            raise ValueError(f"{out} holds a flow run made with other options (`{previous.get('command', '?')}`); "
+                             "pass --force to replace it, or choose another --out")
+        return _flow(args, argv, replace=previous is not None)
+
+
+def _flow(args, argv, replace: bool) -> int:
+    out = args.out
     top = read_graph(args.graph) if args.graph is not None else layered(args.widths)
     data = _load_data(args, top)
     flow = GradientFlow(top, data, loss=get_loss(args.loss))
@@ -146,10 +185,14 @@ def run_flow(args, argv) -> int:
         theta0, args.t_end, method=args.method, rtol=args.rtol, atol=args.atol, n_points=args.n_points,
         log_time=args.log_time, grad_tol=args.grad_tol, progress=not args.quiet,
     )
+    if not traj.success or not np.all(np.isfinite(traj.loss)):
+        print(f"geodln flow: the integration failed at t = {traj.t[-1]:.6g} of {args.t_end:g}: {traj.message}. "
+              f"Nothing written{' (the earlier run at ' + str(out) + ' is intact)' if replace else ''}.",
+              file=sys.stderr)
+        return 4
     r_max = min(top.widths)
     visits = itinerary(traj) if flow.loss_fn.name == "quadratic" else []
-    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "command"}
-    summary = provenance(argv, **params) | {
+    summary = provenance(argv, **_parameters(args)) | {
         "topology": {"widths": top.widths, "n": top.n, "n_params": top.n_params, "kind": repr(top)},
         "loss_function": flow.loss_fn.name,
         "final_loss": float(traj.loss[-1]),
@@ -165,18 +208,20 @@ def run_flow(args, argv) -> int:
         "success": traj.success,
         "message": traj.message,
     }
-    out = args.out
-    write_npz(
-        out / "trajectory.npz", t=traj.t, loss=traj.loss, A=traj.adjacency(), theta=traj.theta,
-        mask=top.mask, layer=top.layer, nodes=np.array([str(v) for v in top.nodes]),
-        singular_values=traj.singular_values, conserved_drift=traj.conserved_drift,
-        Syx=data.Syx, Sxx=data.Sxx,
-    )
-    write_json(out / "summary.json", summary)
-    from .plots import plot_trajectory, save_figure  # matplotlib only when drawing
+    from .plots import figure_bytes, plot_trajectory  # matplotlib only when drawing
 
     marks = [(v.learned, v.t_enter, v.t_exit) for v in visits]
-    save_figure(plot_trajectory(traj, log_time=args.log_time or None, itinerary=marks), out / "loss.png")
+    files = {
+        "trajectory.npz": npz_bytes(dict(
+            t=traj.t, loss=traj.loss, A=traj.adjacency(), theta=traj.theta,
+            mask=top.mask, layer=top.layer, nodes=np.array([str(v) for v in top.nodes]),
+            singular_values=traj.singular_values, conserved_drift=traj.conserved_drift,
+            Syx=data.Syx, Sxx=data.Sxx,
+        )),
+        "summary.json": json_bytes(summary),
+        "loss.png": figure_bytes(plot_trajectory(traj, log_time=args.log_time or None, itinerary=marks)),
+    }
+    replace_directory(out, files, ours=FLOW_FILES if replace else ())  # the run's files as one unit
     print(f"{top!r}, data s = {np.round(data.s, 4).tolist()}, loss {flow.loss_fn.name}")
     print(f"t = {traj.t[-1]:.4g}: loss {traj.loss[-1]:.6g} (global minimum {summary['global_min_value']:.6g}), "
           f"conserved drift {summary['conserved_drift']:.2e}, {traj.nfev} evaluations, {traj.message}")
@@ -189,24 +234,45 @@ def run_flow(args, argv) -> int:
 
 
 def run_catalog(args, argv) -> int:
-    from .catalog import build_catalog, fill_saddles
+    from .catalog import Catalog, build_catalog, fill_saddles
+    from .tolerances import Tolerances
 
-    catalog = build_catalog(args.widths, args.spectrum, seed=args.seed, max_per_set=args.max_per_set,
-                            progress=not args.quiet, argv=argv)
-    out = catalog.write(args.out)
-    if not args.no_saddles:
-        catalog = fill_saddles(out, progress=not args.quiet, argv=argv)
+    with output_lock(args.out):
+        if (args.out / "manifest.json").is_file() and not args.force:
+            previous = Catalog.load(args.out)
+            wanted = {"widths": args.widths, "spectrum": [float(x) for x in args.spectrum], "seed": args.seed,
+                      "max_per_set": args.max_per_set}
+            same = (previous.manifest.get("parameters") == wanted and previous.tolerances == Tolerances()
+                    and ("saddles" in previous.manifest or args.no_saddles))
+            if not same:
+                raise ValueError(f"{args.out} holds a catalog made with other parameters "
+                                 f"(`{previous.manifest.get('command', '?')}`); pass --force to replace it, "
+                                 "or choose another --out")
+            if not args.quiet:
+                print(summary_table(previous))
+            print(f"{args.out} already holds this catalog (`{previous.manifest.get('command', '?')}`, "
+                  f"{previous.manifest.get('created_at', '?')}): nothing recomputed. Pass --force to rebuild it, "
+                  "or --out DIR for a new one.")
+            return 0
+        catalog = build_catalog(args.widths, args.spectrum, seed=args.seed, max_per_set=args.max_per_set,
+                                progress=not args.quiet, argv=argv)
+        if not args.no_saddles:  # in memory: the folder changes only once, when everything is done
+            fill_saddles(catalog, progress=not args.quiet, argv=argv)
+        out = catalog.write(args.out, overwrite=args.force)
     if not args.quiet:
         print(summary_table(catalog))
     counts = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in catalog.counts().items())
-    print(f"{len(catalog)} strata ({counts}); wrote {out}")
+    left = sum(catalog.manifest.get("left_out", {}).values())
+    capped = f"; {left} more strata left out by --max-per-set {args.max_per_set}" if left else ""
+    print(f"{len(catalog)} strata ({counts}){capped}; wrote {out}")
     return 0
 
 
 def run_saddles(args, argv) -> int:
     from .catalog import fill_saddles
 
-    catalog = fill_saddles(args.catalog, progress=not args.quiet, argv=argv)
+    with output_lock(args.catalog):  # the catalog is rewritten once, at the end, in one step
+        catalog = fill_saddles(args.catalog, progress=not args.quiet, argv=argv)
     info = catalog.manifest["saddles"]
     print(f"{info['n_verified']}/{info['n_directions']} directions verified at "
           f"{sum(r['kind'] != 'global_minimum' for r in catalog.records)} saddles; wrote {catalog.path}")
@@ -246,7 +312,7 @@ def run_figures(args, argv) -> int:
     from .plots.gallery import make_gallery
 
     written = make_gallery(args.out, only=args.only, formats=args.format.split(","), seed=args.seed,
-                           progress=not args.quiet)
+                           progress=not args.quiet, force=args.force)
     print(f"wrote {len(written)} files to {args.out}")
     return 0
 
@@ -258,6 +324,10 @@ def main(argv=None) -> int:
     runners = {"flow": run_flow, "catalog": run_catalog, "saddles": run_saddles, "figures": run_figures}
     try:
         return runners[args.command](args, argv)
+    except KeyboardInterrupt:
+        print(f"geodln {args.command}: interrupted; the output folder holds what it held before the run",
+              file=sys.stderr)
+        return 130
     except (ValueError, OSError) as err:
         print(f"geodln {args.command}: error: {err}", file=sys.stderr)
         return 2

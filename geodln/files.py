@@ -1,26 +1,76 @@
-"""Atomic output files and provenance.
+"""Output files that never lose anything: atomic files, atomic folders, a lock, provenance.
 
 Every file is written under a temporary name in its target folder and then
-renamed over the target (``os.replace`` is atomic on POSIX), so an interrupted
-run never leaves a half-written file behind. Every output records the
-provenance that made it.
+renamed over the target (``os.replace`` is atomic on POSIX), so an
+interrupted run never leaves a half-written file behind. A run whose outputs
+are several files (a catalog, a flow's trajectory, summary and plot) writes
+them into a fresh hidden folder beside the target and then swaps the two
+folders in one step (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two
+renames, with the old folder restored if the second fails): whatever moment a
+run is killed, the target holds either the previous output or the new one,
+complete. Files in the target that geodln did not write (a notebook beside a
+catalog) are carried over into the new folder before the swap, never
+deleted. :func:`output_lock` keeps two runs from writing one target at once.
+Temporary files and folders honour the umask, like any file the user writes,
+and those of killed runs are removed by the next run into the same target.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
+import io
 import json
-from importlib import metadata
 import os
 import platform
+import shutil
 import sys
 import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_json", "write_npz", "provenance", "json_default"]
+__all__ = ["atomic_path", "write_json", "write_npz", "npz_bytes", "json_bytes", "replace_directory", "output_lock",
+           "provenance", "json_default"]
+
+_TMP_TAG = "geodln-tmp"  # in the names of temporary files and folders: .{target}.geodln-tmp-{pid}-{random}
+
+
+def _umask_mode(directory: bool) -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if directory else 0o666) & ~mask
+
+
+def _tmp_prefix(target: Path) -> str:
+    return f".{target.name}.{_TMP_TAG}-{os.getpid()}-"
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove temporary files and folders that runs into ``target`` left when they were killed."""
+    prefix = f".{target.name}.{_TMP_TAG}-"
+    if not target.parent.is_dir():
+        return
+    for item in target.parent.iterdir():
+        if not item.name.startswith(prefix):
+            continue
+        pid = item.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager
@@ -29,11 +79,13 @@ def atomic_path(path, suffix: str = ""):
 
     On an exception the temporary file is removed and ``path`` is untouched.
     ``suffix`` keeps an extension that writers insist on (``.npz``, ``.png``).
+    The file gets the permissions of any new file (the umask), not ``mkstemp``'s 0600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, _umask_mode(directory=False))
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -45,18 +97,159 @@ def atomic_path(path, suffix: str = ""):
 def write_json(path, obj) -> None:
     """Write ``obj`` as indented JSON (numpy scalars and arrays converted) atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=json_default) + "\n")
+        tmp.write_bytes(json_bytes(obj))
 
 
 def write_npz(path, **arrays) -> None:
     """Write arrays to a compressed ``.npz`` file atomically."""
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez_compressed(tmp, **arrays)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(npz_bytes(arrays))
+
+
+def npz_bytes(arrays: dict) -> bytes:
+    """The bytes of a compressed ``.npz`` archive of ``{name: array}``."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def json_bytes(obj) -> bytes:
+    """``obj`` as indented JSON (numpy scalars and arrays converted), with a final newline."""
+    return (json.dumps(obj, indent=2, default=json_default) + "\n").encode()
+
+
+_HELD: dict = {}  # lock files this process holds, with their nesting depth
+
+
+@contextmanager
+def output_lock(target):
+    """Hold an exclusive lock on the output ``target`` (a file or folder) while writing it.
+
+    The lock is ``flock`` on a hidden file ``.{name}.lock`` beside the target,
+    released by the kernel even when the process is killed; nested use in one
+    process is allowed. Taking it also removes the temporary files of killed
+    runs into the same target.
+
+    Raises
+    ------
+    ValueError
+        When another process holds the lock (its pid is named).
+    """
+    target = Path(target).absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = target.parent / f".{target.name}.lock"
+    if lock in _HELD:
+        _HELD[lock] += 1
+        try:
+            yield
+        finally:
+            _HELD[lock] -= 1
+        return
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, _umask_mode(directory=False))
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise ValueError(f"{target} is being written by another geodln process (pid {holder}, lock {lock}); "
+                             "wait for it to finish, or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        _remove_stale(target)
+        _HELD[lock] = 1
+        try:
+            yield
+        finally:
+            del _HELD[lock]
+            lock.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
+def replace_directory(out, files: dict, ours=()) -> None:
+    """Make the folder ``out`` hold ``files``, in one atomic step, keeping every file geodln did not write.
+
+    Parameters
+    ----------
+    out : path
+        The target folder (created if missing).
+    files : dict
+        ``{relative path: bytes}``: the new output.
+    ours : iterable of str
+        Relative paths of the files geodln wrote into ``out`` earlier (its
+        previous output); every other file already in ``out`` is the user's
+        and is carried over unchanged (hard-linked, so it exists in both
+        folders until the swap).
+
+    Raises
+    ------
+    ValueError
+        If a new file would replace a file of the user's with the same name.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ours, new = set(ours), set(files)
+    user = [p for p in _relative_files(out) if p not in ours] if out.is_dir() else []
+    clash = sorted(set(user) & new)
+    if clash:
+        raise ValueError(f"{out / clash[0]} exists and was not written by geodln: refusing to overwrite it")
+    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(out), dir=out.parent))
+    try:
+        os.chmod(tmp, _umask_mode(directory=True))
+        for name, content in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(tmp / name) as part:
+                part.write_bytes(content)
+        for name in user:
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(out / name, tmp / name)
+        if out.exists():
+            _exchange(tmp, out)  # tmp now holds the previous output
+        else:
+            tmp.rename(out)
+            return
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _relative_files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``), or by two renames elsewhere."""
+    if platform.system() == "Linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = getattr(libc, "renameat2", None)
+        if renameat2 is not None:
+            at_fdcwd, rename_exchange = -100, 2
+            if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+                return
+            err = ctypes.get_errno()
+            if err not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+                raise OSError(err, os.strerror(err), str(b))
+    aside = b.parent / (_tmp_prefix(b) + "old")
+    b.rename(aside)
+    try:
+        a.rename(b)
+    except BaseException:
+        aside.rename(b)
+        raise
+    aside.rename(a)
 
 
 def provenance(argv=None, **parameters) -> dict:
     """What made an output: versions, command line, parameters, time (UTC)."""
-    versions = {f"{pkg}_version": _version(pkg) for pkg in ("geodln", "numpy", "scipy", "networkx", "geomstats")}
+    versions = {f"{pkg}_version": package_version(pkg) for pkg in ("geodln", "numpy", "scipy", "networkx", "geomstats")}
     return versions | {
         "python_version": platform.python_version(),
         "command": " ".join(sys.argv if argv is None else ["geodln", *argv]),
@@ -65,7 +258,7 @@ def provenance(argv=None, **parameters) -> dict:
     }
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:

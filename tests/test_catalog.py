@@ -9,7 +9,7 @@ import pytest
 import geodln
 from dataclasses import asdict
 
-from geodln.catalog import SCHEMA_VERSION, Catalog, build_catalog
+from geodln.catalog import SCHEMA_VERSION, Catalog, _manifest_digest, build_catalog
 from geodln.tolerances import Tolerances
 from geodln.cli import main
 
@@ -69,6 +69,7 @@ def test_hand_edited_record_is_a_clear_error(written, tmp_path):
     (copy / "critical_points.jsonl").write_text(forged)
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["checksums"]["critical_points.jsonl"] = hashlib.sha256(forged.encode()).hexdigest()
+    manifest["checksums"]["manifest.json"] = _manifest_digest(manifest)
     (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="line 1: field 'orbit_dim'"):
         Catalog.load(copy)
@@ -130,7 +131,7 @@ def test_refuses_to_replace_a_folder_that_is_not_a_catalog(written, tmp_path):
     victim = tmp_path / "thesis"
     victim.mkdir()
     (victim / "chapter1.tex").write_text("precious")
-    with pytest.raises(ValueError, match="not a catalog: refusing"):
+    with pytest.raises(ValueError, match="no geodln catalog: refusing"):
         Catalog.load(out).write(victim)
     assert (victim / "chapter1.tex").read_text() == "precious"
 
@@ -144,3 +145,26 @@ def test_in_memory_catalog_holds_its_arrays_and_its_tolerances(written):
     for rec in catalog.records:  # no file needed to read the arrays of a built catalog
         assert catalog.point(rec).shape == (6, 6) and catalog.hessian_spectrum(rec).shape == (8,)
     assert Catalog.load(out).tolerances == Tolerances()
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: m["counts"].update(strict_saddle=99),
+    lambda m: m["data"]["singular_values"].__setitem__(0, 4.0),
+    lambda m: m["parameters"].update(seed=1),
+])
+def test_an_edited_manifest_is_refused(written, tmp_path, edit):
+    """The manifest is covered by a checksum too: edited counts, data or parameters do not load silently."""
+    _, out = written
+    copy = tmp_path / "copy"
+    __import__("shutil").copytree(out, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    edit(manifest)
+    (copy / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    with pytest.raises(ValueError, match="manifest.json does not match its own checksum"):
+        Catalog.load(copy)
+
+
+def test_a_manifest_that_is_not_an_object_is_a_clear_error(tmp_path):
+    (tmp_path / "manifest.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="JSON list, not the object"):
+        Catalog.load(tmp_path)

@@ -29,7 +29,7 @@ from .invariants import plot_fiber, plot_level_sets
 from .landscape import plot_catalog, plot_escape_times, plot_hessian_spectrum
 from .network import draw_network
 from .phase import LevelSlice, level_set_slice, phase_field, plot_phase_portrait
-from .style import STYLE, save_figure
+from .style import STYLE, figure_bytes, save_figure
 from .trajectories import plot_descent_vs_flow, plot_mode_curves, plot_trajectory
 
 __all__ = [
@@ -47,5 +47,6 @@ __all__ = [
     "plot_descent_vs_flow",
     "LevelSlice",
     "level_set_slice",
+    "figure_bytes",
     "save_figure",
 ]

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import init
 from ..data import Data
-from ..files import atomic_path
+from ..files import atomic_path, output_lock
 from ..flow import DivergenceError, GradientFlow
 from ..hessian import hessian
 from ..saddles import escape_time, itinerary
@@ -37,7 +37,7 @@ from .invariants import plot_fiber, plot_level_sets
 from .landscape import plot_catalog, plot_escape_times, plot_hessian_spectrum
 from .network import draw_network
 from .phase import plot_phase_portrait
-from .style import save_figure
+from .style import figure_bytes
 from .trajectories import plot_descent_vs_flow, plot_mode_curves, plot_trajectory
 
 __all__ = ["GalleryFigure", "GALLERY", "make_gallery", "gallery_readme"]
@@ -229,6 +229,7 @@ def _fig_descent(rng):
 
 
 _CMD = "geodln figures --only {name}"
+_README_TITLE = "# geodln figure gallery"
 
 GALLERY = [
     GalleryFigure(1, "network", "A critical point as a network and its adjacency matrix",
@@ -321,7 +322,7 @@ def _by_name(only) -> list[GalleryFigure]:
 
 def gallery_readme() -> str:
     """The text of ``figures/README.md``: every figure with its caption and command."""
-    lines = ["# geodln figure gallery", "",
+    lines = [_README_TITLE, "",
              "Made by `geodln figures` (all of them, as PNG and PDF, deterministic for `--seed 0`); one figure "
              "alone by the command under it. Each figure is built from the plotting functions of `geodln.plots`, "
              "which return matplotlib Figures to restyle.", ""]
@@ -332,8 +333,13 @@ def gallery_readme() -> str:
 
 
 def make_gallery(out="figures", only=None, formats=("png", "pdf"), seed: int = 0, progress: bool = True,
-                 stream=None) -> list[Path]:
+                 stream=None, force: bool = False) -> list[Path]:
     """Make the gallery figures and write them to ``out`` (with ``README.md`` for a full run).
+
+    Every figure is made first and written only afterwards, each file
+    atomically. A file already in ``out`` is replaced only when it is
+    byte-identical to the new one (regeneration is deterministic) or with
+    ``force``; a ``README.md`` that geodln did not write is never replaced.
 
     Parameters
     ----------
@@ -347,11 +353,20 @@ def make_gallery(out="figures", only=None, formats=("png", "pdf"), seed: int = 0
         Figure ``NN`` draws from ``default_rng([seed, NN])``.
     progress : bool
         Report each figure and its time on ``stream`` (standard error).
+    force : bool
+        Replace figure files that differ from the new ones.
 
     Returns
     -------
     list of pathlib.Path
         The files written.
+
+    Raises
+    ------
+    ValueError
+        On an unknown format or figure name, a ``README.md`` in ``out`` that
+        is not the gallery's, or (without ``force``) an existing figure file
+        that differs from the new one.
     """
     stream = sys.stderr if stream is None else stream
     formats = [f.strip().lower().lstrip(".") for f in formats if f.strip()]
@@ -360,7 +375,10 @@ def make_gallery(out="figures", only=None, formats=("png", "pdf"), seed: int = 0
         raise ValueError(f"unknown figure format {bad[0] if bad else ''!r}; use png, pdf or svg")
     chosen = _by_name(only)
     out = Path(out)
-    written = []
+    readme = out / "README.md"
+    if not only and readme.exists() and not readme.read_text(errors="replace").startswith(_README_TITLE):
+        raise ValueError(f"{readme} was not written by geodln figures: refusing to replace it (choose another --out)")
+    files = {}
     start = time.monotonic()
     for i, g in enumerate(chosen, start=1):
         t0 = time.monotonic()
@@ -368,17 +386,19 @@ def make_gallery(out="figures", only=None, formats=("png", "pdf"), seed: int = 0
             stream.write(f"[{i}/{len(chosen)}] {g.stem}: {g.title} ... ")
             stream.flush()
         fig = g.make(np.random.default_rng([seed, g.number]))
-        for fmt in formats:
-            path = out / f"{g.stem}.{fmt}"
-            save_figure(fig, path)
-            written.append(path)
+        files.update({out / f"{g.stem}.{fmt}": figure_bytes(fig, fmt) for fmt in formats})
         if progress:
             stream.write(f"{time.monotonic() - t0:.1f} s\n")
     if not only:
-        readme = out / "README.md"
-        with atomic_path(readme, suffix=".md") as tmp:
-            tmp.write_text(gallery_readme())
-        written.append(readme)
+        files[readme] = gallery_readme().encode()
+    changed = [p for p, content in files.items() if p != readme and p.exists() and p.read_bytes() != content]
+    if changed and not force:
+        raise ValueError(f"{len(changed)} figure files in {out} differ from the new ones (e.g. {changed[0].name}); "
+                         "pass --force to replace them, or choose another --out. Nothing was written.")
+    with output_lock(out):
+        for path, content in files.items():
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(content)
     if progress:
         stream.write(f"{len(chosen)} figures in {time.monotonic() - start:.1f} s -> {out}\n")
-    return written
+    return list(files)

@@ -13,6 +13,8 @@ the other modules of :mod:`geodln.plots`; they are not part of its public API.
 
 from __future__ import annotations
 
+import io
+
 import functools
 
 import matplotlib
@@ -21,7 +23,7 @@ from matplotlib.figure import Figure
 
 from ..files import atomic_path
 
-__all__ = ["STYLE", "save_figure"]
+__all__ = ["STYLE", "figure_bytes", "save_figure"]
 
 # One style for every figure: Okabe-Ito colour-blind-safe palette, sizes that
 # fit a two-column journal page. Kinds of critical points and the signs of
@@ -80,13 +82,20 @@ def set_label(J) -> str:
     return r"\emptyset" if not J else r"\{" + ",".join(map(str, J)) + r"\}"
 
 
-def save_figure(fig: Figure, path, **kwargs) -> None:
-    """Save ``fig`` to ``path`` atomically (the format from the extension).
+def figure_bytes(fig: Figure, fmt: str = "png", **kwargs) -> bytes:
+    """The file content of ``fig`` in format ``fmt`` (``png``, ``pdf``, ``svg``).
 
-    PDFs carry no creation date, so regenerating a figure gives the same file.
+    PDFs carry no creation date, so regenerating a figure gives the same bytes.
     """
-    suffix = "." + str(path).rsplit(".", 1)[-1]
-    if suffix.lower() == ".pdf":
+    if fmt.lower() == "pdf":
         kwargs.setdefault("metadata", {"CreationDate": None})
-    with atomic_path(path, suffix=suffix) as tmp:
-        fig.savefig(tmp, dpi=kwargs.pop("dpi", 150), **kwargs)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=kwargs.pop("dpi", 150), **kwargs)
+    return buffer.getvalue()
+
+
+def save_figure(fig: Figure, path, **kwargs) -> None:
+    """Save ``fig`` to ``path`` atomically (the format from the extension; see :func:`figure_bytes`)."""
+    content = figure_bytes(fig, str(path).rsplit(".", 1)[-1], **kwargs)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(content)
