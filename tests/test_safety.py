@@ -1,0 +1,166 @@
+"""A user's files are sacred: killed runs, user files beside outputs, no-clobber, locks, file modes.
+
+Every test drives the real ``geodln`` command in a subprocess and interrupts it with real signals.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from geodln.catalog import Catalog
+
+CATALOG = ["catalog", "--widths", "3,2,3", "--spectrum", "3,2,1", "--quiet"]
+FLOW = ["flow", "--widths", "3,4,4,3", "--t-end", "60", "--n-points", "50", "--quiet"]
+
+
+def _geodln(args, cwd, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "geodln.cli", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _run(args, cwd):
+    proc = _geodln(args, cwd)
+    out, err = proc.communicate(timeout=300)
+    return proc.returncode, out, err
+
+
+def _leftovers(folder):
+    """Hidden temporaries and locks of geodln beside the outputs."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and ("geodln-tmp" in p.name or p.name.endswith(".lock")))
+
+
+def _killed_at(args, cwd, delay, sig=signal.SIGKILL):
+    proc = _geodln(args, cwd)
+    time.sleep(delay)
+    proc.send_signal(sig)
+    proc.communicate(timeout=300)
+    return proc.returncode
+
+
+def test_a_killed_catalog_run_leaves_the_previous_catalog_or_the_new_one(tmp_path):
+    out = tmp_path / "cat"
+    assert _run([*CATALOG, "--seed", "1", "--out", out], tmp_path)[0] == 0
+    (out / "notebook.ipynb").write_text("my analysis")
+    start = time.monotonic()
+    assert _run([*CATALOG, "--seed", "2", "--out", tmp_path / "timing"], tmp_path)[0] == 0
+    duration = time.monotonic() - start
+    for fraction in (0.15, 0.4, 0.7, 0.9, 0.97, 1.02):
+        _killed_at([*CATALOG, "--seed", "2", "--out", out, "--force"], tmp_path, fraction * duration)
+        catalog = Catalog.load(out)  # complete and valid, whenever the kill came
+        assert catalog.manifest["parameters"]["seed"] in (1, 2)
+        assert (out / "notebook.ipynb").read_text() == "my analysis"
+    assert _run([*CATALOG, "--seed", "2", "--out", out, "--force"], tmp_path)[0] == 0
+    assert Catalog.load(out).manifest["parameters"]["seed"] == 2
+    assert (out / "notebook.ipynb").read_text() == "my analysis"
+    assert _leftovers(tmp_path) == []  # the next run cleaned up after the killed ones
+
+
+def test_ctrl_c_is_a_message_not_a_traceback(tmp_path):
+    out = tmp_path / "cat"
+    code = _killed_at([*CATALOG, "--out", out], tmp_path, 2.0, signal.SIGINT)
+    proc = _geodln([*CATALOG, "--out", tmp_path / "other"], tmp_path)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert code in (0, 130)
+    assert not (tmp_path / "other").exists()  # nothing half-written
+
+
+def test_a_second_writer_is_told_about_the_lock(tmp_path):
+    out = tmp_path / "cat"
+    first = _geodln([*CATALOG, "--out", out], tmp_path)
+    lock = tmp_path / ".cat.lock"
+    for _ in range(200):
+        if lock.exists():
+            break
+        time.sleep(0.05)
+    code, _, err = _run([*CATALOG, "--out", out, "--force"], tmp_path)
+    first.communicate(timeout=300)
+    assert first.returncode == 0
+    assert code == 2 and "being written by another geodln process" in err
+    assert Catalog.load(out).manifest["parameters"]["widths"] == [3, 2, 3]
+
+
+def test_catalog_is_no_clobber_and_force_replaces_it_keeping_user_files(tmp_path):
+    out = tmp_path / "cat"
+    assert _run([*CATALOG, "--out", out], tmp_path)[0] == 0
+    made = Catalog.load(out).manifest["created_at"]
+    (out / "notes.txt").write_text("mine")
+    code, printed, _ = _run([*CATALOG, "--out", out], tmp_path)  # the same again: nothing to do
+    assert code == 0 and "already holds this catalog" in printed
+    code, _, err = _run([*CATALOG, "--seed", "5", "--out", out], tmp_path)  # other parameters: refused
+    assert code == 2 and "--force" in err
+    assert Catalog.load(out).manifest["created_at"] == made
+    assert _run([*CATALOG, "--seed", "5", "--out", out, "--force"], tmp_path)[0] == 0
+    assert Catalog.load(out).manifest["parameters"]["seed"] == 5 and (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_folder_with_a_stray_manifest_is_not_taken_for_a_catalog(tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"name": "my web app"}))
+    (folder / "index.html").write_text("<html/>")
+    code, _, err = _run([*CATALOG, "--out", folder, "--force"], tmp_path)
+    assert code == 2 and "no geodln catalog" in err
+    assert sorted(p.name for p in folder.iterdir()) == ["index.html", "manifest.json"]
+
+
+def test_flow_is_one_unit_no_clobber_and_seeded_as_in_python(tmp_path):
+    import geodln
+
+    out = tmp_path / "run"
+    assert _run([*FLOW, "--seed", "3", "--out", out], tmp_path)[0] == 0
+    with np.load(out / "trajectory.npz") as f:
+        theta = f["theta"]
+    top = geodln.layered([3, 4, 4, 3])
+    data = geodln.Data.from_spectrum([3.0, 2.0, 1.0], 3, 3, seed=3)
+    np.testing.assert_array_equal(theta[0], geodln.init.small(top, scale=1e-2, seed=3))  # --seed S is seed=S
+    assert _run([*FLOW, "--seed", "3", "--out", out], tmp_path)[0] == 0  # the same run: nothing to do
+    code, _, err = _run([*FLOW, "--seed", "4", "--out", out], tmp_path)
+    assert code == 2 and "--force" in err
+    (out / "plot-notes.md").write_text("mine")
+    start = time.monotonic()
+    assert _run([*FLOW, "--seed", "4", "--out", tmp_path / "timing"], tmp_path)[0] == 0
+    duration = time.monotonic() - start
+    for fraction in (0.5, 0.9, 1.0):
+        _killed_at([*FLOW, "--seed", "4", "--out", out, "--force"], tmp_path, fraction * duration)
+        summary = json.loads((out / "summary.json").read_text())
+        with np.load(out / "trajectory.npz") as f:  # the trajectory and the summary come from one run
+            assert f["loss"][-1] == summary["final_loss"]
+        assert summary["parameters"]["seed"] in (3, 4) and (out / "loss.png").stat().st_size > 0
+        assert (out / "plot-notes.md").read_text() == "mine"
+    assert data.s[0] == pytest.approx(3.0)
+
+
+def test_outputs_honour_the_umask(tmp_path):
+    out = tmp_path / "run"
+    proc = _geodln([*FLOW, "--out", out], tmp_path, preexec_fn=lambda: os.umask(0o022))
+    proc.communicate(timeout=300)
+    assert proc.returncode == 0
+    for name in ("trajectory.npz", "summary.json", "loss.png"):
+        assert (out / name).stat().st_mode & 0o777 == 0o644, name
+    assert out.stat().st_mode & 0o777 == 0o755
+
+
+def test_figures_never_replace_a_user_readme_nor_differing_figures_without_force(tmp_path):
+    out = tmp_path / "figs"
+    out.mkdir()
+    (out / "README.md").write_text("# My thesis figures\n")
+    code, _, err = _run(["figures", "--out", out, "--quiet"], tmp_path)
+    assert code == 2 and "README.md was not written by geodln" in err
+    assert (out / "README.md").read_text() == "# My thesis figures\n"
+    assert _run(["figures", "--only", "phase-depth2", "--format", "png", "--out", out, "--quiet"], tmp_path)[0] == 0
+    png = out / "04-phase-depth2.png"
+    assert _run(["figures", "--only", "phase-depth2", "--format", "png", "--out", out, "--quiet"], tmp_path)[0] == 0
+    png.write_bytes(b"edited by hand")
+    code, _, err = _run(["figures", "--only", "phase-depth2", "--format", "png", "--out", out, "--quiet"], tmp_path)
+    assert code == 2 and "--force" in err and png.read_bytes() == b"edited by hand"
+    assert _run(["figures", "--only", "phase-depth2", "--format", "png", "--out", out, "--quiet", "--force"], tmp_path)[0] == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
