@@ -354,10 +354,18 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
     Catalog
         In memory, with its arrays (``path`` is None); :meth:`Catalog.write` saves it.
     """
+    widths = list(layered(widths).widths)  # validates: positive integers, at least two layers
     s = np.asarray(spectrum, dtype=float)
     if s.ndim != 1 or np.any(np.diff(s) >= 0):
         raise ValueError(f"the spectrum must be strictly decreasing (distinct singular values), got {list(spectrum)}")
-    widths = [int(w) for w in widths]
+    gaps = -np.diff(s) / s[0]
+    if gaps.size and gaps.min() < tolerances.spectral_gap:
+        k = int(np.argmin(gaps))
+        raise ValueError(
+            f"singular values {float(s[k])!r} and {float(s[k + 1])!r} differ by {s[k] - s[k + 1]:.3g}, less than "
+            f"spectral_gap = {tolerances.spectral_gap:g} times s_1: at this resolution they are one repeated "
+            "value, whose strata and inertias the catalog cannot represent. Merge them into a single value "
+            "with a larger gap to the others, or separate them by more than that")
     data = Data.from_spectrum(s, widths[0], widths[-1], seed=seed)
     groups = list(enumerate_strata(widths, len(s), max_per_set))
     total = sum(len(strata) for _, strata, _ in groups)

@@ -7,6 +7,7 @@ architecture and spectrum; write a catalog directory and print a summary.
 ``geodln saddles``: fill in the verified stable and unstable directions of
 every saddle of an existing catalog.
 ``geodln figures``: regenerate the numbered gallery under ``figures/``.
+``geodln laws``: count a network's conservation laws and say which are known.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=float, default=1e-10)
     p.add_argument("--atol", type=float, default=1e-12)
     p.add_argument("--grad-tol", type=float, default=None, help="stop once ||dA/dt|| falls below this")
+    p.add_argument("--weight-decay", type=float, default=0.0, metavar="LAM",
+                   help="flow of L + LAM/2 ||theta||^2; the drift is then measured from C(t) = e^(-2 LAM t) C(0) "
+                   "(default 0)")
     p.add_argument("--out", type=Path, default=Path("flow-out"), help="output folder (default flow-out)")
     p.add_argument("--force", action="store_true", help="replace an earlier run in --out made with other options")
     p.add_argument("--quiet", action="store_true", help="no progress report")
@@ -118,6 +122,20 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--format", default="png,pdf", help="comma-separated formats: png, pdf, svg (default png,pdf)")
     f.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     f.add_argument("--quiet", action="store_true", help="no progress report")
+
+    w = sub.add_parser(
+        "laws",
+        help="count the independent conservation laws of a network and say which are known",
+        description="Print D - dim Lie(W_phi)(theta) (Marcotte, Gribonval, Peyre 2023) at a random point, how many "
+        "of these laws the known balances explain, and (with --degree) the polynomial laws of low degree. "
+        "Writes no files.",
+    )
+    wnet = w.add_mutually_exclusive_group()
+    wnet.add_argument("--widths", type=_ints, default=[1, 2, 2, 1], help="layer widths (default 1,2,2,1)")
+    wnet.add_argument("--graph", type=Path, help="a network file (.graphml, .gml, .gexf, .json) with input/output nodes marked")
+    w.add_argument("--seed", type=int, default=0, help="seed of the random point (default 0)")
+    w.add_argument("--degree", type=int, default=0,
+                   help="also search conserved polynomials of degree <= this (default 0: no search)")
     return parser
 
 
@@ -132,9 +150,19 @@ def _initial_weights(args, top, data) -> np.ndarray:
     return initialisations.by_name(args.init)(top, scale=args.scale, seed=args.seed)  # small, orthogonal, balanced
 
 
+def _npz(path):
+    """An opened ``.npz`` archive, or a ValueError (never numpy's advice to unpickle a data file)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise ValueError(f"{path} is not a .npz archive of arrays (np.savez writes one): {type(err).__name__}") from None
+
+
 def _load_data(args, top) -> Data:
     if args.data is not None:
-        with np.load(args.data) as arrays:
+        with _npz(args.data) as arrays:
             missing = {"X", "Y"} - set(arrays.files)
             if missing:
                 raise ValueError(f"{args.data} lacks the arrays {sorted(missing)}; it needs X (d_in, N) and Y (d_out, N)")
@@ -179,7 +207,7 @@ def _flow(args, argv, replace: bool) -> int:
     out = args.out
     top = read_graph(args.graph) if args.graph is not None else layered(args.widths)
     data = _load_data(args, top)
-    flow = GradientFlow(top, data, loss=get_loss(args.loss))
+    flow = GradientFlow(top, data, loss=get_loss(args.loss), weight_decay=args.weight_decay)
     theta0 = _initial_weights(args, top, data)
     traj = flow.integrate(
         theta0, args.t_end, method=args.method, rtol=args.rtol, atol=args.atol, n_points=args.n_points,
@@ -317,11 +345,22 @@ def run_figures(args, argv) -> int:
     return 0
 
 
+def run_laws(args, argv) -> int:
+    from .laws import conservation_laws, polynomial_laws
+
+    top = read_graph(args.graph) if args.graph is not None else layered(args.widths)
+    print(conservation_laws(top, seed=args.seed).summary())
+    if args.degree:
+        print(polynomial_laws(top, degree=args.degree, seed=args.seed).summary())
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point of the ``geodln`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
-    runners = {"flow": run_flow, "catalog": run_catalog, "saddles": run_saddles, "figures": run_figures}
+    runners = {"flow": run_flow, "catalog": run_catalog, "saddles": run_saddles, "figures": run_figures,
+               "laws": run_laws}
     try:
         return runners[args.command](args, argv)
     except KeyboardInterrupt:

@@ -258,6 +258,9 @@ def balanced(top: Topology, scale: float = 1.0, seed=None, end_to_end=None) -> n
     return _chain(top, U[:, :r], Vt[:r].T, roots, rng)
 
 
+_MAX_DELTA = 1e100  # weights ~ sqrt(delta): 1e50, far from overflow even in products of several layers
+
+
 def delta_balanced(top: Topology, delta: float, scale: float = 1.0, seed=None) -> np.ndarray:
     """A delta-balanced network: ``max_i ||C_i||_F = delta`` exactly.
 
@@ -289,9 +292,10 @@ def delta_balanced(top: Topology, delta: float, scale: float = 1.0, seed=None) -
     ------
     ValueError
         If ``top`` is not fully connected layered, ``delta < 0``, ``delta > 0``
-        for a depth-1 network (no hidden layer, no ``C_i``), ``scale < 0``, or
-        ``delta`` is so small that rounding in ``C_i`` (about
-        ``1e-16 ||W_i||^2``) prevents hitting it to relative ``1e-10``.
+        for a depth-1 network (no hidden layer, no ``C_i``), ``scale < 0``,
+        ``delta > 1e100`` (the weights would overflow), or ``delta`` is so
+        small that rounding in ``C_i`` (about ``1e-16 ||W_i||^2``) prevents
+        hitting it to relative ``1e-10``.
 
     Examples
     --------
@@ -306,6 +310,9 @@ def delta_balanced(top: Topology, delta: float, scale: float = 1.0, seed=None) -
     delta = float(delta)
     if not (np.isfinite(delta) and delta >= 0):
         raise ValueError(f"delta must be a finite number >= 0, got {delta!r}")
+    if delta > _MAX_DELTA:
+        raise ValueError(f"delta = {delta:g} is too large: the weights grow like sqrt(delta), and the balance "
+                         f"matrices and products of layers overflow float64; use delta <= {_MAX_DELTA:g}")
     rng = np.random.default_rng(seed)
     theta0 = balanced(top, scale, rng)
     if delta == 0:

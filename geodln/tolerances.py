@@ -62,6 +62,32 @@ class Tolerances:
     dense_limit : int
         Above this many entries of the bracket matrix, vertical projections
         use matrix-free LSQR instead of a dense SVD.
+    spectral_gap : float
+        A catalog needs distinct singular values: consecutive ones closer than
+        ``spectral_gap * s_1`` are refused (their swap would have a Hessian
+        eigenvalue of about that size, which the inertia cannot tell from
+        zero near ``inertia``).
+    rank_zero, rank_gap : float
+        Rank decisions at a point (:func:`geodln.analyze_point`): a singular
+        value ``sigma`` of a partial product ``W_b ... W_{a+1}`` (or the norm of
+        ``W_b ... W_1 x_k``, ``u_k^T W_h ... W_{a+1}``), relative to the product
+        of the spectral norms of its layers (the rounding scale of the
+        product), is zero at or below ``z = max(rank_zero, ||grad|| / grad
+        scale)``, nonzero at or above ``rank_gap * z``, and *ambiguous* in
+        between (reported, never guessed silently).
+    plateau_gap : float
+        :func:`geodln.nearest_critical_point`: the layers' singular values
+        (over ``s_1^(1/h)``) below the widest gap of at least this ratio are the
+        small remnants of a plateau and are truncated.
+    visit_speed, visit_distance : float
+        An itinerary visit: ``||dtheta/dt|| <= visit_speed * s_1^(2 - 1/h)``
+        and ``||(W - W_J) Sxx^(1/2)||_F <= visit_distance * s_1``.
+    itinerary_points : int
+        Size of each of the itinerary's own output grids (uniform and
+        geometric in ``[0, t_end]``), fixed whatever the trajectory's sampling.
+    itinerary_rtol : float
+        Relative tolerance of the itinerary's re-integration (its absolute
+        tolerance is ``1e-3`` of that times ``s_1^(1/h)``).
     """
 
     gradient: float = 1e-9
@@ -82,6 +108,14 @@ class Tolerances:
     linear_atol: float = 1e-14
     escape_atol: float = 1e-12
     dense_limit: int = 20_000
+    spectral_gap: float = 1e-6
+    rank_zero: float = 1e-9
+    rank_gap: float = 1e4
+    plateau_gap: float = 10.0
+    visit_speed: float = 1e-2
+    visit_distance: float = 5e-2
+    itinerary_points: int = 1001
+    itinerary_rtol: float = 1e-9
 
     @staticmethod
     def gradient_scale(data) -> float:

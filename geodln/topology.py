@@ -187,6 +187,7 @@ class Topology:
             raise TypeError(f"expected a networkx.DiGraph, got {type(G).__name__}")
         inputs, outputs = list(inputs), list(outputs)
         _check_terminals(G, inputs, outputs)
+        check_size(G.number_of_nodes(), G.number_of_edges(), "the graph")
         if G.number_of_edges() == 0:
             raise ValueError("the graph has no edges, so it has no weights")
         if not nx.is_directed_acyclic_graph(G):
@@ -434,7 +435,31 @@ def _check_widths(widths) -> tuple[int, ...]:
     for i, w in enumerate(widths):
         if isinstance(w, bool) or not isinstance(w, Integral) or w < 1:
             raise ValueError(f"widths must be positive integers; widths[{i}] = {w!r}")
-    return tuple(int(w) for w in widths)
+    widths = tuple(int(w) for w in widths)
+    check_size(sum(widths), sum(a * b for a, b in zip(widths, widths[1:])), f"widths {list(widths)}")
+    return widths
+
+
+MAX_NODES = 8192  # the mask and every adjacency matrix are dense n x n float64: 512 MiB each at this size
+MAX_EDGES = 4_000_000  # networkx keeps a dict per edge, a few hundred bytes each
+
+
+def check_size(n_nodes: int, n_edges: int, what: str) -> None:
+    """Refuse a network too large to build, before anything is allocated, naming the memory it would take.
+
+    Raises
+    ------
+    ValueError
+        If ``n_nodes > MAX_NODES`` or ``n_edges > MAX_EDGES``.
+    """
+    if n_nodes > MAX_NODES:
+        raise ValueError(
+            f"{what}: {n_nodes:,} nodes; geodln keeps the mask and adjacency matrices dense (n x n float64, "
+            f"{8 * n_nodes**2 / 2**30:,.1f} GiB each), so it handles at most {MAX_NODES:,} nodes")
+    if n_edges > MAX_EDGES:
+        raise ValueError(
+            f"{what}: {n_edges:,} weights; its graph alone would take about {300 * n_edges / 2**30:,.1f} GiB, "
+            f"geodln handles at most {MAX_EDGES:,}")
 
 
 def _layered_graph(widths, edge_sets) -> Topology:
@@ -550,12 +575,9 @@ def read_graph(path) -> Topology:
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".json":
-        G = nx.node_link_graph(json.loads(path.read_text()), edges="links")
-    elif suffix in _READERS:
-        G = _READERS[suffix](path)
-    else:
+    if suffix not in _READERS and suffix != ".json":
         raise ValueError(f"cannot read {path.name}: use one of .graphml, .gml, .gexf, .json")
+    G = _parse_graph(path, suffix)
     if not G.is_directed():
         raise ValueError(f"{path.name} holds an undirected graph; a network needs directed edges")
     if G.is_multigraph() and G.number_of_edges() != nx.DiGraph(G).number_of_edges():
@@ -568,6 +590,28 @@ def read_graph(path) -> Topology:
             "the node attribute role='input' / role='output' (or input=true / output=true)"
         )
     return Topology.from_graph(nx.DiGraph(G), inputs, outputs)
+
+
+def _parse_graph(path: Path, suffix: str):
+    """The graph in a file, or a ValueError naming the file and, where the parser says, the line."""
+    try:
+        if suffix != ".json":
+            return _READERS[suffix](path)
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or "nodes" not in data:
+            raise ValueError("node-link JSON needs an object with 'nodes' and 'edges' (or 'links')")
+        # networkx >= 3.4 writes the edges under "edges", older versions under "links"
+        return nx.node_link_graph(data, edges="edges" if "edges" in data else "links")
+    except OSError:
+        raise
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
+    except Exception as err:  # the parsers raise many types (ParseError, NetworkXError, KeyError, ...)
+        position = getattr(err, "position", None)  # xml ParseError: (line, column)
+        line = getattr(err, "lineno", None) or (position[0] if position else None)
+        where = f", line {line}" if line else ""
+        raise ValueError(f"{path}: cannot read it as {suffix[1:].upper()}{where}: "
+                         f"{type(err).__name__}: {err or 'empty or truncated file'}") from None
 
 
 def _has_role(attrs: dict, role: str) -> bool:
