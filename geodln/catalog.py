@@ -51,9 +51,10 @@ SADDLE_FIELDS = {"unstable_dim": int, "stable_dim": int, "center_dim": int, "uns
                  "stable_directions": list}
 DIRECTION_KEYS = ("file", "key", "order", "mode", "verified")
 INERTIA_KEYS = ("negative", "zero", "positive", "min", "max")
-CSV_FIELDS = ("id", "learned", "critical_value", "kind", "hess_negative", "hess_zero", "hess_positive",
+CSV_FIELDS = ("id", "learned", "n_learned", "critical_value", "kind", "hess_negative", "hess_zero", "hess_positive",
               "hess_min", "hess_max", "hor_negative", "hor_zero", "hor_positive", "orbit_dim",
-              "stabilizer_dim", "layer_ranks", "escape_order", "grad_norm", "stratum")
+              "stabilizer_dim", "layer_ranks", "escape_order", "unstable_dim", "stable_dim", "center_dim",
+              "grad_norm", "stratum")
 POINTS, SPECTRA, SIMILARITIES = "arrays/points.npz", "arrays/hessian_spectra.npz", "arrays/similarities.npz"
 DIRECTIONS = "arrays/directions.npz"
 
@@ -323,11 +324,13 @@ def _record(cp: CriticalPoint, rid: str) -> dict:
 def _csv_row(rec: dict) -> dict:
     h, g = rec["hessian"], rec["horizontal_hessian"]
     return {
-        "id": rec["id"], "learned": " ".join(map(str, rec["learned"])), "critical_value": rec["critical_value"],
+        "id": rec["id"], "learned": json.dumps(rec["learned"]), "n_learned": len(rec["learned"]),
+        "critical_value": rec["critical_value"],
         "kind": rec["kind"], "hess_negative": h["negative"], "hess_zero": h["zero"], "hess_positive": h["positive"],
         "hess_min": h["min"], "hess_max": h["max"], "hor_negative": g["negative"], "hor_zero": g["zero"],
         "hor_positive": g["positive"], "orbit_dim": rec["orbit_dim"], "stabilizer_dim": rec["stabilizer_dim"],
-        "layer_ranks": " ".join(map(str, rec["layer_ranks"])), "escape_order": rec["escape_order"],
+        "layer_ranks": json.dumps(rec["layer_ranks"]), "escape_order": rec["escape_order"],
+        "unstable_dim": rec.get("unstable_dim"), "stable_dim": rec.get("stable_dim"), "center_dim": rec.get("center_dim"),
         "grad_norm": rec["grad_norm"], "stratum": rec.get("stratum", ""),
     }
 

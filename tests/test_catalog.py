@@ -97,6 +97,9 @@ def test_cli_catalog_prints_table_and_writes(tmp_path, capsys):
     loaded = Catalog.load(out)
     assert [r["kind"] for r in loaded.records].count("strict_saddle") == 3
     assert (out / "summary.csv").read_text().count("\n") == 5
+    rows = list(__import__("csv").DictReader((out / "summary.csv").open()))
+    assert [json.loads(r["learned"]) for r in rows] == [r["learned"] for r in loaded.records]
+    assert all(int(r["unstable_dim"]) >= 1 for r in rows if r["kind"] != "global_minimum")
     assert loaded.manifest["parameters"]["widths"] == [2, 2, 2]
 
 
