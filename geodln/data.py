@@ -95,6 +95,11 @@ class Data:
         return self.X.shape[1]
 
     @property
+    def Sxx_sqrt(self) -> np.ndarray:
+        """``Sxx^{1/2}``, shape=[d_in, d_in]: ``W Sxx^{1/2}`` has singular values ``s_k`` at ``W = W_J``."""
+        return self.Sxx @ self._inv_sqrt
+
+    @property
     def input_modes(self) -> np.ndarray:
         """``Sxx^{1/2} V``, shape=[d_in, m]: the input side of each mode.
 
@@ -102,7 +107,7 @@ class Data:
         that does not carry mode ``k`` sends this vector to zero (``v_k`` itself
         for whitened data).
         """
-        return self.V if self.whitened else self.Sxx @ (self._inv_sqrt @ self.V)
+        return self.V if self.whitened else self.Sxx_sqrt @ self.V
 
     @property
     def rank(self) -> int:

@@ -44,11 +44,19 @@ def _draw_itinerary(ax, itinerary, data) -> None:
 
 
 def _draw_modes(ax, traj: Trajectory, keep, closed_form=None) -> None:
+    """Mode strengths against the data's singular values (dotted): ``sigma_k(W)`` for whitened data,
+    ``sigma_k(W Sxx^{1/2})`` otherwise, the quantity that equals ``s_k`` when mode ``k`` is learnt."""
     data, t = traj.flow.data, traj.t
+    if data.whitened:
+        strengths, name = traj.singular_values, "W"
+    else:
+        root = data.Sxx_sqrt
+        strengths = np.array([np.linalg.svd(traj.end_to_end(i) @ root, compute_uv=False) for i in range(len(t))])
+        name = r"W S_{xx}^{1/2}"
     colors = cycle(STYLE["colors"])
-    for k in range(traj.singular_values.shape[1]):
+    for k in range(strengths.shape[1]):
         color = next(colors)
-        ax.plot(t[keep], traj.singular_values[keep, k], color=color, lw=1.6, label=rf"$\sigma_{k + 1}(W)$")
+        ax.plot(t[keep], strengths[keep, k], color=color, lw=1.6, label=rf"$\sigma_{k + 1}({name})$")
         if k < len(data.s):
             ax.axhline(data.s[k], color=color, ls=":", lw=0.8)
     if closed_form is not None:
@@ -58,7 +66,7 @@ def _draw_modes(ax, traj: Trajectory, keep, closed_form=None) -> None:
                 tc, uc = tc[tc > 0], uc[tc > 0]
             ax.plot(tc, uc, color="k", ls=(0, (3, 2)), lw=0.9, label="closed form" if i == 0 else None)
     ax.set_xlabel(r"time $t$")
-    ax.set_ylabel(r"singular values of $W(t)$")
+    ax.set_ylabel(rf"singular values of ${name}$")
 
 
 def _log_spaced(t) -> bool:
