@@ -31,6 +31,23 @@ def check_labelled(fig):
         assert ax.get_xlabel() or ax.get_ylabel(), f"unlabelled axes {ax}"
 
 
+def drawn(fig):
+    """Lay the figure out and draw it (Agg), so text extents are final; returns the renderer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def overlapping(texts, renderer, pad=0.0):
+    """Pairs of visible, nonempty texts whose drawn boxes overlap (``pad`` pixels of slack)."""
+    boxes = [(t.get_text(), t.get_window_extent(renderer).expanded(1.0, 1.0)) for t in texts
+             if t.get_visible() and t.get_text()]
+    return [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:]
+            if ba.x0 < bb.x1 - pad and bb.x0 < ba.x1 - pad and ba.y0 < bb.y1 - pad and bb.y0 < ba.y1 - pad]
+
+
 @pytest.fixture(scope="module")
 def small_flow():
     top = layered([2, 3, 2])
@@ -58,6 +75,17 @@ def test_draw_network_graph_and_matrix():
     np.testing.assert_array_equal(shown.data[top.mask > 0], A[top.mask > 0])
     assert shown.mask[top.mask == 0].all()  # non-edges are not drawn as weights
     assert len(ax_m.patches) == len(top.blocks)  # every block of the mask outlined
+    # one tick per node, labelled by its unit number within its level (not one per layer)
+    units = [str(u) for u in (1, 2, 1, 2, 3, 1, 2)]
+    assert [t.get_text() for t in ax_m.get_xticklabels()] == units
+    assert [t.get_text() for t in ax_m.get_yticklabels()] == units
+    graph_numbers = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert graph_numbers == sorted(units)  # the same numbers written on the nodes
+    renderer = drawn(fig)
+    for ax in (ax_m, *ax_m.child_axes):  # unit numbers and the level names do not collide
+        assert not overlapping(ax.get_xticklabels() + ax.get_yticklabels(), renderer)
+    fig = plots.draw_network(top, title="a title")
+    assert fig.get_suptitle() == "a title" and "weight" in fig.axes[0].get_title()
     check_labelled(plots.draw_network(top))  # default: the mask
 
 
@@ -79,16 +107,37 @@ def test_plot_trajectory_with_itinerary_and_closed_form(small_traj):
     np.testing.assert_allclose(ax_loss.lines[0].get_ydata(), small_traj.loss)
     assert sum("closed form" == line.get_label() for line in ax_sv.lines) == 1
     assert len(ax_loss.patches) == 2  # the two itinerary intervals
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("itinerary" in text for text in legend)  # the shading is explained
     check_labelled(plots.plot_trajectory(small_traj, log_time=True, log_loss=True))
     visits = itinerary(small_traj)  # saddles.Visit objects work as the itinerary too
     fig = plots.plot_trajectory(small_traj, itinerary=visits)
     assert visits and len(fig.axes[0].patches) == len(visits)
 
 
+def test_itinerary_labels_stay_off_the_drops(small_traj):
+    """Each J label starts after its plateau is entered and sits above L_J, where the falling loss never is."""
+    visits = [((), 0.0, 2.0), ((1,), 3.0, 5.0)]
+    fig = plots.plot_trajectory(small_traj, itinerary=visits)
+    renderer = drawn(fig)
+    ax = fig.axes[0]
+    labels = [t for t in ax.texts if t.get_text().startswith("$J")]
+    assert len(labels) == 2
+    to_pixels = ax.transData.transform
+    data = small_traj.flow.data
+    for text, (J, t0, _) in zip(labels, visits):
+        box = text.get_window_extent(renderer)
+        x0, level = to_pixels((t0, data.critical_value(J)))
+        assert box.x0 > x0 and box.y0 > level
+
+
 def test_plot_mode_curves(small_traj):
     fig = plots.plot_mode_curves([small_traj, small_traj], titles=["a", "b"])
     check_labelled(fig)
     assert len(fig.axes) == 2
+    a, b = fig.axes  # one time axis for all panels, and the legend outside them
+    assert a.get_shared_x_axes().joined(a, b) and a.get_shared_y_axes().joined(a, b)
+    assert a.get_legend() is None and b.get_legend() is None and len(fig.legends) == 1
     with pytest.raises(ValueError):
         plots.plot_mode_curves([small_traj], closed_forms=[None, None])
 
@@ -140,14 +189,69 @@ def test_plot_catalog_and_hessian_spectrum():
         assert f"({h['negative']}, {h['zero']}, {h['positive']})" in ax.get_title()
 
 
+def test_plot_catalog_group_labels_do_not_overlap():
+    """The default catalog's narrow groups ({1,2}, {1,3}, {2,3}, {1,2,3}) get room for their labels."""
+    catalog = build_catalog([3, 3, 3, 3], [3.0, 2.0, 1.0], seed=0)
+    fig = plots.plot_catalog(catalog)
+    ax_i = fig.axes[1]
+    assert "number" in ax_i.get_ylabel()  # a count of eigenvalues
+    renderer = drawn(fig)
+    labels = ax_i.get_xticklabels()
+    assert len(labels) == len({tuple(r["learned"]) for r in catalog.records})
+    assert all(t.get_rotation() == 0 for t in labels)
+    assert not overlapping(labels, renderer)
+
+
 def test_plot_escape_times_fits_the_slopes():
     eps = np.geomspace(1e-1, 1e-3, 5)
     fig = plots.plot_escape_times(eps, [np.log(1 / eps), 3 / eps, 0.5 / eps**2], ["a", "b", "c"], orders=[2, 3, 4])
     check_labelled(fig)
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "slope -1.00 (theory -1)" in labels[1] and "slope -2.00 (theory -2)" in labels[2]
+    assert "= 1.00" in labels[0]  # the strict law fitted where it is a line: t against log(1/eps)
+    ax_log, ax_semi = fig.axes  # the log law is checked on semilog axes, not on log-log
+    assert ax_log.get_yscale() == "log" and ax_semi.get_xscale() == "log" and ax_semi.get_yscale() == "linear"
+    for ax in fig.axes:
+        assert ax.get_legend() is None  # the legend sits below the panels, off the points
     with pytest.raises(ValueError):
         plots.plot_escape_times(eps, [eps], ["a", "b"])
+
+
+def test_plot_escape_times_draws_the_theory():
+    eps = np.geomspace(1e-1, 1e-3, 5)
+    law = [2.0 * np.log(1 / eps) + 1, 3 / eps]
+    fig = plots.plot_escape_times(eps, [law[0] * 1.01, law[1] * 1.02], ["strict", "nonstrict"], orders=[2, 3],
+                                  theory=law)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "(theory 2.00)" in labels[0] and "theory" in labels[-1]
+    ax_semi = fig.axes[1]
+    theory_lines = [line for line in ax_semi.lines if line.get_linestyle() == "-"]
+    assert len(theory_lines) == 1
+    np.testing.assert_allclose(theory_lines[0].get_ydata(), law[0])
+    with pytest.raises(ValueError, match="theory"):
+        plots.plot_escape_times(eps, law, ["a", "b"], orders=[2, 3], theory=[law[0][:3], None])
+
+
+def test_gallery_escape_law_is_the_scalar_ode():
+    """The leading-order laws drawn in figure 08 match the scalar ODE's escape time for small eps."""
+    from geodln.saddles import escape_time
+
+    for h, rtol in ((2, 1e-4), (3, 2e-2)):
+        flow = scalar_flow(h)
+        eps = 1e-3
+        measured = escape_time(flow, np.zeros(h), np.ones(h), eps)
+        assert gallery._escape_law(h, 1.0, eps) == pytest.approx(measured, rel=rtol)
+
+
+def test_plot_fiber_colour_bar_sits_under_its_panel():
+    tau = np.linspace(-1, 1, 21)
+    points = np.column_stack([np.exp(tau), np.exp(-tau), np.ones_like(tau)])
+    fig = plots.plot_fiber(points, np.full(21, 0.5), np.linalg.norm(points, axis=1), 10, param=tau)
+    renderer = drawn(fig)
+    ax_l = fig.axes[1]
+    bar = next(ax for ax in fig.axes if ax.get_label() == "<colorbar>")
+    label = bar.xaxis.label.get_window_extent(renderer)
+    assert label.x1 < ax_l.yaxis.label.get_window_extent(renderer).x0  # not crowding the middle panel
 
 
 def test_plot_fiber():
@@ -169,14 +273,26 @@ def test_plot_level_sets_shows_each_hidden_node_on_its_hyperbola():
     traj = flow.integrate(init.small(top, scale=0.8, seed=2), 5.0, n_points=30)
     fig = plots.plot_level_sets(traj)
     check_labelled(fig)
-    ax = fig.axes[0]
-    drawn = [line for line in ax.lines if line.get_linestyle() == "-" and len(line.get_xdata()) == len(traj)]
-    assert len(drawn) == len(top.hidden)
-    for line in drawn:  # every node's path keeps x^2 - y^2
-        x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+    node_axes = [ax for ax in fig.axes if ax.get_title().startswith("layer")]
+    assert len(node_axes) == len(top.hidden)  # one panel per node: no two nodes drawn on top of each other
+    for ax in node_axes:  # every node's path keeps x^2 - y^2
+        (path,) = [c for c in ax.collections if len(c.get_segments()) == len(traj) - 1]
+        xy = np.concatenate([seg for seg in path.get_segments()])
+        x, y = xy[:, 0], xy[:, 1]
         np.testing.assert_allclose(x**2 - y**2, x[0] ** 2 - y[0] ** 2, atol=1e-8)
+        assert "x" not in ax.get_title() and "c_v" in ax.get_title()
+    ax_d = fig.axes[-1]
+    assert "change" in ax_d.get_ylabel()
     with pytest.raises(ValueError, match="not a hidden node"):
         plots.plot_level_sets(traj, nodes=[0])
+
+
+def test_level_sets_mark_where_a_node_turns_back():
+    from geodln.plots.invariants import _turns
+
+    s = np.concatenate([np.linspace(0, 1, 20), np.linspace(1, 0.6, 10), 0.6 + 1e-4 * np.sin(np.arange(30))])
+    assert _turns(s, np.zeros_like(s)) == [19]  # one real turn; the last wiggles are not turns
+    assert _turns(np.linspace(0, 1, 10), np.linspace(0, 1, 10)) == []
 
 
 def test_plot_descent_vs_flow(small_flow, small_traj):
@@ -218,6 +334,20 @@ def test_gallery_registry():
     readme = gallery.gallery_readme()
     for g in gallery.GALLERY:
         assert f"({g.stem}.png)" in readme and f"geodln figures --only {g.name}" in readme
+
+
+def test_gallery_depths_share_one_time_axis_and_escape_laws_are_drawn():
+    fig = gallery._fig_closed_forms(np.random.default_rng([0, 3]))
+    axes = fig.axes
+    assert all(axes[0].get_shared_x_axes().joined(axes[0], ax) for ax in axes[1:])  # "deeper waits longer"
+    assert len({ax.get_xlim() for ax in axes}) == 1
+    fig = gallery._fig_escape(np.random.default_rng([0, 8]))
+    ax_log, ax_semi = fig.axes
+    assert ax_semi.get_yscale() == "linear"  # the log law on the axes that straighten it
+    for ax, n_series in ((ax_log, 3), (ax_semi, 1)):
+        assert sum(line.get_linestyle() == "-" for line in ax.lines) == n_series  # one theory line per series
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "(theory -1)" in texts[1] and "(theory -2)" in texts[2] and "(theory 1.00)" in texts[0]
 
 
 def test_make_gallery_only_one_figure(tmp_path):

@@ -92,10 +92,11 @@ def _fig_network(rng):
     strata = next(st for J, st, _ in enumerate_strata(widths, 3) if J == (1,))
     stratum = next(st for st in strata if st.label == "J={1} + v2[0,1] [2,3]u3 [1,2]")
     A = stratum.canonical_adjacency(top, data, rng)
-    names = [r"complete path: mode 1, $s_1^{1/3}$ per link", r"input piece $v_2$", r"output piece $u_3$",
-             "internal piece"]
+    names = [r"complete path carrying mode 1 ($s_1^{1/3}$ on each link)", r"dangling input piece (from input 2)",
+             r"dangling output piece (to output 3)", "dangling internal piece"]
     paths = {name: _piece_nodes(stratum, idx) for idx, name in enumerate(names)}
-    return draw_network(top, A, paths=paths, title=f"critical point {stratum.label}")
+    return draw_network(top, A, paths=paths, title=r"a critical point that has learnt mode 1 ($J = \{1\}$) "
+                                                    "and carries three dangling pieces")
 
 
 def _fig_plateaus(rng):
@@ -107,17 +108,16 @@ def _fig_plateaus(rng):
 
 
 def _fig_closed_forms(rng):
-    s = [3.0, 2.0, 1.0]
+    s, u0, depths = [3.0, 2.0, 1.0], 1e-2, (2, 3, 4)
     data = Data.from_spectrum(s, 3, 3, seed=rng)
-    trajs, curves, titles = [], [], []
-    for h, u0 in ((2, 1e-2), (3, 1e-2), (4, 1e-2)):
+    curves = [[init.aligned_mode_curve(sk, u0, h) for sk in s] for h in depths]
+    t_end = 1.1 * max(t[-1] for mode_curves in curves for t, _ in mode_curves)  # one time axis for all depths
+    trajs, titles = [], []
+    for h in depths:
         top = layered([3] * (h + 1))
-        mode_curves = [init.aligned_mode_curve(sk, u0, h) for sk in s]
-        t_end = 1.15 * max(t[-1] for t, _ in mode_curves)
         trajs.append(GradientFlow(top, data).integrate(init.aligned(top, data, [u0] * 3, seed=rng), t_end,
                                                        n_points=300, rtol=1e-11, atol=1e-14))
-        curves.append(mode_curves)
-        titles.append(rf"depth $h = {h}$, $u_0 = {u0:g}$")
+        titles.append(rf"depth $h = {h}$")
     return plot_mode_curves(trajs, curves, titles)
 
 
@@ -160,16 +160,34 @@ def _fig_hessian(rng):
     return plot_hessian_spectrum(spectra, kinds)
 
 
+def _escape_law(h: int, s: float, eps):
+    """Leading-order escape time of the scalar network of depth ``h`` from ``eps`` along its balanced direction.
+
+    Every weight starts at ``x0 = eps / sqrt(h)`` and follows
+    ``dx/dt = x^(h-1) (s - x^h)`` until the loss halves, at ``x^h = s (1 - 1/sqrt 2)``.
+    Strict (``h = 2``, unstable eigenvalue ``s``): the logistic solution,
+    ``t = log((s/x0^2 - 1) / (s/p* - 1)) / (2 s)``, i.e. ``log(1/eps)/s + c``.
+    Nonstrict (``h >= 3``): the time is dominated by the start,
+    ``t ~ x0^(2-h) / ((h - 2) s)``, i.e. ``~ eps^(2-h)``.
+    """
+    x0 = np.asarray(eps, dtype=float) / np.sqrt(h)
+    if h == 2:
+        p_star = s * (1 - 1 / np.sqrt(2))
+        return np.log((s / x0**2 - 1) / (s / p_star - 1)) / (2 * s)
+    return x0 ** (2 - h) / ((h - 2) * s)
+
+
 def _fig_escape(rng):
     eps = np.geomspace(0.1, 1e-3, 7)
-    times, labels, orders = [], [], []
+    times, labels, orders, laws = [], [], [], []
     for h in (2, 3, 4):
         flow = _scalar_flow(h)
         times.append([escape_time(flow, np.zeros(h), np.ones(h), e) for e in eps])  # until L falls to L_{}/2
         net = ",".join(["1"] * (h + 1))
-        labels.append(f"{net}: " + ("strict" if h == 2 else f"nonstrict, $m = {h}$"))
+        labels.append(f"{net}: " + ("strict, $m = 2$" if h == 2 else f"nonstrict, $m = {h}$"))
         orders.append(h)
-    return plot_escape_times(eps, times, labels, orders)
+        laws.append(_escape_law(h, 1.0, eps))
+    return plot_escape_times(eps, times, labels, orders, theory=laws)
 
 
 def _fig_fiber(rng):
@@ -233,24 +251,33 @@ _README_TITLE = "# geodln figure gallery"
 
 GALLERY = [
     GalleryFigure(1, "network", "A critical point as a network and its adjacency matrix",
-                  "A critical point of the 3-layer network 3,3,3,3 (data `Syx = diag(3, 2, 1)`) in the path picture: "
-                  "the highlighted complete path carries mode 1 with weight `s_1^(1/3)` on each link, plus three "
-                  "dangling pieces that add nothing to `W`: an input piece carrying `v_2`, an output piece carrying "
-                  "`u_3` and an internal piece, one link each (the modes are the coordinate axes here). "
-                  "Right: the same weights as the adjacency matrix `A` (`A[j, k]` = weight of `j -> k`); only the "
-                  "outlined blocks `(i-1, i) = W_i^T` can be nonzero, so `A` is nilpotent.", _fig_network),
+                  "A critical point of the 3-layer network 3,3,3,3 that has learnt mode 1 (`J = {1}`), on data "
+                  "`Syx = diag(3, 2, 1)`, `Sxx = I` (so the data's modes are the coordinate axes), drawn as a network "
+                  "(left) and as its adjacency matrix (right); units are numbered from 1 within each layer. The orange "
+                  "band is the complete path input 1 -> unit 1 -> unit 1 -> output 1 that carries mode 1, with weight "
+                  "`s_1^(1/3) = 3^(1/3)` on each link; the other bands are dangling pieces, one link each, which add "
+                  "nothing to `W = W_3 W_2 W_1`: an input piece from input 2 (along `v_2`), an output piece into "
+                  "output 3 (along `u_3`) and an internal piece between the hidden layers. Edges are coloured and "
+                  "thickened by their weight (thin grey: weight 0). Right: `A[j, k]` is the weight of the edge "
+                  "`j -> k`, rows and columns labelled by layer and unit; only the outlined blocks `(i-1, i) = W_i^T` "
+                  "can be nonzero (light grey: no edge), so `A` is strictly block upper triangular, hence nilpotent.",
+                  _fig_network),
     GalleryFigure(2, "plateaus", "Saddle-to-saddle dynamics from a small start",
                   "Gradient flow of the network 3,4,4,3 from a small random start (scale 3e-3) on whitened data with "
-                  "singular values 3, 2, 1. The loss rests on the critical values `L_J` of the top sets "
-                  "J = {}, {1}, {1,2} and drops to the global minimum `L_{1,2,3} = 0`; the shaded intervals are the "
-                  "saddle-to-saddle itinerary found by `geodln.saddles.itinerary`. Right: the singular values of `W(t)` "
-                  "are learnt one at a time, largest first.", _fig_plateaus),
+                  "singular values 3, 2, 1. Left: the loss `L(t)` rests on plateaus at the critical values "
+                  "`L_J = 1/2 sum_(k not in J) s_k^2` (dashed, named on the right) of the sets J = {}, {1}, {1,2} of "
+                  "learnt modes, and ends at the global minimum `L_{1,2,3} = 0`. The shaded intervals are the "
+                  "itinerary found by `geodln.saddles.itinerary`, the times the flow spends near a critical point "
+                  "of each J, labelled on its plateau. Right: the singular values of `W(t)` are learnt one at a "
+                  "time, largest first, each rising to the data's `s_k` (dotted).", _fig_plateaus),
     GalleryFigure(3, "closed-forms", "Learning curves against the closed forms, depths 2, 3, 4",
-                  "Aligned (spectral, balanced) starts of the networks 3,3,3 / 3,3,3,3 / 3,3,3,3,3: the singular values "
-                  "of `W(t)` from the full network flow (solid) lie on the closed-form curves of the scalar ODE "
-                  "`du/dt = h u^(2-2/h) (s_k - u)` (black dashed; the logistic curve for h = 2, a quadrature for "
-                  "h = 3, 4). Same start `u_0 = 0.01` for every mode and depth: "
-                  "the deeper the network, the longer each mode waits and the sharper its transition.", _fig_closed_forms),
+                  "Aligned (spectral, balanced) starts of the networks 3,3,3 / 3,3,3,3 / 3,3,3,3,3 (depth h = 2, 3, 4) "
+                  "on whitened data with singular values 3, 2, 1, every mode starting at strength `u_0 = 0.01`: the "
+                  "singular values of `W(t)` from the full network flow (coloured) lie on the closed-form curves of "
+                  "the scalar ODE `du/dt = h u^(2-2/h) (s_k - u)` (black dashed; the logistic curve for h = 2, a "
+                  "quadrature for h = 3, 4). The three panels share their time axis: the deeper the network, the "
+                  "longer each mode waits before it is learnt and the sharper its rise; at every depth the weaker "
+                  "modes wait longer.", _fig_closed_forms),
     GalleryFigure(4, "phase-depth2", "Phase portrait of the scalar network 1,1,1",
                   "The flow of `L = (s - w_1 w_2)^2 / 2`, `s = 1`: unit arrows coloured by speed, the conserved "
                   "hyperbolas `w_1^2 - w_2^2 = c` (grey), the global-minimum hyperbola `w_1 w_2 = s` (green), and the "
@@ -267,10 +294,13 @@ GALLERY = [
                   "points with `w_2 < 0` attract within this plane, their unstable direction `w_1 = -w_3` leaves it.", _fig_phase3),
     GalleryFigure(6, "catalog", "A catalog of critical points",
                   "Every stratum of critical points of the network 3,3,3,3 on data with singular values 3, 2, 1 "
-                  "(the catalog `geodln catalog --widths 3,3,3,3 --spectrum 3,2,1 --seed 0` makes), grouped by the "
-                  "learnt set J: critical value `L_J` coloured by kind (one global minimum, strict saddles, and the "
-                  "nonstrict saddles at the top sets J = {}, {1}, {1,2} without dangling pieces), and below, the "
-                  "Hessian inertia of each representative (negative / zero / positive eigenvalues).", _fig_catalog),
+                  "(the 130 strata of the catalog `geodln catalog --widths 3,3,3,3 --spectrum 3,2,1 --seed 0` makes), "
+                  "one column per stratum, grouped by the learnt set J (narrow groups are padded so that their "
+                  "labels fit). Top: the critical value `L_J` of each stratum, coloured and shaped by kind: one "
+                  "global minimum, 126 strict saddles and 3 nonstrict saddles, the strata of the top sets "
+                  "J = {}, {1}, {1,2} without dangling pieces. Bottom: the Hessian inertia at each stratum's "
+                  "representative, as stacked counts of negative, zero and positive eigenvalues (27 in all, one "
+                  "per weight).", _fig_catalog),
     GalleryFigure(7, "hessian", "Hessian spectra at a minimum, a strict and a nonstrict saddle",
                   "Sorted Hessian eigenvalues of the network 2,2,2,2 on data `s = (3, 1)` (symmetric-log axis, the "
                   "band of eigenvalues counted as zero shaded): the global minimum (no negative eigenvalue), the "
@@ -278,32 +308,45 @@ GALLERY = [
                   "saddle that learns mode 1 through a clean path (inertia 0/9/3: positive semidefinite, yet not a "
                   "minimum - the Hessian cannot see the way down).", _fig_hessian),
     GalleryFigure(8, "escape-times", "Escape-time laws at strict and nonstrict saddles",
-                  "Time for the flow started at distance `eps` from the origin, along the balanced escape direction, "
-                  "to lose half the loss, for the scalar networks 1,1,1 (strict saddle, order 2), 1,1,1,1 (nonstrict, "
-                  "order 3) and 1,1,1,1,1 (nonstrict, order 4). Log-log fits: the strict saddle is left in a time "
-                  "`~ log(1/eps)` (slope near 0), a nonstrict saddle of order m in `~ eps^(2-m)` (slopes -1 and -2).",
+                  "Time for the flow started at distance `eps` from the origin along the balanced escape direction "
+                  "(every weight `eps / sqrt(h)`) to lose half the loss, for the scalar networks 1,1,1 (strict "
+                  "saddle, escape order m = 2), 1,1,1,1 (nonstrict, m = 3) and 1,1,1,1,1 (nonstrict, m = 4), data "
+                  "`s = 1`. Markers: measured by `geodln.saddles.escape_time`; solid lines: the leading-order laws "
+                  "of the scalar ODE `dx/dt = x^(h-1) (s - x^h)`, `t = log(1/eps) / s + c` at the strict saddle "
+                  "(whose Hessian has the eigenvalue `-s`) and `t = (eps / sqrt m)^(2-m) / ((m - 2) s)` at the "
+                  "nonstrict ones; the legend gives each fitted slope beside the law's. Left, log-log: the "
+                  "nonstrict laws are lines of slope 2 - m; the strict law is not a power law. Right, semilog "
+                  "(time on a linear axis): the strict law is a line of slope `1/s = 1` per unit of `log(1/eps)`.",
                   _fig_escape),
     GalleryFigure(9, "fiber", "A fiber through a critical point and its balanced point",
-                  "The orbit of the hidden-layer group through the nonstrict saddle of the network 2,2,2,2 that learns "
-                  "mode 1 (data `s = (3, 1)`), along `A(tau) = e^(tau X) A_bal e^(-tau X)` for a symmetric `X` in the "
-                  "Lie algebra, `A_bal` the balanced point (`C_i = 0`, least `||S A S^-1||_F`) of the orbit through a random "
-                  "point of it, by `NetworkBundle.balance`. Left: "
-                  "projection to the two weights that vary most; middle: the loss is constant along the orbit (at "
-                  "`L_{1}`, to rounding); right: `||A||_F` grows away from the balanced point (star).", _fig_fiber),
+                  "The orbit of the hidden-layer group through the nonstrict saddle of the network 2,2,2,2 that "
+                  "learns mode 1 (data `s = (3, 1)`), along the curve `A(tau) = e^(tau X) A_bal e^(-tau X)` for a "
+                  "symmetric `X` in the group's Lie algebra, `A_bal` the balanced point of the orbit (`C_i = 0`, "
+                  "least `||A||_F`), found by `NetworkBundle.balance` from a random point of it. Left: the curve "
+                  "projected on two of its weights that vary along it, coloured by `tau`, the balanced point "
+                  "starred; middle: the loss is constant along the orbit and equal to the critical value "
+                  "`L_{1} = 0.5` to rounding (the largest deviation in the title); right: `||A(tau)||_F` is least at "
+                  "the balanced point, `tau = 0`, and grows away from it.", _fig_fiber),
     GalleryFigure(10, "level-sets", "Trajectories on the level sets of the conservation laws",
                   "A sparse layered network (widths 2,3,3,2, edge density 0.6) trained from a random start of scale "
-                  "0.8. For each hidden node `v`, `||in_v||^2 - ||out_v||^2 = c_v` is conserved (the matrix laws "
-                  "`C_i` break on a sparse mask, the node laws survive), so the point `(||in_v||, ||out_v||)` runs "
-                  "along its hyperbola (dashed) from the open circle to the filled one. Right: the weights move by "
-                  "O(1) while the balances drift only at the integration tolerance.", _fig_level_sets),
+                  "0.8 on data with singular values 2, 1. For each hidden node `v`, with `in_v` and `out_v` the "
+                  "weights into and out of `v`, `c_v = ||in_v||^2 - ||out_v||^2` is conserved (the matrix laws "
+                  "`C_i` break on a sparse mask; the node laws survive). Left: one panel per hidden node (rows: "
+                  "hidden layers 1 and 2; columns: units), each zoomed on its own path with equal axes: the point "
+                  "`(||in_v||, ||out_v||)` stays on its hyperbola (dashed), coloured by time from the open circle "
+                  "(t = 0) to the filled one (t = 30); a cross marks where a node turns back along its hyperbola "
+                  "and retraces part of its way, which is why a path can reach beyond its end point. Right, "
+                  "log-log: the weights move by O(1) while the balances drift only at the integration tolerance.",
+                  _fig_level_sets),
     GalleryFigure(11, "descent", "Gradient descent against the gradient flow",
                   "The network 2,3,3,2 from one random start: the flow (black) and gradient descent at steps "
                   "`eta = 0.03 .. 1.5 eta*`, with `eta* = 2 / lambda_max` the stability threshold at the minimum the "
                   "flow reaches. Steps below the threshold converge like the flow; at 1.5 eta* the loss keeps "
-                  "oscillating around 0.1. Middle and right: descent breaks the conservation laws (the flow keeps them "
-                  "to 1e-12): one step changes `C_i` by exactly `eta^2 (G_i G_i^T - G_(i+1)^T G_(i+1))` (fitted slope "
-                  "2), the drift accumulated over the fixed time t = 12 scales like eta (slope 1); open circles: the "
-                  "run above the threshold, left out of the fits.", _fig_descent),
+                  "oscillating around 0.1. Middle and right: descent breaks the conservation laws, which the flow "
+                  "keeps to the integration tolerance: one step changes `C_i` by exactly "
+                  "`eta^2 (G_i G_i^T - G_(i+1)^T G_(i+1))` (fitted slope 2), the drift accumulated over the fixed "
+                  "time t = 12 scales like eta (slope 1); open circles: the run above the threshold (dashed line), "
+                  "left out of the fits.", _fig_descent),
 ]
 
 

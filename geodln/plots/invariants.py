@@ -11,13 +11,15 @@ a fully connected layered network the matrices
 
 from __future__ import annotations
 
-from itertools import cycle
-
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.collections import LineCollection
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..flow import Trajectory
-from .style import STYLE, new_figure, styled
+from .style import STYLE, new_figure, node_name, styled, unit_numbers
 
 __all__ = ["plot_fiber", "plot_level_sets"]
 
@@ -74,13 +76,13 @@ def plot_fiber(points, losses, norms, balanced_index: int, param=None, coords=No
         coords = _curved_pair(P)
     i, j = coords
     names = coord_labels if coord_labels is not None else [f"$x_{{{k + 1}}}$" for k in range(P.shape[1])]
-    fig, (ax_p, ax_l, ax_n) = new_figure(ncols=3, height=2.8, gridspec_kw={"width_ratios": [1.2, 1, 1]})
+    fig, (ax_p, ax_l, ax_n) = new_figure(ncols=3, height=3.3, gridspec_kw={"width_ratios": [1.2, 1, 1]})
     b = balanced_index
     pts = ax_p.scatter(P[:, i], P[:, j], c=tau, cmap=STYLE["speed_cmap"], s=8, zorder=2)
     ax_p.plot(P[:, i], P[:, j], color="0.6", lw=0.8, zorder=1)
     ax_p.plot(P[b, i], P[b, j], marker="*", color=STYLE["colors"][1], ms=14, mec="k", mew=0.5, ls="none", zorder=3,
               label="balanced point")
-    fig.colorbar(pts, ax=ax_p, label=r"orbit parameter $\tau$", shrink=0.85)
+    fig.colorbar(pts, ax=ax_p, location="bottom", label=r"orbit parameter $\tau$", shrink=0.8, aspect=30)
     ax_p.set_xlabel(names[i])
     ax_p.set_ylabel(names[j])
     ax_p.set_title("orbit, projected")
@@ -88,11 +90,12 @@ def plot_fiber(points, losses, norms, balanced_index: int, param=None, coords=No
     ax_l.plot(tau, losses, color=STYLE["colors"][0], lw=1.6, label=r"$L(\tau)$")
     ref = critical_value if critical_value is not None else float(np.median(losses))
     if critical_value is not None:
-        ax_l.axhline(critical_value, color="0.4", ls="--", lw=0.8, label=r"$L_J$")
+        ax_l.axhline(critical_value, color="k", ls=(0, (4, 4)), lw=0.9, zorder=3,
+                     label=r"critical value $L_J$")  # over L(tau), which it hides otherwise
     spread = max(float(np.abs(losses - ref).max()), 1e-300)
     pad = max(0.25 * abs(ref), 0.1)
     ax_l.set_ylim(ref - pad, ref + pad)
-    ax_l.set_xlabel(r"$\tau$")
+    ax_l.set_xlabel(r"orbit parameter $\tau$")
     ax_l.set_ylabel(r"loss $L$")
     mant, expo = f"{spread:.0e}".split("e")
     ax_l.set_title(rf"loss: $\max|L - L_J| = {mant} \cdot 10^{{{int(expo)}}}$" if critical_value is not None
@@ -100,10 +103,47 @@ def plot_fiber(points, losses, norms, balanced_index: int, param=None, coords=No
     ax_l.legend(loc="lower right")
     ax_n.plot(tau, norms, color=STYLE["colors"][2], lw=1.6)
     ax_n.plot(tau[b], norms[b], marker="*", color=STYLE["colors"][1], ms=14, mec="k", mew=0.5, ls="none")
-    ax_n.set_xlabel(r"$\tau$")
-    ax_n.set_ylabel(r"$\|A\|_F$")
+    ax_n.set_xlabel(r"orbit parameter $\tau$")
+    ax_n.set_ylabel(r"norm $\|A(\tau)\|_F$")
     ax_n.set_title("norm: least at the star")
     return fig
+
+
+def _node_norms(traj: Trajectory, v: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(||in_v(t)||, ||out_v(t)||)``, each shape=[T]: the norms of the weights into and out of node ``v``."""
+    src, tgt = traj.flow.top.edge_index
+    sq = traj.theta**2
+    return np.sqrt(sq[:, tgt == v].sum(axis=1)), np.sqrt(sq[:, src == v].sum(axis=1))
+
+
+def _window(x: np.ndarray, y: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Square limits (equal aspect) around a path, never below 0 and at least 0.3 wide."""
+    half = max(0.65 * max(np.ptp(x), np.ptp(y)), 0.15)
+    cx, cy = (x.max() + x.min()) / 2, (y.max() + y.min()) / 2
+    lo_x, lo_y = max(cx - half, 0.0), max(cy - half, 0.0)
+    return (lo_x, lo_x + 2 * half), (lo_y, lo_y + 2 * half)
+
+
+def _turns(x: np.ndarray, y: np.ndarray, frac: float = 0.05) -> list[int]:
+    """Indices where the point turns back along its hyperbola by more than ``frac`` of its excursion.
+
+    ``x + y`` is monotone along each branch of ``x^2 - y^2 = c`` (``x dx = y dy``),
+    so a turn is an extremum of it; wiggles smaller than the tolerance (the
+    last creeping steps near a critical point) are not turns.
+    """
+    s = x + y
+    tol = frac * max(float(np.ptp(s)), 1e-12)
+    turns, ext, direction = [], 0, 0
+    for i in range(1, len(s)):
+        if direction == 0:
+            if abs(s[i] - s[0]) > tol:
+                direction, ext = (1 if s[i] > s[0] else -1), i
+        elif direction * (s[i] - s[ext]) > 0:
+            ext = i
+        elif direction * (s[ext] - s[i]) > tol:
+            turns.append(ext)
+            direction, ext = -direction, i
+    return turns
 
 
 @styled
@@ -111,11 +151,15 @@ def plot_level_sets(traj: Trajectory, nodes=None) -> Figure:
     """Trajectories of the hidden nodes on the level sets of their conserved balances.
 
     For every hidden node ``v`` the flow conserves
-    ``c_v = ||in-weights of v||^2 - ||out-weights of v||^2`` (any mask), so the
-    point ``(||in_v||, ||out_v||)`` moves on the hyperbola ``x^2 - y^2 = c_v``.
-    Left: each hidden node's path in that plane over its hyperbola (dashed).
-    Right: the drift ``max |Q(t) - Q(0)|`` of the topology's conserved
-    quantities against how far the weights moved, ``||theta(t) - theta(0)||``.
+    ``c_v = ||in_v||^2 - ||out_v||^2`` (``in_v``, ``out_v``: the weights into
+    and out of ``v``; any mask), so the point ``(||in_v||, ||out_v||)`` moves
+    on the hyperbola ``||in_v||^2 - ||out_v||^2 = c_v``. Left: one panel per
+    hidden node (rows: hidden layers; columns: units), zoomed on its path
+    with equal axes, the hyperbola dashed, the path coloured by time from the
+    open circle (start) to the filled one (end); where the point turns back
+    along its hyperbola a cross marks the turn. Right: the drift
+    ``max |Q(t) - Q(0)|`` of the topology's conserved quantities against how
+    far the weights moved, ``||theta(t) - theta(0)||``.
 
     Parameters
     ----------
@@ -126,56 +170,75 @@ def plot_level_sets(traj: Trajectory, nodes=None) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
-        ``fig.axes = [node planes, drift]``.
+        ``fig.axes`` = one axes per node drawn, then the time colour bar,
+        then the drift axes (``fig.axes[-1]``).
     """
     top = traj.flow.top
     hidden = top.hidden if nodes is None else np.asarray(nodes, dtype=int)
     bad = [v for v in hidden if v not in set(top.hidden.tolist())]
     if bad:
         raise ValueError(f"node position {bad[0]} is not a hidden node of {top!r}")
-    src, tgt = top.edge_index
-    sq = traj.theta**2  # (T, n_params)
-    fig, (ax_h, ax_d) = new_figure(ncols=2, height=3.8, gridspec_kw={"width_ratios": [1.2, 1]})
-    lim = 0.0
-    colors = cycle(STYLE["colors"])
-    paths = []
-    for v in hidden:
-        x = np.sqrt(sq[:, tgt == v].sum(axis=1))
-        y = np.sqrt(sq[:, src == v].sum(axis=1))
-        paths.append((v, x, y))
-        lim = max(lim, x.max(), y.max())
-    lim *= 1.08
-    r = np.linspace(0, lim, 400)
-    for v, x, y in paths:
-        color = next(colors)
-        c = x[0] ** 2 - y[0] ** 2
-        if c >= 0:
-            hx, hy = np.sqrt(c + r**2), r
-        else:
-            hx, hy = r, np.sqrt(r**2 - c)
-        ax_h.plot(hx, hy, color=color, ls="--", lw=0.8, alpha=0.8)
-        ax_h.plot(x, y, color=color, lw=2.0, label=f"node {top.nodes[v]}: $c_v = {c:+.2f}$")
-        ax_h.plot(x[0], y[0], "o", mfc="white", mec=color, ms=5)
-        ax_h.plot(x[-1], y[-1], "o", color=color, ms=5)
-    ax_h.set_xlim(0, lim)
-    ax_h.set_ylim(0, lim)
-    ax_h.set_aspect("equal")
-    ax_h.set_xlabel(r"$\|\mathrm{in}_v\|$ (incoming weights)")
-    ax_h.set_ylabel(r"$\|\mathrm{out}_v\|$ (outgoing weights)")
-    ax_h.set_title(r"hidden nodes on $x^2 - y^2 = c_v$ (dashed)")
-    fig.legend(*ax_h.get_legend_handles_labels(), loc="outside lower center", ncols=3,
-               fontsize=STYLE["fontsize"] - 1)
+    layers = sorted({int(top.layer[v]) for v in hidden})
+    units = unit_numbers(top)
+    ncols = max(int(units[v]) for v in hidden)
+    fig = Figure(figsize=(STYLE["width"], 1.65 * len(layers) + 1.3), layout="constrained")
+    sub_nodes, sub_drift = fig.subfigures(1, 2, width_ratios=[1.75, 1], wspace=0.04)
+    grid = sub_nodes.subplots(len(layers), ncols, squeeze=False)
     t = traj.t
-    moved = np.linalg.norm(traj.theta - traj.theta[0], axis=1)
     keep = t > 0
-    ax_d.plot(t[keep], moved[keep], color=STYLE["colors"][2], label=r"$\|\theta(t) - \theta(0)\|$")
+    tnorm = LogNorm(vmin=t[keep][0], vmax=t[-1])
+    drawn = []
+    for v in hidden:
+        ax = grid[layers.index(int(top.layer[v])), int(units[v]) - 1]
+        drawn.append(ax)
+        x, y = _node_norms(traj, v)
+        cval = x[0] ** 2 - y[0] ** 2
+        (x0, x1), (y0, y1) = _window(x, y)
+        if cval >= 0:
+            hy = np.linspace(y0, y1, 200)
+            hx = np.sqrt(cval + hy**2)
+        else:
+            hx = np.linspace(x0, x1, 200)
+            hy = np.sqrt(hx**2 - cval)
+        ax.plot(hx, hy, color="0.45", ls="--", lw=0.8, zorder=1)
+        seg = np.stack([np.column_stack([x[:-1], y[:-1]]), np.column_stack([x[1:], y[1:]])], axis=1)[keep[1:]]
+        path = LineCollection(seg, cmap=STYLE["time_cmap"], norm=tnorm, linewidths=2.4, zorder=2,
+                              capstyle="round")
+        path.set_array(t[1:][keep[1:]])
+        ax.add_collection(path)
+        ax.plot(x[0], y[0], "o", mfc="white", mec="k", ms=5, zorder=4)
+        ax.plot(x[-1], y[-1], "o", mfc="k", mec="k", ms=5, zorder=4)
+        for i in _turns(x, y):
+            ax.plot(x[i], y[i], "x", color=STYLE["colors"][1], ms=6, mew=1.6, zorder=4)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect("equal")
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+        ax.yaxis.set_major_locator(MaxNLocator(3))
+        ax.tick_params(labelsize=STYLE["fontsize"] - 2, pad=1.5)
+        ax.set_title(f"{node_name(top, v)}\n$c_v = {cval:+.2f}$", fontsize=STYLE["fontsize"] - 1)
+        ax.set_xlabel(r"$\|\mathrm{in}_v\|$", fontsize=STYLE["fontsize"] - 1, labelpad=1)
+        ax.set_ylabel(r"$\|\mathrm{out}_v\|$", fontsize=STYLE["fontsize"] - 1, labelpad=1)
+    for ax in grid.ravel():
+        if ax not in drawn:
+            ax.remove()
+    sub_nodes.colorbar(ScalarMappable(tnorm, STYLE["time_cmap"]), ax=drawn, location="bottom", shrink=0.7,
+                       aspect=35, label=r"time $t$ along the path ($\circ$ start, $\bullet$ end, "
+                                        r"$\times$ turns back)")
+    sub_nodes.suptitle(r"hidden nodes $v$ on their hyperbolas $\|\mathrm{in}_v\|^2 - \|\mathrm{out}_v\|^2 = c_v$"
+                       " (dashed)", fontsize=STYLE["fontsize"])
+    ax_d = sub_drift.subplots()
+    moved = np.linalg.norm(traj.theta - traj.theta[0], axis=1)
     drift = np.maximum(traj.conserved_drift[keep], 1e-17)
     law = traj.flow.default_law
-    ax_d.plot(t[keep], drift, color=STYLE["colors"][1],
-              label=r"$\max|Q(t) - Q(0)|$" + (" (node balances)" if law == "node" else r" ($C_i$)"))
+    ax_d.plot(t[keep], moved[keep], color=STYLE["colors"][2], lw=1.6,
+              label=r"weights: $\|\theta(t) - \theta(0)\|$")
+    ax_d.plot(t[keep], drift, color=STYLE["colors"][1], lw=1.6,
+              label="balances: " + (r"$\max_v |c_v(t) - c_v(0)|$" if law == "node" else r"$\max|C_i(t) - C_i(0)|$"))
+    ax_d.set_xscale("log")
     ax_d.set_yscale("log")
     ax_d.set_xlabel(r"time $t$")
-    ax_d.set_ylabel("size")
-    ax_d.set_title("weights move, balances stay")
-    ax_d.legend(loc="center")
+    ax_d.set_ylabel(r"change since $t = 0$")
+    ax_d.set_title("weights move, balances stay", fontsize=STYLE["fontsize"])
+    ax_d.legend(loc="center", fontsize=STYLE["fontsize"] - 1.5)
     return fig

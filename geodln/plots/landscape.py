@@ -14,6 +14,9 @@ from itertools import cycle
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.lines import Line2D
+from matplotlib.textpath import TextToPath
 
 from .style import STYLE, new_figure, set_label, styled
 
@@ -46,32 +49,31 @@ def plot_catalog(catalog, title: str | None = None) -> Figure:
     groups: dict = {}
     for rec in records:
         groups.setdefault(tuple(rec["learned"]), []).append(rec)
-    fig, (ax_v, ax_i) = new_figure(nrows=2, height=4.6, sharex=True, gridspec_kw={"height_ratios": [1.4, 1]})
-    x = 0
-    centers, names, seen = [], [], set()
+    names = [f"${set_label(J)}$" for J in groups]
+    fig, (ax_v, ax_i) = new_figure(nrows=2, height=4.8, sharex=True, gridspec_kw={"height_ratios": [1.4, 1]})
+    spans = _group_spans([len(recs) for recs in groups.values()], names, STYLE["fontsize"] - 1)
+    centers, seen, xs = [], set(), []
     inertia = {key: [] for key in ("negative", "zero", "positive")}
-    xs = []
-    for J, recs in groups.items():
-        start = x
-        for rec in recs:
+    x0 = 0.0
+    for (J, recs), span in zip(groups.items(), spans):
+        first = x0 + (span - len(recs)) / 2  # the strata of a group centred in its span
+        for i, rec in enumerate(recs):
             style = STYLE["kinds"][rec["kind"]]
-            ax_v.scatter([x], [rec["critical_value"]], c=style["color"], marker=style["marker"],
+            ax_v.scatter([first + i], [rec["critical_value"]], c=style["color"], marker=style["marker"],
                          s=60 if rec["kind"] == "global_minimum" else 22, edgecolors="k", linewidths=0.3, zorder=3,
                          label=style["label"] if rec["kind"] not in seen else None)
             seen.add(rec["kind"])
             for key in inertia:
                 inertia[key].append(rec["hessian"][key])
-            xs.append(x)
-            x += 1
-        centers.append((start + x - 1) / 2)
-        names.append(f"${set_label(J)}$")
+            xs.append(first + i)
+        centers.append(first + (len(recs) - 1) / 2)
+        x0 += span + 1  # a gap between groups
         for ax in (ax_v, ax_i):
-            ax.axvline(x - 0.5 + 0.5, color="0.8", lw=0.6, zorder=0)
-        x += 1  # a gap between groups
+            ax.axvline(x0 - 1, color="0.8", lw=0.6, zorder=0)
     bottom = np.zeros(len(xs))
     for key, color in STYLE["inertia"].items():
         vals = np.array(inertia[key], dtype=float)
-        ax_i.bar(xs, vals, bottom=bottom, width=0.9, color=color, label=f"{key}", linewidth=0)
+        ax_i.bar(xs, vals, bottom=bottom, width=0.9, color=color, label=f"{key} eigenvalues", linewidth=0)
         bottom += vals
     ax_v.set_ylabel(r"critical value $L_J$")
     ax_v.legend(loc="center left", bbox_to_anchor=(0.02, 0.45))
@@ -80,12 +82,34 @@ def plot_catalog(catalog, title: str | None = None) -> Figure:
         title = (f"catalog: widths {','.join(map(str, params.get('widths', [])))}, "
                  f"$s$ = {','.join(f'{v:g}' for v in params.get('spectrum', []))}: {len(records)} strata")
     ax_v.set_title(title)
-    ax_i.set_ylabel("Hessian eigenvalues")
-    ax_i.set_xticks(centers, names, rotation=45 if len(centers) > 4 else 0)
+    ax_i.set_ylabel("number of Hessian\neigenvalues")
+    ax_i.set_xticks(centers, names)
+    ax_i.tick_params(axis="x", length=0)
     ax_i.set_xlabel(r"learnt set of modes $J$ (one column per stratum)")
-    ax_i.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="inertia")
-    ax_i.set_xlim(-1, x - 1)
+    fig.legend(*ax_i.get_legend_handles_labels(), loc="outside lower center", ncols=3,
+               title="inertia of the Hessian at each stratum's representative")
+    ax_i.set_xlim(-1, x0 - 1)
     return fig
+
+
+def _group_spans(sizes, names, fontsize: float) -> list[int]:
+    """Columns given to each group: its strata, or more where its label would not fit under them.
+
+    The axes are taken as nearly the figure's width; the labels' widths are
+    measured from their text, so narrow groups are padded just enough.
+    """
+    measure = TextToPath()
+    prop = FontProperties(size=fontsize)
+    label_in = max(measure.get_text_width_height_descent(n, prop, ismath=True)[0] for n in names) / 72 + 0.12
+    axes_in = STYLE["width"] - 0.9
+    least = 1
+    for _ in range(10):  # a fixed point: the padding changes the width of one column
+        total = sum(max(n, least) for n in sizes) + len(sizes)
+        need = int(np.ceil(label_in * total / axes_in))
+        if need == least:
+            break
+        least = need
+    return [max(n, least) for n in sizes]
 
 
 @styled
@@ -144,13 +168,16 @@ def plot_hessian_spectrum(spectra, kinds=None, tol=None, rtol: float = 1e-8) -> 
 
 
 @styled
-def plot_escape_times(eps, times, labels, orders=None) -> Figure:
-    """Time spent near a saddle against the initial distance ``eps``, log-log, with fitted slopes.
+def plot_escape_times(eps, times, labels, orders=None, theory=None) -> Figure:
+    """Time spent near a saddle against the initial distance ``eps``, each law on the axes that straighten it.
 
     Along an escape path of order ``m`` the loss falls like ``-c eps^m``, so
-    the flow leaves in a time ``~ eps^(2 - m)`` (slope ``2 - m``) for a
-    nonstrict saddle (``m >= 3``) and ``~ log(1/eps)`` (slope near 0) for a
-    strict one (``m = 2``).
+    the flow leaves in a time ``~ eps^(2 - m)`` for a nonstrict saddle
+    (``m >= 3``): a line of slope ``2 - m`` on log-log axes (left panel); and
+    in ``~ log(1/eps) / lambda`` for a strict one (``m = 2``, ``-lambda`` the
+    negative Hessian eigenvalue), which is a line only on semilog axes: the
+    strict series get a second panel with a linear time axis, where the fitted
+    slope ``dt / d log(1/eps)`` is compared with the theory's.
 
     Parameters
     ----------
@@ -160,35 +187,74 @@ def plot_escape_times(eps, times, labels, orders=None) -> Figure:
         Escape times of each series.
     labels : sequence of str
     orders : sequence of int, optional
-        Escape order ``m`` of each series, to print the predicted slope.
+        Escape order ``m`` of each series; ``m <= 2`` marks a strict saddle
+        (semilog panel). Without it every series is taken as a power law.
+    theory : sequence of (array-like, shape=[K], or None), optional
+        Predicted escape times of each series, drawn as solid lines; without
+        them the fits are drawn, dashed.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes; the legend gives each series' fitted slope ``d log t / d log eps``.
+        ``fig.axes = [log-log]`` or ``[log-log, semilog]`` when a series is
+        strict; one legend below the panels, in ``fig.legends[0]``, giving
+        each fitted slope beside the theory's.
     """
     times = [np.asarray(t, dtype=float) for t in times]
     eps_list = [np.asarray(eps, dtype=float)] * len(times) if np.ndim(eps[0]) == 0 else \
         [np.asarray(e, dtype=float) for e in eps]
     if not (len(eps_list) == len(times) == len(labels)):
         raise ValueError(f"{len(times)} series of times, {len(eps_list)} of eps and {len(labels)} labels")
-    fig, (ax,) = new_figure(width=STYLE["width"] * 0.6, height=3.2)
+    orders = [None] * len(times) if orders is None else list(orders)
+    theory = [None] * len(times) if theory is None else [None if th is None else np.asarray(th, dtype=float)
+                                                         for th in theory]
+    if not len(orders) == len(theory) == len(times):
+        raise ValueError(f"{len(times)} series but {len(orders)} orders and {len(theory)} theory curves")
+    strict = [m is not None and m <= 2 for m in orders]
+    fig, axes = new_figure(ncols=2 if any(strict) else 1, height=3.1,
+                           width=None if any(strict) else STYLE["width"] * 0.6)
+    ax_log, ax_semi = axes[0], (axes[1] if any(strict) else None)
     markers = cycle(["o", "s", "D", "^"])
-    for i, (e, t, label) in enumerate(zip(eps_list, times, labels)):
-        if e.shape != t.shape:
-            raise ValueError(f"series {label!r}: {e.size} values of eps but {t.size} times")
-        slope, icpt = np.polyfit(np.log(e), np.log(t), 1)
-        text = f"{label}: slope {slope:.2f}"
-        if orders is not None:
-            m = orders[i]
-            text += " (theory: log)" if m <= 2 else f" (theory {2 - m})"
-        color = STYLE["colors"][i % 8]
-        ax.plot(e, t, marker=next(markers), ls="none", color=color, ms=5, label=text)
-        ax.plot(e, np.exp(icpt) * e**slope, color=color, lw=0.8, ls="--")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(r"initial distance $\varepsilon$ from the saddle")
-    ax.set_ylabel(r"escape time $t_{\mathrm{esc}}(\varepsilon)$")
-    ax.set_title("time near a saddle (dashed: log-log fits)")
-    ax.legend(loc="upper right")
+    handles, texts = [], []
+    for i, (e, t, label, m, th) in enumerate(zip(eps_list, times, labels, orders, theory)):
+        if e.shape != t.shape or (th is not None and th.shape != t.shape):
+            raise ValueError(f"series {label!r}: {e.size} values of eps, {t.size} times"
+                             + ("" if th is None else f" and {th.size} theory values"))
+        color, marker = STYLE["colors"][i % 8], next(markers)
+        axs = [ax_log, ax_semi] if strict[i] else [ax_log]
+        for ax in axs:
+            handle, = ax.plot(e, t, marker=marker, ls="none", color=color, ms=5, zorder=3)
+        if strict[i]:  # t = a + b log(1/eps): a line on the semilog panel
+            slope, icpt = np.polyfit(np.log(1 / e), t, 1)
+            fit = icpt + slope * np.log(1 / e)
+            text = rf"{label}: semilog slope $dt/d\log(1/\varepsilon)$ = {slope:.2f}"
+            if th is not None:
+                text += f" (theory {np.polyfit(np.log(1 / e), th, 1)[0]:.2f})"
+        else:
+            slope, icpt = np.polyfit(np.log(e), np.log(t), 1)
+            fit = np.exp(icpt) * e**slope
+            text = f"{label}: log-log slope {slope:.2f}" + ("" if m is None else f" (theory {2 - m})")
+        for ax in axs:
+            if th is not None:
+                ax.plot(e, th, color=color, lw=1.0, zorder=2)
+            else:
+                ax.plot(e, fit, color=color, lw=0.8, ls="--", zorder=2)
+        handles.append(handle)
+        texts.append(text)
+    ax_log.set_xscale("log")
+    ax_log.set_yscale("log")
+    ax_log.set_xlabel(r"initial distance $\varepsilon$ from the saddle")
+    ax_log.set_ylabel(r"escape time $t_{\mathrm{esc}}(\varepsilon)$")
+    lines = "theory" if any(th is not None for th in theory) else "fits"
+    ax_log.set_title(f"log-log: power laws are lines ({lines}: solid)" if lines == "theory"
+                     else "log-log: power laws are lines (dashed: fits)")
+    if ax_semi is not None:
+        ax_semi.set_xscale("log")
+        ax_semi.set_xlabel(r"initial distance $\varepsilon$ (log scale)")
+        ax_semi.set_ylabel(r"escape time $t_{\mathrm{esc}}$ (linear scale)")
+        ax_semi.set_title(r"semilog: $t \sim \log(1/\varepsilon)$ is a line")
+    if lines == "theory":
+        handles.append(Line2D([], [], color="0.3", lw=1.0))
+        texts.append("theory: the leading-order escape laws")
+    fig.legend(handles, texts, loc="outside lower center", ncols=1)
     return fig

@@ -10,7 +10,7 @@ complete paths from the inputs to the outputs.
 
 from __future__ import annotations
 
-from itertools import cycle
+from itertools import cycle, pairwise
 
 import matplotlib
 import numpy as np
@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..topology import Topology
-from .style import STYLE, new_figure, styled
+from .style import STYLE, new_figure, styled, unit_numbers
 
 __all__ = ["draw_network"]
 
@@ -48,13 +48,15 @@ def _edge_polyline(p, q, skip: bool) -> np.ndarray:
 def draw_network(top: Topology, A=None, paths=None, title: str | None = None) -> Figure:
     """The network's graph in a layered layout beside its adjacency matrix.
 
-    Left: nodes level by level (inputs left, outputs right), every edge
-    ``j -> k`` coloured and thickened by its weight ``A[j, k]`` (edges of the
-    mask with weight 0 are thin grey), skip edges arched, chosen paths
-    underlaid in colour. Right: ``A`` as a heat map in the same colours, the
-    levels separated and every block of the mask outlined: for a layered
-    network the blocks ``(i-1, i)`` are ``W_i^T``, so ``A`` is strictly block
-    upper triangular (nilpotent).
+    Left: nodes level by level (inputs left, outputs right), each numbered
+    within its level from 1, every edge ``j -> k`` coloured and thickened by
+    its weight ``A[j, k]`` (edges of the mask with weight 0 are thin grey),
+    skip edges arched, chosen paths underlaid in colour. Right: ``A`` as a
+    heat map in the same colours, one row and column per node, labelled by
+    the same unit numbers with the levels named above and beside, and every
+    block of the mask outlined: for a layered network the blocks
+    ``(i-1, i)`` are ``W_i^T``, so ``A`` is strictly block upper triangular
+    (nilpotent).
 
     Parameters
     ----------
@@ -65,36 +67,25 @@ def draw_network(top: Topology, A=None, paths=None, title: str | None = None) ->
     paths : sequence of sequences of nodes, or dict label -> sequence, optional
         Paths (e.g. the complete paths that carry learnt modes) to highlight.
     title : str, optional
+        A title over both panels.
 
     Returns
     -------
     matplotlib.figure.Figure
-        ``fig.axes = [graph, matrix, colorbar]``.
+        ``fig.axes`` starts ``[graph, matrix, colorbar]``; the level names of
+        the matrix are two secondary axes after them.
     """
     A = top.mask.copy() if A is None else np.asarray(A, dtype=float)
     if A.shape != (top.n, top.n):
         raise ValueError(f"A has shape {A.shape}; this network has n = {top.n} nodes, so A must be ({top.n}, {top.n})")
-    fig, (ax_g, ax_m) = new_figure(ncols=2, height=3.4, gridspec_kw={"width_ratios": [1.3, 1]})
+    fig, (ax_g, ax_m) = new_figure(ncols=2, height=3.6, gridspec_kw={"width_ratios": [1.25, 1]})
     pos = _layout(top)
+    units = unit_numbers(top)
     vmax = float(np.abs(A[top.mask > 0]).max(initial=0.0)) or 1.0
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
     cmap = matplotlib.colormaps[STYLE["weights_cmap"]].with_extremes(bad="0.93")  # bad: off the mask
-    index = {v: i for i, v in enumerate(top.nodes)}
     if paths:
-        items = paths.items() if isinstance(paths, dict) else ((f"path {i + 1}", p) for i, p in enumerate(paths))
-        colors = cycle([STYLE["colors"][4], STYLE["colors"][2], STYLE["colors"][3], STYLE["colors"][5]])
-        for label, path in items:
-            try:
-                idx = [index[v] for v in path]
-            except KeyError as err:
-                raise ValueError(f"path {label!r} names the node {err.args[0]!r}, which is not in the network") from None
-            for j, k in zip(idx, idx[1:]):
-                if top.mask[j, k] == 0:
-                    raise ValueError(f"path {label!r} uses {top.nodes[j]!r} -> {top.nodes[k]!r}, which is not an edge")
-            color = next(colors)
-            segs = [_edge_polyline(pos[j], pos[k], top.layer[k] - top.layer[j] > 1) for j, k in zip(idx, idx[1:])]
-            ax_g.add_collection(LineCollection(segs, colors=color, linewidths=9, alpha=0.45, capstyle="round",
-                                               zorder=1, label=label))
+        _draw_paths(ax_g, top, pos, paths)
     src, tgt = np.nonzero(top.mask)
     w = A[src, tgt]
     order = np.argsort(np.abs(w))  # strong edges drawn last, on top
@@ -103,22 +94,25 @@ def draw_network(top: Topology, A=None, paths=None, title: str | None = None) ->
     colors = [cmap(norm(x)) if x != 0 else (0.75, 0.75, 0.75, 1.0) for x in wo]
     widths = np.where(wo != 0, 0.6 + 3.0 * np.abs(wo) / vmax, 0.4)
     ax_g.add_collection(LineCollection(segs, colors=colors, linewidths=widths, zorder=2))
-    roles = np.where(top.layer == 0, 0, np.where(top.layer == top.depth, 2, 1))
-    for role, (name, face) in enumerate((("input", "white"), ("hidden", "0.85"), ("output", "white"))):
-        sel = roles == role
-        ax_g.scatter(pos[sel, 0], pos[sel, 1], s=70, c=face, edgecolors="k", linewidths=0.8, zorder=3)
-    ax_g.set_xticks(range(top.depth + 1))
-    ax_g.set_xlabel(r"layer (inputs $\to$ outputs)")
+    hidden = (top.layer > 0) & (top.layer < top.depth)
+    ax_g.scatter(pos[:, 0], pos[:, 1], s=130, c=np.where(hidden, "0.85", "white"), edgecolors="k", linewidths=0.8,
+                 zorder=3)
+    for (x, y), u in zip(pos, units):
+        ax_g.text(x, y, str(u), ha="center", va="center", fontsize=STYLE["fontsize"] - 2.5, zorder=4)
+    names = ["inputs" if i == 0 else ("outputs" if i == top.depth else f"hidden {i}") for i in range(top.depth + 1)]
+    ax_g.set_xticks(range(top.depth + 1), [f"layer {i}\n({name})" for i, name in enumerate(names)])
     ax_g.set_yticks([])
-    ax_g.set_ylabel("nodes of each layer")
+    ax_g.set_ylabel("units, numbered within each layer")
     ax_g.spines[["left", "bottom"]].set_visible(False)
     ax_g.tick_params(axis="x", length=0)
     ymax = max(top.widths) / 2 + 0.2
     ax_g.set_ylim(-ymax, ymax + (0.35 * top.depth if not top.is_layered else 0.1))
     ax_g.set_xlim(-0.3, top.depth + 0.3)
-    ax_g.set_title("graph: edge $j \\to k$ coloured by $A_{jk}$" if title is None else title)
+    ax_g.set_title(r"network: edge $j \to k$ coloured by its weight $A_{jk}$")
     if paths:
         fig.legend(loc="outside lower center", ncols=2)
+    if title is not None:
+        fig.suptitle(title)
     Am = np.ma.masked_where(top.mask == 0, A)
     im = ax_m.imshow(Am, cmap=cmap, norm=norm, interpolation="nearest")
     for sl in top.level_slices[1:]:
@@ -127,12 +121,45 @@ def draw_network(top: Topology, A=None, paths=None, title: str | None = None) ->
     for blk in top.blocks:
         ax_m.add_patch(Rectangle((blk.cols.start - 0.5, blk.rows.start - 0.5), blk.shape[1], blk.shape[0],
                                  fill=False, ec="k", lw=1.0))
-    ticks = [(sl.start + sl.stop - 1) / 2 for sl in top.level_slices]
-    ax_m.set_xticks(ticks, [str(i) for i in range(top.depth + 1)])
-    ax_m.set_yticks(ticks, [str(i) for i in range(top.depth + 1)])
-    ax_m.set_xlabel("target node $k$ (by layer)")
-    ax_m.set_ylabel("source node $j$ (by layer)")
-    ax_m.set_title(r"adjacency matrix $A$")
+    _label_matrix(ax_m, top, units)
+    ax_m.set_title(r"adjacency matrix $A$", pad=14)
     ax_m.spines[["top", "right"]].set_visible(True)
-    fig.colorbar(im, ax=ax_m, label="weight $A_{jk}$ (grey: no edge)", shrink=0.8)
+    fig.colorbar(im, ax=ax_m, label="weight $A_{jk}$ (light grey: no edge)", shrink=0.8)
     return fig
+
+
+def _draw_paths(ax, top: Topology, pos: np.ndarray, paths) -> None:
+    """Underlay each path (a sequence of nodes) as a wide translucent band, after checking its edges."""
+    index = {v: i for i, v in enumerate(top.nodes)}
+    items = paths.items() if isinstance(paths, dict) else ((f"path {i + 1}", p) for i, p in enumerate(paths))
+    colors = cycle([STYLE["colors"][4], STYLE["colors"][2], STYLE["colors"][3], STYLE["colors"][5]])
+    for label, path in items:
+        try:
+            idx = [index[v] for v in path]
+        except KeyError as err:
+            raise ValueError(f"path {label!r} names the node {err.args[0]!r}, which is not in the network") from None
+        for j, k in pairwise(idx):
+            if top.mask[j, k] == 0:
+                raise ValueError(f"path {label!r} uses {top.nodes[j]!r} -> {top.nodes[k]!r}, which is not an edge")
+        segs = [_edge_polyline(pos[j], pos[k], top.layer[k] - top.layer[j] > 1) for j, k in pairwise(idx)]
+        ax.add_collection(LineCollection(segs, colors=next(colors), linewidths=11, alpha=0.45, capstyle="round",
+                                         zorder=1, label=label))
+
+
+def _label_matrix(ax, top: Topology, units: np.ndarray) -> None:
+    """One tick per node (its unit number), and the level names on a second tier (top and left)."""
+    ticks = np.arange(top.n)
+    ax.set_xticks(ticks, [str(u) for u in units])
+    ax.set_yticks(ticks, [str(u) for u in units])
+    ax.tick_params(length=2, pad=1.5, labelsize=STYLE["fontsize"] - 2)
+    centres = [(sl.start + sl.stop - 1) / 2 for sl in top.level_slices]
+    names = [f"layer {i}" for i in range(top.depth + 1)]
+    top_axis = ax.secondary_xaxis("top")
+    top_axis.set_xticks(centres, names)
+    left_axis = ax.secondary_yaxis("left")
+    left_axis.set_yticks(centres, names, rotation=90, va="center")
+    for sec in (top_axis, left_axis):
+        sec.tick_params(length=0, labelsize=STYLE["fontsize"] - 1.5)
+    left_axis.tick_params(pad=11)
+    ax.set_xlabel("target node $k$ (column)")
+    left_axis.set_ylabel("source node $j$ (row)")

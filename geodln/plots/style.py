@@ -7,7 +7,8 @@ eigenvalues, and sizes that fit a two-column journal page (7 in wide, 9 pt
 text). Every plotting function is wrapped in :func:`styled`, which reads
 :data:`STYLE` when the figure is built, so editing it restyles later figures.
 
-The helpers :func:`styled`, :func:`new_figure` and :func:`set_label` serve
+The helpers :func:`styled`, :func:`new_figure`, :func:`set_label`,
+:func:`unit_numbers` and :func:`node_name` serve
 the other modules of :mod:`geodln.plots`; they are not part of its public API.
 """
 
@@ -35,6 +36,7 @@ STYLE = {
     "fontsize": 9,
     "weights_cmap": "RdBu_r",  # diverging, colour-blind safe (ColorBrewer)
     "speed_cmap": "cividis",  # sequential, colour-blind safe
+    "time_cmap": "viridis",  # sequential, colour-blind safe; no grey middle to blur into grey guides
     "kinds": {
         "global_minimum": {"color": "#009E73", "marker": "*", "label": "global minimum"},
         "strict_saddle": {"color": "#CC79A7", "marker": "o", "label": "strict saddle"},
@@ -80,6 +82,17 @@ def set_label(J) -> str:
     """The set ``J`` of learnt modes as mathematical text, e.g. ``\\{1,2\\}`` or ``\\emptyset``."""
     J = list(J)
     return r"\emptyset" if not J else r"\{" + ",".join(map(str, J)) + r"\}"
+
+
+def unit_numbers(top) -> np.ndarray:
+    """Each node's position within its level, counted from 1, shape=[n] (the labels drawn on nodes)."""
+    starts = np.array([sl.start for sl in top.level_slices])
+    return np.arange(top.n) - starts[top.layer] + 1
+
+
+def node_name(top, v: int) -> str:
+    """A node in words, ``layer i, unit a`` (units counted from 1 within each level)."""
+    return f"layer {top.layer[v]}, unit {unit_numbers(top)[v]}"
 
 
 def figure_bytes(fig: Figure, fmt: str = "png", **kwargs) -> bytes:

@@ -15,6 +15,11 @@ from itertools import cycle
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.lines import Line2D
+from matplotlib.patheffects import withStroke
+from matplotlib.textpath import TextToPath
+from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from ..flow import Trajectory
 from .style import STYLE, new_figure, set_label, styled
@@ -22,25 +27,85 @@ from .style import STYLE, new_figure, set_label, styled
 __all__ = ["plot_trajectory", "plot_mode_curves", "plot_descent_vs_flow"]
 
 
-def _draw_ladder(ax, data, r_max: int) -> None:
+def _draw_ladder(ax, data, r_max: int) -> list[tuple[str, float]]:
+    """Dashed lines at the critical values ``L_J`` of the top sets; returns their names and values for
+    :func:`_label_ladder`, which runs once the axis limits are final."""
+    ladder = []
     for k in range(0, min(r_max, len(data.s)) + 1):
         value = data.critical_value(range(1, k + 1))
         ax.axhline(value, color="0.5", ls="--", lw=0.7, zorder=0)
-        ax.annotate(rf"$L_{{{set_label(range(1, k + 1))}}}$", (1.0, value), xycoords=("axes fraction", "data"),
-                    xytext=(2, 0), textcoords="offset points", fontsize=STYLE["fontsize"] - 1, va="center",
-                    ha="left", color="0.35", annotation_clip=False)
+        ladder.append((rf"$L_{{{set_label(range(1, k + 1))}}}$", value))
+    return ladder
 
 
-def _draw_itinerary(ax, itinerary, data) -> None:
-    """Shade each visited interval and write its ``J`` on the plateau, above ``L_J``."""
-    shades = cycle(["0.92", "0.85"])
-    for visit in itinerary:
+def _label_ladder(ax, ladder, gap: float = 0.065) -> None:
+    """Name each ladder line just right of the axes, pushed apart (with a leader) where lines are close."""
+    def to_axes(v):
+        return ax.transLimits.transform(ax.transScale.transform((1.0, v)))[1]
+
+    shown = [(name, value, to_axes(value)) for name, value in ladder
+             if (value > 0 or ax.get_yscale() != "log") and 0 <= to_axes(value) <= 1]
+    shown.sort(key=lambda item: -item[2])
+    ys = [y for _, _, y in shown]
+    for i in range(1, len(ys)):  # push down what crowds the label above
+        ys[i] = min(ys[i], ys[i - 1] - gap)
+    if ys and ys[-1] < -0.03:  # and back up from the bottom edge
+        ys[-1] = -0.03
+        for i in range(len(ys) - 2, -1, -1):
+            ys[i] = max(ys[i], ys[i + 1] + gap)
+    for (name, value, y0), y in zip(shown, ys):
+        moved = abs(y - y0) > 1e-3
+        # x a fixed distance right of the axes (in points, so the layout does not feed back), y in axes fraction
+        beside = blended_transform_factory(
+            ax.transAxes + ScaledTranslation((12 if moved else 2) / 72, 0, ax.figure.dpi_scale_trans), ax.transAxes)
+        ax.annotate(name, (1.0, value), xycoords=("axes fraction", "data"), xytext=(1.0, y), textcoords=beside,
+                    fontsize=STYLE["fontsize"] - 1, va="center", ha="left", color="0.35", annotation_clip=False,
+                    arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5, "shrinkA": 0, "shrinkB": 1} if moved else None)
+
+
+def _draw_itinerary(ax, itinerary) -> list[tuple]:
+    """Shade each visited interval; returns ``(J, t_enter, t_exit, shade)`` for :func:`_label_itinerary`."""
+    shades = cycle(["0.92", "0.84"])
+    visits = []
+    for i, visit in enumerate(itinerary):
         J, t0, t1 = (visit.learned, visit.t_enter, visit.t_exit) if hasattr(visit, "learned") else visit
-        ax.axvspan(t0, t1, color=next(shades), zorder=-1, lw=0)
-        mid = (t0 * t1) ** 0.5 if t0 > 0 and ax.get_xscale() == "log" else (t0 + t1) / 2
-        ax.annotate(f"$J = {set_label(J)}$", (mid, data.critical_value(J)), xytext=(0, 3),
-                    textcoords="offset points", ha="center", va="bottom", fontsize=STYLE["fontsize"] - 1,
-                    color="0.2")
+        shade = next(shades)
+        ax.axvspan(t0, t1, color=shade, zorder=-1, lw=0,
+                   label=r"time near a critical point of learnt set $J$ (itinerary)" if i == 0 else None)
+        visits.append((J, t0, t1, shade))
+    return visits
+
+
+def _label_itinerary(ax, visits, data) -> None:
+    """Write each ``J`` above its plateau ``L_J``, starting just after the plateau is entered.
+
+    The loss never rises along the flow, so from the label's left edge on the
+    curve lies below the label (the drop out of the plateau goes down);
+    starting a little after ``t_enter`` keeps it off the drop in. A label
+    that would run past the axes is moved left, but never onto the drop in;
+    if it still does not fit it is left out (the plateau's ``L_J`` is named
+    beside the axes anyway). Runs once the axis limits are final.
+    """
+    fontsize = STYLE["fontsize"] - 1
+    fig_width_pt = ax.figure.get_figwidth() * 72
+    axes_pt = ax.get_position().width * fig_width_pt  # before layout: no wider than after
+    prop, measure = FontProperties(size=fontsize), TextToPath()
+
+    def to_axes(t):
+        return ax.transLimits.transform(ax.transScale.transform((t, 1.0)))[0]
+
+    for J, t0, t1, shade in visits:
+        text = f"$J = {set_label(J)}$"
+        width = (measure.get_text_width_height_descent(text, prop, ismath=True)[0] + 4) / axes_pt
+        start = to_axes(t0) if t0 > 0 or ax.get_xscale() != "log" else 0.0
+        left = start + 0.02
+        if left + width > 1.0:
+            if 1.0 - width < start + 0.005:
+                continue
+            left = 1.0 - width
+        ax.annotate(text, (left, data.critical_value(J)), xycoords=("axes fraction", "data"), xytext=(0, 3),
+                    textcoords="offset points", ha="left", va="bottom", fontsize=fontsize, color="0.2",
+                    path_effects=[withStroke(linewidth=2.5, foreground=shade)])  # ladder lines pass behind
 
 
 def _draw_modes(ax, traj: Trajectory, keep, closed_form=None) -> None:
@@ -108,29 +173,38 @@ def plot_trajectory(traj: Trajectory, log_time: bool | None = None, log_loss: bo
     Returns
     -------
     matplotlib.figure.Figure
-        ``fig.axes = [loss, singular values]``.
+        ``fig.axes = [loss, singular values]``; their legends sit below them,
+        ``fig.legends = [loss, singular values]``.
     """
     data, top = traj.flow.data, traj.flow.top
     t = traj.t
     if log_time is None:
         log_time = _log_spaced(t)
     keep = t > 0 if log_time else slice(None)
-    fig, (ax_loss, ax_sv) = new_figure(ncols=2)
+    fig, (ax_loss, ax_sv) = new_figure(ncols=2, height=3.2)
     for ax in (ax_loss, ax_sv):
         if log_time:
             ax.set_xscale("log")
-    ax_loss.plot(t[keep], traj.loss[keep], color=STYLE["colors"][0], lw=1.6, label=r"$L(t)$")
-    _draw_ladder(ax_loss, data, min(top.widths))
-    if itinerary:
-        _draw_itinerary(ax_loss, itinerary, data)
+    ax_loss.plot(t[keep], traj.loss[keep], color=STYLE["colors"][0], lw=1.6, label=r"loss $L(t)$")
+    ladder = _draw_ladder(ax_loss, data, min(top.widths))
+    ax_loss.plot([], [], color="0.5", ls="--", lw=0.7, label=r"critical values $L_J$ of the sets $J$ of learnt modes")
+    visits = _draw_itinerary(ax_loss, itinerary) if itinerary else []
     if log_loss:
         ax_loss.set_yscale("log")
+    else:  # room above the highest plateau for its label
+        low, high = ax_loss.get_ylim()
+        ax_loss.set_ylim(low, high + 0.06 * (high - low))
+    _label_ladder(ax_loss, ladder)
+    _label_itinerary(ax_loss, visits, data)
     ax_loss.set_xlabel(r"time $t$")
     ax_loss.set_ylabel(r"loss $L = \frac{1}{2}\|Y - WX\|_F^2$")
-    ax_loss.set_title(r"loss (dashed: critical values $L_J$)" + (", shaded: itinerary" if itinerary else ""))
+    ax_loss.set_title("loss: plateaus at the critical values")
+    fig.legend(*ax_loss.get_legend_handles_labels(), loc="outside lower left", ncols=1)
     _draw_modes(ax_sv, traj, keep, closed_form)
-    ax_sv.set_title(r"modes (dotted: data $s_k$)")
-    ax_sv.legend()
+    ax_sv.set_title("modes, learnt one at a time")
+    handles, labels = ax_sv.get_legend_handles_labels()
+    fig.legend(handles + [Line2D([], [], color="0.4", ls=":", lw=0.8)], labels + [r"data $s_k$"],
+               loc="outside lower right", ncols=2)  # below the panel: no curve is ever hidden
     return fig
 
 
@@ -149,7 +223,8 @@ def plot_mode_curves(trajs, closed_forms=None, titles=None, log_time: bool = Fal
     Returns
     -------
     matplotlib.figure.Figure
-        One axes per trajectory.
+        One axes per trajectory, all on the same time and value axes (so the
+        panels compare directly); one legend for all, below them.
     """
     trajs = list(trajs)
     if not trajs:
@@ -157,7 +232,7 @@ def plot_mode_curves(trajs, closed_forms=None, titles=None, log_time: bool = Fal
     closed_forms = [None] * len(trajs) if closed_forms is None else list(closed_forms)
     if len(closed_forms) != len(trajs):
         raise ValueError(f"{len(closed_forms)} closed forms for {len(trajs)} trajectories")
-    fig, axes = new_figure(ncols=len(trajs), sharey=True)
+    fig, axes = new_figure(ncols=len(trajs), sharex=True, sharey=True)
     for i, (ax, traj, cf) in enumerate(zip(axes, trajs, closed_forms)):
         if log_time:
             ax.set_xscale("log")
@@ -165,7 +240,10 @@ def plot_mode_curves(trajs, closed_forms=None, titles=None, log_time: bool = Fal
         if i:
             ax.set_ylabel("")
         ax.set_title(titles[i] if titles else f"depth {traj.flow.top.depth}")
-    axes[-1].legend(loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles.append(Line2D([], [], color="0.4", ls=":", lw=0.8))
+    labels.append(r"data singular values $s_k$")
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))
     return fig
 
 
@@ -243,6 +321,10 @@ def plot_descent_vs_flow(flow_traj: Trajectory, descents, threshold: float | Non
                       xytext=(-3, 0), textcoords="offset points", ha="right", fontsize=STYLE["fontsize"] - 1)
     ax_e.set_xscale("log")
     ax_e.set_yscale("log")
+    shown = np.concatenate([one[one > 0], end[end > 0]])
+    if shown.size:  # headroom above the data for the legend
+        low, high = shown.min(), shown.max()
+        ax_e.set_ylim(low / 2, high * (high / low) ** 0.45)
     ax_e.set_xlabel(r"step $\eta$")
     ax_e.set_ylabel(r"drift $\max|Q - Q(0)|$")
     ax_e.set_title(r"drift against the step")
