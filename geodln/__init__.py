@@ -12,18 +12,24 @@ from . import init, symmetry
 # networks and data
 from .data import Data
 from .losses import Huber, LogCosh, Loss, Quadratic
-from .topology import Topology, layered, read_graph, skip_connections, sparse_layered
+from .graph_files import read_graph
+from .topology import Topology, layered, skip_connections, sparse_layered
 # flow and curvature
 from .flow import GradientFlow, Trajectory
 from .hessian import Inertia, hessian, hessian_vector_product, inertia
+# conservation laws
+from . import laws
+from .laws import LawReport, LawSearch, PolynomialLaw, conservation_laws, polynomial_laws
 # landscape and saddles
 from .catalog import Catalog, build_catalog
 from .landscape import CriticalPoint, analyze_stratum, classify, trace_critical_set
+from .points import NearestCritical, analyze_point, nearest_critical_point
+from .weights import Weights, read_weights
 from .saddles import Verification, escape_time, itinerary, local_manifolds, verify_direction
 from .strata import Stratum, enumerate_strata
 from .tolerances import Tolerances
 # errors
-from .errors import ClassificationError, DivergenceError, GeodlnError
+from .errors import ClassificationError, DivergenceError, GeodlnError, NotCriticalError
 
 try:
     __version__ = version("geodln")
@@ -38,12 +44,15 @@ __all__ = [
     "Topology", "layered", "sparse_layered", "skip_connections", "read_graph", "init",
     # flow and curvature
     "GradientFlow", "Trajectory", "hessian", "hessian_vector_product", "Inertia", "inertia",
+    # conservation laws
+    "conservation_laws", "LawReport", "polynomial_laws", "LawSearch", "PolynomialLaw", "laws",
     # landscape and saddles
     "Stratum", "enumerate_strata", "CriticalPoint", "analyze_stratum", "classify", "trace_critical_set",
     "local_manifolds", "verify_direction", "Verification", "escape_time", "itinerary",
+    "analyze_point", "nearest_critical_point", "NearestCritical", "read_weights", "Weights",
     "Catalog", "build_catalog", "Tolerances",
     # errors
-    "GeodlnError", "DivergenceError", "ClassificationError",
+    "GeodlnError", "DivergenceError", "ClassificationError", "NotCriticalError",
     # modules
     "symmetry", "geometry", "plots",
     "__version__",

@@ -26,7 +26,8 @@ from .flow import DEFAULT_METHOD, GradientFlow
 from .errors import ClassificationError
 from .losses import get_loss
 from .saddles import itinerary
-from .topology import layered, read_graph
+from .graph_files import read_graph
+from .topology import layered
 
 __all__ = ["main"]
 
@@ -136,6 +137,21 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--seed", type=int, default=0, help="seed of the random point (default 0)")
     w.add_argument("--degree", type=int, default=0,
                    help="also search conserved polynomials of degree <= this (default 0: no search)")
+
+    k = sub.add_parser(
+        "classify",
+        help="which critical point is this network at (or near), and of what class",
+        description="Read a network's weights (.npz with W1..Wh or A; .safetensors of bias-free linear layers), "
+        "find the critical point it is at or shadows, and print its class, learnt modes J, critical value, "
+        "stratum, Hessian inertia and escape order. Writes no files.",
+    )
+    k.add_argument("--weights", type=Path, required=True, help="the weight file (.npz or .safetensors)")
+    ksrc = k.add_mutually_exclusive_group()
+    ksrc.add_argument("--spectrum", type=_floats, help="singular values of Syx for whitened synthetic data (default 3,2,1)")
+    ksrc.add_argument("--data", type=Path, help="an .npz file with arrays X (d_in, N) and Y (d_out, N)")
+    k.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+    k.add_argument("--catalog", type=Path, help="a catalog of the same network and data: name the matching record")
+    k.add_argument("--json", action="store_true", help="print the record as JSON")
     return parser
 
 
@@ -231,7 +247,8 @@ def _flow(args, argv, replace: bool) -> int:
         "conserved_drift": float(traj.conserved_drift.max()),
         "t_final": float(traj.t[-1]),
         "itinerary": [{"learned": list(v.learned), "critical_value": v.value, "height": v.height, "kind": v.kind,
-                       "t_enter": v.t_enter, "t_exit": v.t_exit} for v in visits],
+                       "t_enter": v.t_enter, "t_exit": v.t_exit, "escape_order": v.escape_order,
+                       "stratum": v.stratum, "distance": v.distance, "t_slowest": v.t_slowest} for v in visits],
         "nfev": int(traj.nfev),
         "success": traj.success,
         "message": traj.message,
@@ -255,7 +272,8 @@ def _flow(args, argv, replace: bool) -> int:
           f"conserved drift {summary['conserved_drift']:.2e}, {traj.nfev} evaluations, {traj.message}")
     if visits:
         print("itinerary: " + " -> ".join(
-            f"{_set(v.learned)} (L = {v.value:.4g}, {v.kind.replace('_', ' ')}, t {v.t_enter:.3g}..{v.t_exit:.3g})"
+            f"{_set(v.learned)} (L = {v.value:.4g}, {v.kind.replace('_', ' ')}"
+            f"{'' if v.escape_order is None else f', m = {v.escape_order}'}, t {v.t_enter:.3g}..{v.t_exit:.3g})"
             for v in visits))
     print(f"wrote {out / 'trajectory.npz'}, {out / 'summary.json'}, {out / 'loss.png'}")
     return 0
@@ -355,12 +373,47 @@ def run_laws(args, argv) -> int:
     return 0
 
 
+def run_classify(args, argv) -> int:
+    from .catalog import Catalog
+    from .points import nearest_critical_point, point_record
+    from .weights import read_weights
+
+    weights = read_weights(args.weights)
+    top = weights.top
+    data = _load_data(args, top)
+    if args.catalog is not None:
+        catalog = Catalog.load(args.catalog)
+        data_ = catalog.manifest["data"]
+        if list(catalog.manifest["parameters"]["widths"]) != list(top.widths) or not (
+                np.allclose(np.asarray(data_["Syx"]), data.Syx, atol=1e-9) and np.allclose(np.asarray(data_["Sxx"]), data.Sxx, atol=1e-9)):
+            raise ValueError(f"{args.catalog} is a catalog of another network or other data than {args.weights}")
+    near = nearest_critical_point(GradientFlow(top, data), weights.theta)
+    cp = near.point
+    record = point_record(cp) | {"distance": near.distance, "grad_norm_given": near.grad_norm, "weights": weights.source}
+    if args.catalog is not None:
+        record["record_id"] = next((r["id"] for r in catalog.records if r.get("stratum") == cp.label), None)
+    if args.json:
+        print(json.dumps(record, default=json_default, indent=2))
+        return 0
+    h = cp.hessian
+    print(f"{weights.source}: widths {list(top.widths)}, data s = {np.round(data.s, 4).tolist()}")
+    where = "at" if near.distance == 0 else f"near (distance {near.distance:.3g}, ||grad|| {near.grad_norm:.3g} there)"
+    print(f"{where} a {cp.kind.replace('_', ' ')}: J = {_set(cp.learned)}, L_J = {cp.critical_value:.6g}")
+    print(f"stratum {cp.label}" + (f" (catalog record {record['record_id']})" if record.get("record_id") else ""))
+    print(f"Hessian -/0/+ = {h.negative}/{h.zero}/{h.positive}, escape order "
+          f"{'-' if cp.escape_order is None else cp.escape_order}"
+          + ("" if not cp.escape else f" (mode {cp.escape['mode']}, measured {cp.escape['measured_order']:.2f})"))
+    for item in cp.ambiguous:
+        print(f"ambiguous: singular values of {item['product']}: {np.round(item['singular_values'], 6).tolist()}")
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point of the ``geodln`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
     runners = {"flow": run_flow, "catalog": run_catalog, "saddles": run_saddles, "figures": run_figures,
-               "laws": run_laws}
+               "laws": run_laws, "classify": run_classify}
     try:
         return runners[args.command](args, argv)
     except KeyboardInterrupt:

@@ -25,13 +25,15 @@ import numpy as np
 from . import symmetry
 from .data import Data
 from .errors import DivergenceError
+from .integrate import Conservation, StiffnessWatch, solve_auto
 from .losses import get_loss
 from .progress import Progress
 from .topology import Topology
 
-__all__ = ["GradientFlow", "Trajectory", "vector_field_dense", "DEFAULT_METHOD"]
+__all__ = ["GradientFlow", "Trajectory", "vector_field_dense", "DEFAULT_METHOD", "EVENT_METHOD"]
 
-DEFAULT_METHOD = "DOP853"  # the integrator every part of geodln uses unless told otherwise
+DEFAULT_METHOD = "auto"  # the integrator every part of geodln uses unless told otherwise (geodln.integrate)
+EVENT_METHOD = "DOP853"  # what "auto" hands calls with events to (SciPy locates the events)
 
 
 def _is_packed_buffer(out, n: int) -> bool:
@@ -53,6 +55,14 @@ class GradientFlow:
     loss : Loss, str or None
         A loss of the end-to-end map; default the quadratic
         ``L = 1/2 ||Y - W X||_F^2`` (note the 1/2).
+    weight_decay : float
+        ``lambda >= 0``: the flow is that of ``L + lambda/2 ||theta||^2``
+        (:meth:`loss`, :meth:`rhs`, :meth:`gradient`, the Hessian, integration,
+        descent). The balances are then no longer conserved but decay exactly,
+        ``C(t) = e^{-2 lambda t} C(0)`` (:meth:`decay_factor`; Kunin et al.,
+        "Neural mechanics", ICLR 2021): the moment map ``mu`` is quadratic with
+        ``mu(theta, grad L) = 0``, so ``d mu/dt = -2 lambda mu``. ``0`` (the
+        default) is today's flow, bit for bit.
 
     Examples
     --------
@@ -63,22 +73,35 @@ class GradientFlow:
     (2.5, 0.0)
     """
 
-    def __init__(self, top: Topology, data: Data, loss=None):
+    def __init__(self, top: Topology, data: Data, loss=None, weight_decay: float = 0.0):
         if not isinstance(top, Topology):
             raise TypeError(f"top must be a Topology, got {type(top).__name__}")
         if not isinstance(data, Data):
             raise TypeError(f"data must be a Data, got {type(data).__name__}")
         data.check_fits(top)
+        if not (isinstance(weight_decay, (int, float, np.floating, np.integer)) and np.isfinite(weight_decay)
+                and weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
         self.top, self.data, self.loss_fn = top, data, get_loss(loss)
+        self.weight_decay = float(weight_decay)
         self._chain = top.is_fully_connected  # rhs takes its fast path (computed once)
 
     def __repr__(self) -> str:
-        return f"GradientFlow({self.top!r}, {self.data!r}, loss={self.loss_fn.name})"
+        decay = f", weight_decay={self.weight_decay:g}" if self.weight_decay else ""
+        return f"GradientFlow({self.top!r}, {self.data!r}, loss={self.loss_fn.name}{decay})"
 
     # ---------------------------------------------------------- loss, field
     def loss(self, theta) -> float:
-        """The loss ``L(W(theta))``."""
-        return self.loss_fn.value(self.top.end_to_end(theta), self.data)
+        """The loss ``L(W(theta))``, plus ``lambda/2 ||theta||^2`` with weight decay."""
+        value = self.loss_fn.value(self.top.end_to_end(theta), self.data)
+        if self.weight_decay:
+            theta = self.top.check_theta(theta)
+            value += 0.5 * self.weight_decay * float(theta.dot(theta))
+        return value
+
+    def decay_factor(self, t):
+        """``e^{-2 lambda t}``: the balances at time ``t`` over those at time 0 (1 without weight decay)."""
+        return np.exp(-2.0 * self.weight_decay * np.asarray(t, dtype=float))
 
     def rhs(self, theta, out=None) -> np.ndarray:
         """The vector field ``-dL/d theta`` on packed weights, shape=[n_params].
@@ -116,6 +139,8 @@ class GradientFlow:
         error = -self.loss_fn.gradient(maps_t[-1].T, self.data)  # E = -dL/dW, (d_h, d_0)
         backward = self._backward_chain if self._chain else self._backward_blocks
         backward(dense, maps_t, error, out)
+        if self.weight_decay:  # -lambda theta; nothing at all is done when lambda = 0
+            out -= self.weight_decay * theta
         return out
 
     def _backward_blocks(self, dense, maps_t, error, out) -> None:
@@ -234,8 +259,9 @@ class GradientFlow:
         t_end : float
             Final time (> 0).
         method : str or OdeSolver class, optional
-            Passed to ``solve_ivp`` (``"DOP853"``, ``"RK45"``, ``"Radau"``, ...);
-            default :data:`DEFAULT_METHOD`.
+            ``"auto"`` (the default, :data:`DEFAULT_METHOD`): the stiffness-aware
+            integrator of :mod:`geodln.integrate`; any other name or class is
+            passed to ``solve_ivp`` unchanged (``"DOP853"``, ``"LSODA"``, ...).
         rtol, atol : float
             Tolerances passed to ``solve_ivp``.
         n_points : int
@@ -257,6 +283,12 @@ class GradientFlow:
         Returns
         -------
         Trajectory
+
+        Raises
+        ------
+        DivergenceError
+            If the flow from ``theta0`` stops being finite (a start so large
+            that the vector field overflows): a failure, never a result.
         """
         theta0 = self.top.check_theta(theta0).copy()
         if not np.all(np.isfinite(theta0)):
@@ -272,20 +304,17 @@ class GradientFlow:
         if t_eval.ndim != 1 or t_eval.size == 0 or np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_end:
             raise ValueError("t_eval must be increasing times inside [0, t_end]")
         bar = Progress(t_end, "integrating t", enabled=progress)
-        events = None
         if grad_tol is not None and np.linalg.norm(self.rhs(theta0)) < grad_tol:  # already critical
             return Trajectory.from_states(self, [0.0], theta0[None], nfev=1, success=True,
                                           message="the start is critical (||rhs|| < grad_tol)")
-        if grad_tol is not None:
-            def critical(t, y):
-                return np.linalg.norm(self.rhs(y)) - grad_tol
-
-            critical.terminal, critical.direction = True, -1
-            events = [critical]
-        sol = self.solve(theta0, (0.0, t_end), t_eval=t_eval, events=events, rtol=rtol, atol=atol, method=method,
-                         progress=bar)
+        sol = self.solve(theta0, (0.0, t_end), t_eval=t_eval, rtol=rtol, atol=atol, method=method,
+                         progress=bar, grad_tol=grad_tol)
+        if getattr(sol, "diverged", False) or not np.all(np.isfinite(sol.y)):
+            bar.close("diverged")
+            raise DivergenceError(f"{sol.message}: the start is too large for the flow to stay finite "
+                                  f"(||theta0||_max = {np.max(np.abs(theta0)):.3g})")
         t, states = sol.t, sol.y.T
-        if events is not None and sol.status == 1 and len(sol.t_events[0]):
+        if sol.t_events and sol.status == 1 and len(sol.t_events[0]):
             t_stop, y_stop = sol.t_events[0][0], sol.y_events[0][0]
             if t.size == 0 or t[-1] < t_stop:
                 t, states = np.append(t, t_stop), np.vstack([states, y_stop])
@@ -293,7 +322,7 @@ class GradientFlow:
         return Trajectory.from_states(self, t, states, nfev=sol.nfev, success=bool(sol.success), message=sol.message)
 
     def solve(self, theta0, t_span, t_eval=None, events=None, rtol: float = 1e-10, atol: float = 1e-12,
-              method=None, progress: Progress | None = None):
+              method=None, progress: Progress | None = None, grad_tol: float | None = None):
         """Integrate the flow: the one call of an ODE solver in geodln.
 
         Trajectories (:meth:`integrate`), the verification of stable and
@@ -309,34 +338,68 @@ class GradientFlow:
         t_eval : array-like, optional
             Output times (default: the solver's own steps).
         events : list of callables, optional
-            ``scipy.integrate.solve_ivp`` events ``g(t, theta)``.
+            ``scipy.integrate.solve_ivp`` events ``g(t, theta)``. ``"auto"``
+            does not locate events: a call with events runs SciPy's
+            :data:`EVENT_METHOD` (escape times start near a saddle, where the
+            flow is not stiff).
         rtol, atol : float
             Solver tolerances.
         method : str or OdeSolver class, optional
-            Default :data:`DEFAULT_METHOD`.
+            Default :data:`DEFAULT_METHOD`, ``"auto"``
+            (:func:`geodln.integrate.solve_auto`: DOP853 while the flow is not
+            stiff, then an exponential Rosenbrock method with the dense
+            Jacobian or a Runge-Kutta-Chebyshev method; conserved balances
+            kept to ``1e-10`` relative by moves along the group orbit; loss
+            nonincreasing). Any other value goes to ``solve_ivp`` unchanged;
+            an explicit one ("DOP853", "RK45", "RK23") is watched and a
+            warning says when the flow is stiff.
         progress : Progress, optional
-            Told the time reached at every evaluation.
+            Told the time reached (and, for ``"auto"``, the method and the stiffness estimate).
+        grad_tol : float, optional
+            Stop once ``||rhs(theta)|| < grad_tol`` (``status = 1``; the
+            stopping state is in ``t_events[0]`` for SciPy methods and is the
+            last output for ``"auto"``).
 
         Returns
         -------
-        scipy.integrate.OdeResult
+        scipy.integrate.OdeResult or geodln.integrate.AutoResult
             ``t``, ``y`` (shape ``[n_params, T]``), ``t_events``, ``y_events``,
-            ``nfev``, ``status``, ``message``, ``success``.
+            ``nfev``, ``status``, ``message``, ``success`` (``AutoResult``
+            adds ``steps``, ``rho``, ``projections``, ``diverged``).
         """
+        method = method or DEFAULT_METHOD
+        forward = t_span[1] > t_span[0]
+        if method == "auto" and not events and forward:
+            stop = None if grad_tol is None else (lambda y, fy: np.linalg.norm(fy) < grad_tol)
+            tell = None if progress is None else progress.update
+            # With weight decay the balances decay (e^{-2 lambda t} C(0)): holding them at C(0) would be wrong.
+            keep = None if self.weight_decay else Conservation(self.top, theta0)
+            return solve_auto(self.rhs, theta0, t_span, t_eval=t_eval, rtol=rtol, atol=atol, loss=self.loss,
+                              conservation=keep, stop=stop, progress=tell)
         from scipy.integrate import solve_ivp  # on first use: scipy.integrate costs ~0.5 s at import
 
-        if progress is None:
-            def fun(t, y):
-                return self.rhs(y)
-        else:
-            def fun(t, y):
-                progress.update(t)
-                return self.rhs(y)
+        if method == "auto":
+            method = EVENT_METHOD
+        if grad_tol is not None:
+            def critical(t, y):
+                return np.linalg.norm(self.rhs(y)) - grad_tol
+
+            critical.terminal, critical.direction = True, -1
+            events = list(events or []) + [critical]
+        watch = StiffnessWatch.for_method(self.rhs, method)  # None unless an explicit method is forced
+
+        def fun(t, y):
+            fy = self.rhs(y)
+            if watch is not None:
+                watch.see(t, y, fy)
+            if progress is not None:
+                progress.update(t, f"{method}, stiff (rho ~ {watch.rho:.3g}): try method='auto'"
+                                if watch is not None and watch.stiff else str(method))
+            return fy
 
         # explicit methods may overflow in trial steps they then reject (after long plateaus)
         with np.errstate(over="ignore", invalid="ignore"):
-            return solve_ivp(fun, t_span, theta0, method=method or DEFAULT_METHOD, t_eval=t_eval, rtol=rtol,
-                             atol=atol, events=events)
+            return solve_ivp(fun, t_span, theta0, method=method, t_eval=t_eval, rtol=rtol, atol=atol, events=events)
 
     def descend(self, theta0, step: float, n_steps: int, record_every: int = 1) -> "Trajectory":
         """Plain gradient descent ``theta <- theta - step dL/d theta``.
@@ -344,6 +407,17 @@ class GradientFlow:
         The discrete-time counterpart of the flow: it follows the flow up to
         ``O(step)`` and its conserved quantities drift by ``O(step^2)`` per step.
         Snapshot ``k`` is at "time" ``k * step``.
+
+        Exactly, for the moment map ``mu`` (the balances, matrix or node-wise:
+        a quadratic form with ``mu(theta, grad L) = 0``) and weight decay
+        ``lambda``, one step ``theta' = (1 - step lambda) theta - step grad L(theta)``
+        (``grad L`` without the decay term) gives
+
+            mu(theta') = (1 - step lambda)^2 mu(theta) + step^2 mu(grad L(theta)),
+
+        so the trajectory's ``conserved_drift`` is measured against the discrete
+        decay ``(1 - step lambda)^{2k} mu(theta_0)`` (``mu(theta_0)`` when
+        ``lambda = 0``), and what is left is the sum of the ``step^2`` defects.
 
         Raises
         ------
@@ -374,8 +448,11 @@ class GradientFlow:
                 if k % record_every == 0 or k == n_steps:
                     times.append(k * step)
                     states.append(theta.copy())
+        times = np.array(times)
+        decay = (1.0 - step * self.weight_decay) ** (2 * np.rint(times / step)) if self.weight_decay else None
         return Trajectory.from_states(
-            self, np.array(times), np.array(states), nfev=int(n_steps), success=True, message=f"{n_steps} descent steps"
+            self, times, np.array(states), decay=decay, nfev=int(n_steps), success=True,
+            message=f"{n_steps} descent steps"
         )
 
 
@@ -392,12 +469,15 @@ class Trajectory:
     theta : ndarray, shape=[T, n_params]
         Packed weights at those times.
     loss : ndarray, shape=[T]
-        ``L`` along the trajectory.
+        ``L`` along the trajectory (with weight decay, ``L + lambda/2 ||theta||^2``).
     singular_values : ndarray, shape=[T, min(d_0, d_h)]
         Singular values of the end-to-end map ``W(t)``, decreasing.
     conserved_drift : ndarray, shape=[T]
         ``max |Q(t) - Q(0)|`` over the conserved quantities ``Q`` of the
-        topology's default law (see :meth:`GradientFlow.conserved`).
+        topology's default law (see :meth:`GradientFlow.conserved`); with
+        weight decay ``max |Q(t) - e^{-2 lambda t} Q(0)|``, the deviation from
+        the exact decay law (for descent, from ``(1 - step lambda)^{2k} Q(0)``,
+        see :meth:`GradientFlow.descend`).
     nfev : int
         Number of vector-field evaluations.
     success : bool
@@ -417,17 +497,26 @@ class Trajectory:
     message: str = ""
 
     @classmethod
-    def from_states(cls, flow: GradientFlow, t, states, **info) -> "Trajectory":
-        """Evaluate loss, end-to-end singular values and conserved drift at each state."""
+    def from_states(cls, flow: GradientFlow, t, states, decay=None, **info) -> "Trajectory":
+        """Evaluate loss, end-to-end singular values and conserved drift at each state.
+
+        ``decay`` (shape=[T]) is the factor the balances should carry at each
+        state; default :meth:`GradientFlow.decay_factor` of ``t`` (all ones
+        without weight decay).
+        """
         Ws = [flow.top.end_to_end(x) for x in states]
         q0 = flow.conserved_vector(states[0])
+        lam = flow.weight_decay
+        decay = (flow.decay_factor(t) if decay is None else np.asarray(decay, dtype=float)) if lam else np.ones(len(Ws))
+        penalty = [0.5 * lam * float(np.dot(x, x)) if lam else 0.0 for x in states]
         return cls(
             flow=flow,
             t=np.asarray(t, dtype=float),
             theta=np.asarray(states, dtype=float),
-            loss=np.array([flow.loss_fn.value(W, flow.data) for W in Ws]),
+            loss=np.array([flow.loss_fn.value(W, flow.data) + p for W, p in zip(Ws, penalty)]),
             singular_values=np.array([np.linalg.svd(W, compute_uv=False) for W in Ws]),
-            conserved_drift=np.array([np.max(np.abs(flow.conserved_vector(x) - q0), initial=0.0) for x in states]),
+            conserved_drift=np.array([np.max(np.abs(flow.conserved_vector(x) - f * q0), initial=0.0)
+                                      for x, f in zip(states, decay)]),
             **info,
         )
 

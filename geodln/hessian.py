@@ -35,6 +35,9 @@ __all__ = ["hessian_vector_product", "hessian", "horizontal_hessian", "Inertia",
 def hessian_vector_product(flow: GradientFlow, theta, v) -> np.ndarray:
     """``H(theta) v``, the Hessian of ``L`` applied to packed directions.
 
+    With weight decay ``lambda`` (:class:`GradientFlow`) it is the Hessian of
+    ``L + lambda/2 ||theta||^2``: ``H v + lambda v``.
+
     Parameters
     ----------
     flow : GradientFlow
@@ -74,6 +77,8 @@ def hessian_vector_product(flow: GradientFlow, theta, v) -> np.ndarray:
         ba, dba = B @ bb, _batch_dense(blk, V) @ bb + B @ dbb
         back[blk.a] = ba if back[blk.a] is None else back[blk.a] + ba
         dback[blk.a] = dba if dback[blk.a] is None else dback[blk.a] + dba
+    if flow.weight_decay:  # the Hessian of lambda/2 ||theta||^2 is lambda I
+        out += flow.weight_decay * V
     return out[0] if v.ndim == 1 else out.T
 
 

@@ -73,8 +73,18 @@ class CriticalPoint:
         loss decrease at two step sizes and the measured order.
     grad_norm : float
     tightened : bool
-    similarity : ndarray, shape=[n, n]
-        The group element ``S`` with ``A = S A_canonical S^{-1}``.
+    similarity : ndarray, shape=[n, n] or None
+        The group element ``S`` with ``A = S A_canonical S^{-1}`` (None for a
+        point without a canonical stratum).
+    ambiguous : list of dict
+        Rank decisions within the numerical noise of the point
+        (:func:`geodln.analyze_point`): ``{"product", "singular_values", "threshold"}``.
+    frames : list of ndarray or None
+        For a point read by :func:`geodln.analyze_point`: the bases ``B_i`` of
+        the hidden layers in which it is its stratum's canonical form.
+    mixed : str
+        Why the point has no canonical stratum (a piece carries a mixture of
+        modes); ``""`` otherwise.
     """
 
     stratum: Stratum
@@ -93,7 +103,17 @@ class CriticalPoint:
     escape: dict | None
     grad_norm: float
     tightened: bool
-    similarity: np.ndarray = field(repr=False)
+    similarity: np.ndarray | None = field(repr=False)
+    ambiguous: list = field(default_factory=list)
+    frames: list | None = field(default=None, repr=False)
+    mixed: str = ""
+
+    @property
+    def label(self) -> str:
+        """The stratum's label, or ``J={...} (mixed)``."""
+        if self.stratum is not None:
+            return self.stratum.label
+        return "J={" + ",".join(map(str, self.learned)) + "} (mixed)"
 
 
 def classify(learned, n_modes: int, r_max: int, tightened: bool) -> str:

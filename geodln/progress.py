@@ -29,14 +29,15 @@ class Progress:
         self._start = time.monotonic()
         self._last = -float("inf")
 
-    def update(self, value: float) -> None:
-        """Report that ``value`` of ``total`` is done (redrawn at most every ``interval`` s)."""
+    def update(self, value: float, info: str = "") -> None:
+        """Report that ``value`` of ``total`` is done (redrawn at most every ``interval`` s), with an ``info`` note."""
         now = time.monotonic()
         if not self.enabled or now - self._last < self.interval:
             return
         self._last = now
         frac = min(max(value / self.total, 0.0), 1.0) if self.total > 0 else 1.0
-        self.stream.write(f"\r{self.label}: {value:.6g}/{self.total:.6g} ({100 * frac:5.1f}%, {now - self._start:.1f} s)")
+        note = f", {info}" if info else ""
+        self.stream.write(f"\r{self.label}: {value:.6g}/{self.total:.6g} ({100 * frac:5.1f}%, {now - self._start:.1f} s{note})")
         self.stream.flush()
 
     def close(self, message: str = "done") -> None:

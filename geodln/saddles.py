@@ -37,13 +37,15 @@ nonstrict saddle of order ``m`` it is ``~ eps^{-(m-2)}`` (the balanced chain
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import combinations
 
 import numpy as np
 from . import symmetry
 from .flow import GradientFlow, Trajectory
 from .hessian import horizontal_hessian, inertia
-from .landscape import path_direction, point_kind
+from .errors import NotCriticalError
+from .itinerary import Visit, itinerary
+from .landscape import path_direction
+from .points import analyze_point, frame_link
 from .strata import EscapePath, Stratum
 from .symmetry import vertical_basis
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
@@ -140,24 +142,52 @@ def local_manifolds(flow: GradientFlow, theta, stratum: Stratum | None = None, s
         A saddle.
     stratum : Stratum, optional
         Its stratum; with ``similarity`` it supplies the closing paths of a
-        nonstrict saddle.
+        nonstrict saddle. Default: read off the point by
+        :func:`geodln.analyze_point` (a fully connected layered network), whose
+        frame then places the paths.
     similarity : ndarray, shape=[n, n], optional
         The group element that moved the stratum's canonical representative to ``theta``.
     tolerances : Tolerances
-        ``inertia`` decides which horizontal eigenvalues count as zero.
+        ``inertia`` decides which horizontal eigenvalues count as zero;
+        ``gradient`` which points are critical.
+
+    Raises
+    ------
+    NotCriticalError
+        If ``theta`` is not a critical point (``||grad|| > gradient * s_1^2``).
     """
+    theta = np.asarray(theta, dtype=float)
+    link_vector = None
+    if stratum is not None and similarity is not None:
+        grad = float(np.linalg.norm(flow.rhs(theta)))
+        if grad > tolerances.gradient * tolerances.gradient_scale(flow.data):
+            raise NotCriticalError(f"local_manifolds needs a critical point: ||grad|| = {grad:.3g}", grad)
+
+        def link_vector(k, link):
+            return (path_direction(stratum, flow.top, flow.data, EscapePath(k, (link,)), similarity)
+                    * _link_norm(stratum, flow, k, link, similarity))
+    elif flow.top.is_fully_connected:
+        cp = analyze_point(flow, theta, tolerances)  # refuses non-critical points
+        if cp.frames is not None:
+            stratum = cp.stratum
+
+            def link_vector(k, link):
+                return frame_link(flow, cp.frames, k, link)
+    else:
+        grad = float(np.linalg.norm(flow.rhs(theta)))
+        if grad > tolerances.gradient * tolerances.gradient_scale(flow.data):
+            raise NotCriticalError(f"local_manifolds needs a critical point: ||grad|| = {grad:.3g}", grad)
     lam, vecs = _horizontal_eigen(flow, theta)
     tol = inertia(lam, tolerances.inertia, tolerances.hessian_scale(flow.data, flow.top.depth)).tol
     unstable = [Direction(vecs[:, i], True, 2, eigenvalue=float(lam[i])) for i in np.flatnonzero(lam < -tol)]
     stable = [Direction(vecs[:, i], False, 2, eigenvalue=float(lam[i])) for i in np.flatnonzero(lam > tol)]
-    if not unstable and stratum is not None and similarity is not None:
+    if not unstable and link_vector is not None:
         for k in range(1, stratum.n_modes + 1):
             path = stratum.path_for(k) if k not in stratum.learned else None
             if path is None or path.order < 3:
                 continue
             names = path.link_names()
-            links = [path_direction(stratum, flow.top, flow.data, EscapePath(k, (link,)), similarity)
-                     * _link_norm(stratum, flow, k, link, similarity) for link in path.links]
+            links = [link_vector(k, link) for link in path.links]
             up = np.sum(links, axis=0)
             # Reverse the heaviest link: with the links' squared norms conserved in
             # differences, the heaviest one never reaches zero, so the product keeps
@@ -329,80 +359,3 @@ def escape_time(flow: GradientFlow, theta, direction, eps: float, drop: float | 
     if not len(sol.t_events[0]):
         raise ValueError(f"the flow from distance eps = {eps:g} did not leave the saddle before t = {t_max:g}")
     return float(sol.t_events[0][0])
-
-
-@dataclass(frozen=True)
-class Visit:
-    """A plateau of a trajectory: the flow rests near a critical point.
-
-    Attributes
-    ----------
-    learned : tuple of int
-        The set ``J`` matched by critical value and end-to-end map.
-    value : float
-        ``L_J``.
-    height : float
-        The loss measured where the flow is slowest on the plateau.
-    kind : str
-        ``global_minimum``, ``strict_saddle`` or ``nonstrict_saddle``
-        (:func:`geodln.landscape.point_kind` at the plateau's slowest point).
-    t_enter, t_exit : float
-        First and last output time on the plateau (``t_exit`` is the last time
-        of the trajectory for the final visit).
-    """
-
-    learned: tuple
-    value: float
-    height: float
-    kind: str
-    t_enter: float
-    t_exit: float
-
-
-def itinerary(traj: Trajectory, rtol: float = 2e-2, min_points: int = 3,
-              tolerances: Tolerances = DEFAULT_TOLERANCES) -> list[Visit]:
-    """The saddle-to-saddle itinerary of a trajectory (quadratic loss).
-
-    A plateau is a run of at least ``min_points`` output times whose loss is
-    within ``rtol * max(1, L_J)`` of one critical value ``L_J``. The set ``J``
-    is the one of that value whose ``W_J`` is nearest the end-to-end map at the
-    plateau's slowest point (smallest ``||rhs||``); its class comes from
-    :func:`geodln.landscape.point_kind` at that point (``tolerances.plateau_rank``).
-    """
-    flow = traj.flow
-    data, top = flow.data, flow.top
-    if flow.loss_fn.name != "quadratic":
-        raise ValueError(f"itineraries use the critical values of the quadratic loss, not of {flow.loss_fn.name}")
-    r = min(min(top.widths), data.rank)
-    candidates = _learnable_sets(data.rank, r)
-    values = {J: data.critical_value(J) for J in candidates}
-    ladder = sorted(set(round(v, 12) for v in values.values()))
-    labels = []
-    for loss in traj.loss:
-        near = [v for v in ladder if abs(loss - v) <= rtol * max(1.0, v)]
-        labels.append(min(near, key=lambda v: abs(loss - v)) if near else None)
-    visits, i = [], 0
-    while i < len(labels):
-        j = i
-        while j + 1 < len(labels) and labels[j + 1] == labels[i]:
-            j += 1
-        if labels[i] is not None and j - i + 1 >= min_points:
-            visits.append(_visit(flow, traj, range(i, j + 1), labels[i], values, tolerances))
-        i = j + 1
-    return visits
-
-
-def _visit(flow, traj, idx, level, values, tolerances) -> Visit:
-    idx = list(idx)
-    speeds = [np.linalg.norm(flow.rhs(traj.theta[k])) for k in idx]
-    k = idx[int(np.argmin(speeds))]
-    W = flow.top.end_to_end(traj.theta[k])
-    data = flow.data
-    same = [J for J, v in values.items() if round(v, 12) == level]
-    J = min(same, key=lambda J: np.linalg.norm(W - data.critical_map(J)))
-    return Visit(J, values[J], float(traj.loss[k]), point_kind(flow, traj.theta[k], J, tolerances),
-                 float(traj.t[idx[0]]), float(traj.t[idx[-1]]))
-
-
-def _learnable_sets(m: int, r: int) -> list[tuple]:
-    return [J for size in range(r + 1) for J in combinations(range(1, m + 1), size)]

@@ -9,13 +9,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "geodln"
 
 # Floors, lowest first: a module may import only from its own floor or lower ones.
 FLOORS = [
-    {"errors", "files", "progress", "tolerances", "topology"},
-    {"data"},
-    {"losses", "symmetry"},
-    {"flow", "strata"},
-    {"hessian", "init"},
-    {"landscape"},
-    {"saddles"},
+    {"errors", "files", "progress", "tolerances", "topology", "weights"},
+    {"data", "graph_files"},
+    {"losses", "symmetry", "integrate"},
+    {"flow", "strata", "readout"},
+    {"hessian", "init", "laws"},
+    {"landscape", "points"},
+    {"saddles", "itinerary"},
     {"catalog", "geometry"},
     {"plots"},
     {"cli"},

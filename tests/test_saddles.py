@@ -92,7 +92,7 @@ def test_itinerary_of_a_small_start():
     top = geodln.layered([4, 4, 4, 4])
     data = geodln.Data.from_spectrum([4.0, 2.0, 1.0], 4, 4, seed=0)
     flow = geodln.GradientFlow(top, data)
-    traj = flow.integrate(geodln.init.small(top, 1e-2, seed=1), 3000.0, log_time=True, n_points=400, rtol=1e-9)
+    traj = flow.integrate(geodln.init.small(top, 1e-2, seed=1), 120.0, log_time=True, n_points=400, rtol=1e-9)
     visits = itinerary(traj)
     assert [v.learned for v in visits] == [(), (1,), (1, 2), (1, 2, 3)]
     for visit, height in zip(visits, [10.5, 2.5, 0.5]):

@@ -1,0 +1,287 @@
+"""``method="auto"``: a stiffness-aware integrator for gradient flows.
+
+The flow ``dy/dt = f(y) = -grad L(y)`` of a deep linear network turns stiff
+once its large modes are learnt: the top Hessian eigenvalue ``rho`` grows to
+``h s_1^{2-2/h}`` while the small modes still crawl off saddles. An explicit
+method then spends almost all of its work on stability (DOP853: about
+``2 rho`` evaluations per unit time). :func:`solve_auto` steps with
+
+- DOP853 (:func:`~geodln.integrate.steppers.dop853_step`) while the flow is
+  not stiff, with its own lean loop;
+- once DOP853's step is held at its stability limit ``6.4 / rho`` (``rho``
+  from a power iteration on differences of ``f``, refreshed every few steps):
+  an exponential Rosenbrock method with the exact-to-``1e-10`` dense Jacobian
+  (``exprb43``, no stability limit at all) when there are at most
+  :data:`DENSE_LIMIT` parameters, else the second-order Runge-Kutta-Chebyshev
+  method (``rkc``, ``~ sqrt(rho dt)`` evaluations per step);
+- back to DOP853 when the stiff method stops paying for itself (its
+  evaluations per unit time exceed DOP853's ``12 rho / 6.4``).
+
+After the accepted steps a small move along the hidden-layer group orbit
+(:class:`~geodln.integrate.conserve.Conservation`) puts the conserved
+balances back to their start (keeping ``W`` and the loss), a step that raises
+the loss is rejected, and a state that stops being finite is reported as a
+failure (``status = -1``). Output times ``t_eval`` are hit exactly (steps are
+shortened to land on them). Events are not supported here:
+:meth:`geodln.GradientFlow.solve` sends calls with events to SciPy.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .conserve import Conservation
+from .stiffness import EXPLICIT_STABILITY, StiffnessWatch, dense_jacobian, spectral_radius
+from .steppers import (DOP853_STABILITY, dop853_error_norm, dop853_step, exprb43_step, rkc_stages, rkc_step)
+
+__all__ = ["solve_auto", "AutoResult", "Conservation", "StiffnessWatch", "DENSE_LIMIT", "EXPLICIT_STABILITY"]
+
+DENSE_LIMIT = 128  # parameters up to which the stiff method is exprb43 with a dense Jacobian
+_CHECK_EVERY = 8  # explicit steps between two stiffness estimates
+_SAFETY = 1.2  # margin on the power-iteration estimate of rho (an estimate from below)
+_MAX_RKC_STAGES = 400
+
+
+@dataclass
+class AutoResult:
+    """What :func:`solve_auto` returns: the fields of ``scipy.integrate.OdeResult`` it shares.
+
+    Attributes
+    ----------
+    t : ndarray, shape=[T]
+    y : ndarray, shape=[n, T]
+    nfev : int
+        Evaluations of ``f`` (including stiffness estimates and Jacobians).
+    njev : int
+        Dense Jacobians computed.
+    status : int
+        0 reached the end, 1 stopped by ``stop``, -1 failed.
+    message : str
+    success : bool
+    t_events, y_events : None
+        Events are not supported by ``auto``.
+    steps : dict
+        Accepted steps per method (``"dop853"``, ``"rkc"``, ``"exprb43"``).
+    rho : float
+        The last stiffness estimate (largest ``|eigenvalue|`` of the Jacobian).
+    projections : int
+        Moves back onto the conserved level set.
+    diverged : bool
+        The state stopped being finite or grew by more than ``1e8`` (then ``status = -1``).
+    """
+
+    t: np.ndarray
+    y: np.ndarray
+    nfev: int
+    njev: int
+    status: int
+    message: str
+    success: bool
+    steps: dict = field(default_factory=dict)
+    rho: float = 0.0
+    projections: int = 0
+    diverged: bool = False
+    t_events: object = None
+    y_events: object = None
+
+
+
+
+def _initial_step(f, y, f0, rtol, atol, span):
+    """Hairer's starting step: ``0.01 ||y|| / ||f||`` refined by one Euler step's curvature."""
+    scale = atol + rtol * np.abs(y)
+    d0, d1 = np.sqrt(np.mean((y / scale) ** 2)), np.sqrt(np.mean((f0 / scale) ** 2))
+    h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
+    h0 = min(h0, span)
+    f1 = f(y + h0 * f0)
+    d2 = np.sqrt(np.mean(((f1 - f0) / scale) ** 2)) / h0
+    h1 = max(1e-6, h0 * 1e-3) if max(d1, d2) <= 1e-15 else (0.01 / max(d1, d2)) ** (1.0 / 8)
+    return min(100 * h0, h1, span)
+
+
+def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e-12, loss=None,
+               conservation: Conservation | None = None, stop=None, progress=None, method_hint=None) -> AutoResult:
+    """Integrate ``dy/dt = f(y)``, a gradient flow, choosing the method along the way.
+
+    Parameters
+    ----------
+    f : callable, ``f(y) -> ndarray``, shape=[n]
+        The vector field ``-grad L`` (autonomous).
+    y0 : ndarray, shape=[n]
+    t_span : (float, float)
+        Start and end time, ``t0 < t1``.
+    t_eval : array-like, optional
+        Increasing output times inside ``t_span``; default the accepted steps.
+    rtol, atol : float
+        Local error tolerances (as in SciPy: per component ``atol + rtol |y|``, RMS norm).
+    loss : callable, ``loss(y) -> float``, optional
+        ``L``; a step that raises it (by more than rounding) is rejected, so
+        the loss is nonincreasing along the output.
+    conservation : Conservation, optional
+        Keeps the conserved balances of the start (checked after each stiff step, every 8 explicit ones).
+    stop : callable, ``stop(y, f(y)) -> bool``, optional
+        End the integration at the first accepted step where it is true
+        (``status = 1``); the stopping state is the last output.
+    progress : callable, ``progress(t, info)``, optional
+        Told the time reached and a string with the method and the stiffness estimate.
+    method_hint : {"dop853", "rkc", "exprb43"}, optional
+        Force one method (for benchmarks and tests).
+
+    Returns
+    -------
+    AutoResult
+    """
+    t0, t1 = float(t_span[0]), float(t_span[1])
+    y = np.array(y0, dtype=float)
+    n = y.size
+    nfev = [0]
+
+    def fun(x):
+        nfev[0] += 1
+        return f(x)
+
+    if t_eval is None:
+        outs_t, outs_y, targets = [t0], [y.copy()], np.array([t1])
+    else:
+        targets = np.asarray(t_eval, dtype=float)
+        outs_t, outs_y = [], []
+        if targets.size and targets[0] <= t0:
+            outs_t.append(t0)
+            outs_y.append(y.copy())
+            targets = targets[1:]
+    keep_steps = t_eval is None
+    stiff_method = "exprb43" if n <= DENSE_LIMIT else "rkc"
+    method = method_hint or "dop853"
+    steps = {"dop853": 0, "rkc": 0, "exprb43": 0, "rejected": 0, "loss_rejected": 0}
+    f0 = fun(y)
+    if not np.all(np.isfinite(f0)):
+        return _failure(outs_t, outs_y, n, nfev[0], 0, "the flow diverged: the vector field is not finite at the start", steps)
+    L0 = loss(y) if loss is not None else None
+    loss_noise = 64 * np.finfo(float).eps * abs(L0) if loss is not None else 0.0
+    dt = _initial_step(fun, y, f0, rtol, atol, t1 - t0)
+    work = np.empty((13, n))
+    rho, v_rho = 0.0, None
+    rho, v_rho, _ = spectral_radius(fun, y, f0, v_rho, iters=12)
+    rho *= _SAFETY
+    jac = None
+    njev, since_check, hold_explicit, n_rej, n_loss_rej, stiff_steps = 0, 0, 0, 0, 0, 0
+    blow_up = 1e8 * (1.0 + np.max(np.abs(y)))
+    t = t0
+    i_target = 0
+    status, message = 0, "reached the end of the time span"
+    wall0 = time.monotonic()
+    dt_min = 16 * np.finfo(float).eps
+    while i_target < targets.size:
+        target = targets[i_target]
+        if method_hint is None and method == "dop853" and hold_explicit <= 0 and dt * rho > 0.7 * DOP853_STABILITY:
+            method = stiff_method  # DOP853 is held at its stability limit: stiff from here on
+        h = min(dt, target - t)
+        landing = h >= target - t
+        if method == "dop853":
+            y_new, f_new, err, _ = dop853_step(fun, y, f0, h, work)
+            scale = atol + rtol * np.maximum(np.abs(y), np.abs(y_new))
+            enorm = dop853_error_norm(err, scale) if np.all(np.isfinite(y_new)) else np.inf
+            order = 8.0
+        elif method == "rkc":
+            s = min(rkc_stages(h, rho), _MAX_RKC_STAGES)
+            if s == _MAX_RKC_STAGES:
+                h = min(h, _MAX_RKC_STAGES**2 * 0.65 / max(rho, 1e-300) * 0.95)
+                landing = h >= target - t
+            y_new, f_new, err, _ = rkc_step(fun, y, f0, h, s)
+            scale = atol + rtol * np.maximum(np.abs(y), np.abs(y_new))
+            enorm = float(np.sqrt(np.mean((err / scale) ** 2))) if np.all(np.isfinite(y_new)) else np.inf
+            order = 2.0
+        else:
+            if jac is None:
+                J, nj = dense_jacobian(fun, y, f0)
+                lam, Q = np.linalg.eigh(-J)
+                njev += 1
+                jac = (lam, Q)
+                rho = float(np.max(np.abs(lam))) if lam.size else 0.0
+            lam, Q = jac
+            y_new, f_new, err, _ = exprb43_step(fun, y, f0, h, lam, Q)
+            scale = atol + rtol * np.maximum(np.abs(y), np.abs(y_new))
+            enorm = float(np.sqrt(np.mean((err / scale) ** 2))) if np.all(np.isfinite(y_new)) else np.inf
+            order = 4.0
+        if not np.isfinite(enorm):
+            if not np.all(np.isfinite(y)) or np.max(np.abs(y)) > blow_up:
+                status, message = -1, f"the flow diverged at t = {t:.6g} (||theta||_max = {np.max(np.abs(y)):.3g})"
+                break
+            dt = 0.25 * h
+            n_rej += 1
+            if dt < dt_min * max(1.0, abs(t)):
+                status, message = -1, f"the flow diverged at t = {t:.6g}: the vector field overflows"
+                break
+            continue
+        ok = enorm <= 1.0
+        L_new = None
+        if ok and loss is not None:
+            L_new = loss(y_new)
+            ok = L_new <= L0 + loss_noise  # the loss may not rise (beyond the rounding of its evaluation)
+            if not ok:
+                enorm = max(enorm, 2.0 ** order)
+                n_loss_rej += 1
+        factor = 0.9 * (enorm ** (-1.0 / order) if enorm > 0 else 10.0)
+        if not ok:
+            dt = h * min(1.0, max(0.2, factor))
+            n_rej += 1
+            if dt < dt_min * max(1.0, abs(t)):
+                status, message = -1, f"the step size fell below rounding at t = {t:.6g}"
+                break
+            continue
+        # accepted
+        steps[method] += 1
+        t = target if landing else t + h
+        y, f0 = y_new, f_new
+        L0 = L_new if L_new is not None else L0
+        if np.max(np.abs(y)) > blow_up:
+            status, message = -1, f"the flow diverged at t = {t:.6g} (||theta||_max = {np.max(np.abs(y)):.3g})"
+            break
+        jac = None
+        since_check += 1
+        hold_explicit -= 1
+        if conservation is not None and (method != "dop853" or since_check % _CHECK_EVERY == 0):
+            y_proj = conservation.restore(y)
+            if y_proj is not y:
+                y = y_proj
+                f0 = fun(y)
+        dt_new = h * min(5.0 if method != "dop853" else 10.0, max(0.2, factor))
+        if not landing or dt_new > dt:
+            dt = dt_new
+        if method_hint is None and since_check % _CHECK_EVERY == 0 and method != "exprb43":
+            rho, v_rho, _ = spectral_radius(fun, y, f0, v_rho, iters=4)
+            rho *= _SAFETY
+        stiff_steps = stiff_steps + 1 if method != "dop853" else 0
+        if method_hint is None and method != "dop853" and stiff_steps >= 10 and factor < 5.0:
+            # the stiff method's step has settled (it is limited by accuracy, not still growing)
+            evals = rkc_stages(dt, rho) if method == "rkc" else 2 * n + 3
+            if evals / dt > 12.0 * rho / DOP853_STABILITY or dt * rho < 0.5 * DOP853_STABILITY:
+                method, hold_explicit = "dop853", 200  # DOP853 is as cheap here: back to it for a while
+                dt = min(dt, DOP853_STABILITY / max(rho, 1e-300))
+        if stop is not None and stop(y, f0):
+            outs_t.append(t)
+            outs_y.append(y.copy())
+            status, message = 1, "stopped: the stopping condition holds"
+            break
+        if keep_steps and not landing:
+            outs_t.append(t)
+            outs_y.append(y.copy())
+        if landing:
+            outs_t.append(t)
+            outs_y.append(y.copy())
+            i_target += 1
+        if progress is not None:
+            progress(t, f"{method}, stiffness {rho:.3g}")
+    steps["rejected"], steps["loss_rejected"] = n_rej, n_loss_rej
+    Y = np.array(outs_y).T if outs_y else np.empty((n, 0))
+    projections = conservation.n_moves if conservation is not None else 0
+    return AutoResult(np.array(outs_t), Y, nfev[0], njev, status, message, status >= 0, steps, rho, projections,
+                      diverged="diverged" in message)
+
+
+def _failure(outs_t, outs_y, n, nfev, njev, message, steps):
+    Y = np.array(outs_y).T if outs_y else np.empty((n, 0))
+    return AutoResult(np.array(outs_t), Y, nfev, njev, -1, message, False, steps, diverged=True)

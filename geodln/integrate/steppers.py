@@ -1,0 +1,186 @@
+"""The three one-step methods of the ``auto`` integrator, for ``dy/dt = f(y)``.
+
+Each ``*_step`` function advances one step of size ``dt`` from ``y`` (shape
+``[n]``) with ``f0 = f(y)`` known and returns ``(y_new, f_new, err, nfev)``:
+the new state, ``f(y_new)`` (reused as the next ``f0``: "first same as last"),
+the error estimate (shape ``[n]``, to be scaled by ``atol + rtol |y|``) and the
+number of evaluations of ``f`` spent.
+
+- :func:`dop853_step`: Dormand-Prince 8(5,3), explicit, 12 evaluations; its
+  real stability interval is about ``[-6.4, 0]``, so on a gradient flow with
+  Hessian eigenvalues up to ``rho`` it needs ``dt <= 6.4 / rho``.
+- :func:`rkc_step`: the damped second-order Runge-Kutta-Chebyshev method
+  (Sommeijer, Shampine, Verwer 1997) with ``s`` stages, stable on
+  ``[-0.65 s^2, 0]``: ``s ~ sqrt(dt rho / 0.65)`` evaluations per step instead
+  of ``~ 2 dt rho``. The stages are the three-term Chebyshev recurrence.
+- :func:`exprb43_step`: the exponential Rosenbrock method of order 4 with an
+  embedded order-3 solution (Hochbruck, Ostermann, Schweitzer 2009), for a
+  symmetric Jacobian ``J = -H = -Q diag(lam) Q^T`` given by its
+  eigendecomposition: ``phi_k(dt J) = Q phi_k(-dt lam) Q^T``. Exact for
+  linear problems, so no step size limit from stiffness at all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["dop853_step", "rkc_stages", "rkc_step", "phi_functions", "exprb43_step", "DOP853_STABILITY", "RKC_BETA"]
+
+DOP853_STABILITY = 6.4  # |dt lambda| at the edge of DOP853's real stability interval (measured)
+RKC_BETA = 0.65  # the damped RKC2 with s stages is stable on [-RKC_BETA s^2, 0] (about 0.653 s^2 for eps = 2/13)
+_RKC_DAMPING = 2.0 / 13.0
+
+
+# ------------------------------------------------------------------ DOP853
+def _dop853_tables():
+    # The Butcher tableau of DOP853 (Hairer, Norsett, Wanner) as scipy ships it:
+    # numbers, not code; scipy.integrate is imported on first use (it is slow to import).
+    from scipy.integrate._ivp import dop853_coefficients as c
+
+    n = c.N_STAGES
+    return c.A[:n, :n].copy(), c.B.copy(), np.vstack([c.E5, c.E3])
+
+
+_TABLES = None
+
+
+def dop853_step(f, y, f0, dt, work):
+    """One DOP853 step; ``work`` is a float array of shape ``[13, n]`` (the stages).
+
+    The error is Hairer's blend of the order-5 and order-3 estimates,
+    ``e5 |e5| / sqrt(|e5|^2 + 0.01 |e3|^2)`` in the scaled norm, returned
+    as the pair ``(e5, e3)`` (shape ``[2, n]``): see :func:`dop853_error_norm`.
+    """
+    global _TABLES
+    if _TABLES is None:
+        _TABLES = _dop853_tables()
+    A, B, E = _TABLES
+    K = work
+    K[0] = f0
+    for s in range(1, 12):
+        K[s] = f(y + dt * A[s, :s].dot(K[:s]))
+    y_new = y + dt * B.dot(K[:12])
+    K[12] = f(y_new)
+    return y_new, K[12].copy(), dt * E.dot(K), 12
+
+
+def dop853_error_norm(err, scale) -> float:
+    """The scaled DOP853 error from :func:`dop853_step`'s pair ``(e5, e3)``."""
+    e5 = np.dot(err[0] / scale, err[0] / scale)
+    e3 = np.dot(err[1] / scale, err[1] / scale)
+    if e5 == 0.0:
+        return 0.0
+    return float(e5 / np.sqrt((e5 + 0.01 * e3) * scale.size))
+
+
+# --------------------------------------------------------------------- RKC
+def rkc_stages(dt: float, rho: float) -> int:
+    """The number of stages that makes RKC2 stable for ``dt`` at spectral radius ``rho``."""
+    return max(2, int(np.ceil(np.sqrt(1.0 + dt * rho / RKC_BETA))))
+
+
+def _rkc_coefficients(s: int):
+    """Recurrence coefficients ``(mu~_1, [(mu_j, nu_j, mu~_j, gamma~_j) for j = 2..s])``.
+
+    With ``w0 = 1 + eps / s^2`` and Chebyshev polynomials ``T_j``, ``w1 =
+    T_s'(w0) / T_s''(w0)``, ``b_j = T_j''(w0) / T_j'(w0)^2`` (``b_0 = b_1 =
+    b_2``): ``mu_j = 2 b_j w0 / b_{j-1}``, ``nu_j = -b_j / b_{j-2}``,
+    ``mu~_j = 2 b_j w1 / b_{j-1}``, ``gamma~_j = -(1 - b_{j-1} T_{j-1}(w0)) mu~_j``.
+    """
+    w0 = 1.0 + _RKC_DAMPING / s**2
+    T, dT, ddT = np.zeros(s + 1), np.zeros(s + 1), np.zeros(s + 1)
+    T[0], T[1], dT[1] = 1.0, w0, 1.0
+    for j in range(2, s + 1):
+        T[j] = 2 * w0 * T[j - 1] - T[j - 2]
+        dT[j] = 2 * T[j - 1] + 2 * w0 * dT[j - 1] - dT[j - 2]
+        ddT[j] = 4 * dT[j - 1] + 2 * w0 * ddT[j - 1] - ddT[j - 2]
+    w1 = dT[s] / ddT[s]
+    b = np.empty(s + 1)
+    b[2:] = ddT[2:] / dT[2:] ** 2
+    b[0] = b[1] = b[2]
+    coeffs = []
+    for j in range(2, s + 1):
+        mu, nu, mut = 2 * b[j] * w0 / b[j - 1], -b[j] / b[j - 2], 2 * b[j] * w1 / b[j - 1]
+        coeffs.append((mu, nu, mut, -(1.0 - b[j - 1] * T[j - 1]) * mut))
+    return b[1] * w1, coeffs
+
+
+_RKC_CACHE: dict = {}
+
+
+def rkc_step(f, y, f0, dt, s: int):
+    """One step of RKC2 with ``s`` stages (``s`` evaluations of ``f``).
+
+    ``Y_0 = y``, ``Y_1 = y + mu~_1 dt f0``, ``Y_j = (1 - mu_j - nu_j) y + mu_j
+    Y_{j-1} + nu_j Y_{j-2} + mu~_j dt f(Y_{j-1}) + gamma~_j dt f0``; the
+    error estimate is ``(12 (y - y_new) + 6 dt (f0 + f_new)) / 15``.
+    """
+    if s not in _RKC_CACHE:
+        _RKC_CACHE[s] = _rkc_coefficients(s)
+    mut1, coeffs = _RKC_CACHE[s]
+    prev2, prev = y, y + (mut1 * dt) * f0
+    for mu, nu, mut, gat in coeffs:
+        nxt = (1.0 - mu - nu) * y + mu * prev + nu * prev2 + (mut * dt) * f(prev) + (gat * dt) * f0
+        prev2, prev = prev, nxt
+    f_new = f(prev)
+    err = (12.0 * (y - prev) + 6.0 * dt * (f0 + f_new)) / 15.0
+    return prev, f_new, err, s
+
+
+# ------------------------------------------------------------ exponential
+def phi_functions(z, kmax: int = 4):
+    """``[phi_1(z), ..., phi_kmax(z)]``, ``phi_k(z) = sum_j z^j / (j + k)!``, elementwise.
+
+    Series for ``|z| < 1`` (no cancellation), else the recurrence
+    ``phi_k(z) = (phi_{k-1}(z) - 1/(k-1)!) / z`` from ``phi_0 = e^z``.
+    """
+    z = np.asarray(z, dtype=float)
+    out = []
+    small = np.abs(z) < 1.0
+    zs = np.where(small, z, 0.0)
+    zl = np.where(small, 1.0, z)
+    prev = np.exp(np.minimum(z, 700.0))
+    fact = 1.0
+    for k in range(1, kmax + 1):
+        # series: sum_{j=0}^{24} z^j / (j + k)!
+        term = np.full_like(zs, 1.0)
+        f = 1.0
+        for i in range(1, k + 1):
+            f *= i
+        term /= f
+        series = term.copy()
+        for j in range(1, 25):
+            term = term * zs / (j + k)
+            series += term
+        direct = (prev - 1.0 / fact) / zl
+        fact *= k
+        val = np.where(small, series, direct)
+        out.append(val)
+        prev = val
+    return out
+
+
+def exprb43_step(f, y, f0, dt, lam, Q):
+    """One exprb43 step with the Jacobian ``-Q diag(lam) Q^T`` at ``y`` (3 evaluations).
+
+    In eigen-coordinates (``g = Q^T f0``, ``D(U) = f(U) - f0 - J (U - y)``)::
+
+        U2 = y + dt/2 phi_1(dt J / 2) f0
+        U3 = y + dt phi_1(dt J) (f0 + D(U2))
+        y1 = y + dt phi_1 f0 + dt (16 phi_3 - 48 phi_4) D(U2) + dt (12 phi_4 - 2 phi_3) D(U3)
+
+    and the order-3 solution drops the ``phi_4`` terms (their difference is the error).
+    """
+    z = -dt * lam
+    p1h = phi_functions(0.5 * z, 1)[0]
+    p1, _, p3, p4 = phi_functions(z, 4)
+    g0 = Q.T.dot(f0)
+    a2 = 0.5 * dt * p1h * g0
+    d2 = Q.T.dot(f(y + Q.dot(a2))) - g0 + lam * a2
+    a3 = dt * p1 * (g0 + d2)
+    d3 = Q.T.dot(f(y + Q.dot(a3))) - g0 + lam * a3
+    err_c = dt * p4 * (12.0 * d3 - 48.0 * d2)
+    step_c = dt * (p1 * g0 + (16.0 * p3) * d2 - (2.0 * p3) * d3) + err_c
+    y_new = y + Q.dot(step_c)
+    f_new = f(y_new)
+    return y_new, f_new, Q.dot(err_c), 3

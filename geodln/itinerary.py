@@ -1,0 +1,187 @@
+"""Saddle-to-saddle itineraries that do not depend on how a trajectory was sampled.
+
+A *visit* is a time interval in which the flow is slow and near the critical
+set of one learnt set ``J``:
+
+    ||d theta/dt|| <= visit_speed * s_1^(2 - 1/h)   and
+    ||(W - W_J) Sxx^{1/2}||_F <= visit_distance * s_1,
+
+with ``J`` the set whose ``W_J`` is nearest ``W`` (thresholds: the fields of
+:class:`geodln.Tolerances`). Both are decided on the flow itself, never on the
+trajectory's own samples: the flow is re-integrated from the trajectory's
+first state to its last time through :meth:`GradientFlow.solve`, checked on
+a grid that depends only on the time span (uniform and geometric, so that
+the start and the end are resolved), and each entry and exit time is then
+refined by bisection on the continuous solution (re-integrating between grid
+points). Hence the same visits whatever ``n_points``, ``t_eval`` or
+``log_time`` made the trajectory, including the start plateau and a plateau
+the run ends on; a pass through a critical value at speed is no visit.
+
+Each visit carries the critical point the flow shadows there
+(:func:`geodln.nearest_critical_point` at the visit's slowest grid state): its
+class, escape order and stratum, and, given a catalog of the same
+architecture and data, the id of the record with that stratum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import GeodlnError
+from .flow import Trajectory
+from .landscape import CriticalPoint, point_kind
+from .points import nearest_critical_point, nearest_learned
+from .tolerances import DEFAULT_TOLERANCES, Tolerances
+
+__all__ = ["Visit", "itinerary"]
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A plateau of a trajectory: the flow rests near a critical point.
+
+    Attributes
+    ----------
+    learned : tuple of int
+        ``J``: the set whose ``W_J`` is nearest the end-to-end map on the visit.
+    value : float
+        ``L_J``.
+    height : float
+        The loss at the visit's slowest state.
+    kind : str
+        The class of the shadowed critical point.
+    t_enter, t_exit : float
+        Entry and exit times (the trajectory's first and last time for a
+        visit at the start or at the end).
+    escape_order : int or None
+        Of the shadowed critical point.
+    stratum : str
+        Its stratum's label.
+    distance : float
+        ``||theta* - theta||`` from the slowest state to the shadowed point.
+    t_slowest : float
+        Time of the slowest state on the visit.
+    record_id : str or None
+        The catalog record with the same stratum, when a catalog was given.
+    point : CriticalPoint or None
+        The shadowed critical point (None where it could not be found).
+    """
+
+    learned: tuple
+    value: float
+    height: float
+    kind: str
+    t_enter: float
+    t_exit: float
+    escape_order: int | None = None
+    stratum: str = ""
+    distance: float = float("nan")
+    t_slowest: float = float("nan")
+    record_id: str | None = None
+    point: CriticalPoint | None = field(default=None, repr=False)
+
+
+def itinerary(traj: Trajectory, catalog=None, tolerances: Tolerances = DEFAULT_TOLERANCES) -> list[Visit]:
+    """The saddle-to-saddle itinerary of a trajectory of the flow (quadratic loss).
+
+    Parameters
+    ----------
+    traj : Trajectory
+        Only its flow, first state and time span are used (the flow is
+        re-integrated: a trajectory of gradient descent is treated as the flow from its start).
+    catalog : Catalog, optional
+        A catalog of the same architecture and data: each visit gets the id
+        of the record with the shadowed point's stratum.
+    tolerances : Tolerances
+        ``visit_speed``, ``visit_distance``, ``itinerary_points``,
+        ``itinerary_rtol``, and those of :func:`geodln.nearest_critical_point`.
+
+    Returns
+    -------
+    list of Visit
+        In time order.
+    """
+    flow = traj.flow
+    if flow.loss_fn.name != "quadratic":
+        raise ValueError(f"itineraries use the critical values of the quadratic loss, not of {flow.loss_fn.name}")
+    tol = tolerances
+    top, data = flow.top, flow.data
+    t0, t1, theta0 = float(traj.t[0]), float(traj.t[-1]), np.asarray(traj.theta[0], dtype=float)
+    if t1 <= t0:
+        return []
+    unit = float(data.s[0]) ** (1 / top.depth)
+    options = dict(rtol=tol.itinerary_rtol, atol=1e-3 * tol.itinerary_rtol * unit)
+    n = int(tol.itinerary_points)
+    grid = np.unique(np.concatenate([np.linspace(t0, t1, n), t0 + np.geomspace(1e-6 * (t1 - t0), t1 - t0, n)]))
+    states = flow.solve(theta0, (t0, t1), t_eval=grid, **options).y.T
+    if len(states) != len(grid):
+        raise GeodlnError(f"the re-integration stopped early (at t = {grid[len(states) - 1]:.4g})")
+    root = data.Sxx @ data._inv_sqrt  # Sxx^{1/2}
+    speed_cap = tol.visit_speed * float(data.s[0]) ** (2 - 1 / top.depth)
+
+    def label(theta):
+        """``J`` if the state is on a visit to ``J``, else None; and the speed."""
+        speed = float(np.linalg.norm(flow.rhs(theta)))
+        J = nearest_learned(flow, theta)
+        dist = np.linalg.norm((top.end_to_end(theta) - data.critical_map(J)) @ root) / data.s[0]
+        return (J if speed <= speed_cap and dist <= tol.visit_distance else None), speed
+
+    labels, speeds = zip(*(label(x) for x in states))
+    visits, i = [], 0
+    while i < len(grid):
+        j = i
+        while j + 1 < len(grid) and labels[j + 1] == labels[i]:
+            j += 1
+        J = labels[i]
+        if J is not None:
+            enter = t0 if i == 0 else _boundary(flow, label, J, grid[i - 1], states[i - 1], grid[i], True, options)
+            leave = t1 if j == len(grid) - 1 else _boundary(flow, label, J, grid[j], states[j], grid[j + 1], False, options)
+            k = i + int(np.argmin(speeds[i:j + 1]))
+            visits.append(_visit(flow, J, states[k], float(grid[k]), enter, leave, catalog, tol))
+        i = j + 1
+    return visits
+
+
+def _boundary(flow, label, J, ta, xa, tb, entering: bool, options, iterations: int = 20) -> float:
+    """Bisection on the continuous solution for the time the label becomes (or stops being) ``J``
+    between grid times ``ta`` and ``tb`` (the state ``xa`` at ``ta``)."""
+    for _ in range(iterations):
+        tm = 0.5 * (ta + tb)
+        xm = flow.solve(xa, (ta, tm), t_eval=[tm], **options).y[:, -1]
+        inside = label(xm)[0] == J
+        if inside == entering:  # the boundary is before tm
+            tb = tm
+        else:
+            ta, xa = tm, xm
+    return float(0.5 * (ta + tb))
+
+
+def _visit(flow, J, theta, t_slow, enter, leave, catalog, tol) -> Visit:
+    data = flow.data
+    value, height = data.critical_value(J), flow.loss(theta)
+    common = dict(learned=tuple(J), value=value, height=height, t_enter=float(enter), t_exit=float(leave),
+                  t_slowest=t_slow)
+    if not flow.top.is_fully_connected:  # no stratum reading: the class from the ranks at the state
+        return Visit(kind=point_kind(flow, theta, J, tol), **common)
+    try:
+        near = nearest_critical_point(flow, theta, tol)
+    except GeodlnError:
+        return Visit(kind=point_kind(flow, theta, J, tol), **common)
+    cp = near.point
+    return Visit(kind=cp.kind, escape_order=cp.escape_order, stratum=cp.label, distance=near.distance,
+                 record_id=_record_id(catalog, flow, cp), point=cp, **common)
+
+
+def _record_id(catalog, flow, cp: CriticalPoint) -> str | None:
+    """The id of the catalog record with the same stratum, if the catalog is of the same network and data."""
+    if catalog is None or cp.stratum is None:
+        return None
+    manifest = catalog.manifest
+    same = (list(manifest["parameters"]["widths"]) == list(flow.top.widths)
+            and np.allclose(np.asarray(manifest["data"]["Syx"]), flow.data.Syx, rtol=0, atol=1e-9)
+            and np.allclose(np.asarray(manifest["data"]["Sxx"]), flow.data.Sxx, rtol=0, atol=1e-9))
+    if not same:
+        return None
+    return next((r["id"] for r in catalog.records if r.get("stratum") == cp.label), None)

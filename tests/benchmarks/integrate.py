@@ -1,0 +1,210 @@
+"""Benchmark of ``method="auto"`` against SciPy's methods, plain numpy and diffrax (issue 11).
+
+Cases (rtol 1e-8, atol 1e-12; start 1e-2 N(0,1) unless said):
+
+- widths ``d^(h+1)`` for ``(d, h)`` in (4, 3), (8, 4), (16, 4), (32, 4) with
+  ``T = 300``, and (32, 4) with ``T = 3000``; whitened data with singular values
+  ``linspace(d, 1, d)`` in random orthogonal frames;
+- widths 3,4,4,3, ``T = 40``: real, non-normalised data (``X`` 3 x 50 with
+  scale 3, ``Y = M X + 0.1 noise``), and whitened data s = 3,2,1 from scales 10 and 100.
+
+Solvers, side by side in one run (rounds alternate between solvers; medians reported):
+``auto``; geodln with DOP853, LSODA, BDF, Radau (``GradientFlow.solve``); a plain
+layer-wise numpy vector field written here with SciPy's DOP853; diffrax Dopri8 and
+Kvaerno5 under ``jax.jit`` in float64 when ``jax`` and ``diffrax`` are installed
+(``pip install -e '.[bench]'``), compile time reported separately and included.
+
+For every solver: the median wall time, its ratio to geodln's DOP853, the
+number of evaluations, the end point's relative distance to the reference
+(geodln DOP853 at rtol 1e-12) and the conserved drift ``max |C(T) - C(0)|``
+relative to ``max(1, max |C(0)|)``.
+
+Goals (issue 11): on (32, 4), T = 3000, ``auto`` >= 10x faster than DOP853 (geodln and
+numpy) and diffrax (compile excluded), end point within 1e-8, drift <= 1e-9;
+on (4, 3) and (8, 4) ``auto`` <= 1.1x DOP853 and faster than diffrax with compile;
+real data and scales 10, 100 under 10 s.
+
+Run from the repository root::
+
+    python tests/benchmarks/integrate.py                  # everything (hours on 2 cores: the
+                                                          # DOP853 runs of (32, 4), T = 3000 take minutes each)
+    python tests/benchmarks/integrate.py --cases small    # (4, 3), (8, 4), real data, scales
+    python tests/benchmarks/integrate.py --rounds 1 --solvers auto,DOP853
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from geodln import Data, GradientFlow, init, layered
+from geodln.symmetry import layer_balances
+
+RTOL, ATOL = 1e-8, 1e-12
+GRID = {"d4h3": (4, 3, 300.0), "d8h4": (8, 4, 300.0), "d16h4": (16, 4, 300.0), "d32h4": (32, 4, 300.0),
+        "d32h4-T3000": (32, 4, 3000.0)}
+SMALL = ("d4h3", "d8h4", "real", "scale10", "scale100")
+SCIPY = ("DOP853", "LSODA", "BDF", "Radau")
+SLOW_SKIP = {"BDF", "Radau", "LSODA"}  # skipped above this many parameters (minutes per run; see the issue)
+
+
+def make_case(name):
+    """``(flow, theta0, T)``."""
+    if name in GRID:
+        d, h, T = GRID[name]
+        top = layered([d] * (h + 1))
+        return GradientFlow(top, Data.from_spectrum(np.linspace(d, 1, d), d, d, seed=0)), init.small(top, 1e-2, seed=0), T
+    top = layered([3, 4, 4, 3])
+    if name == "real":
+        rng = np.random.default_rng(0)
+        X = 3.0 * rng.standard_normal((3, 50))
+        data = Data(X, rng.standard_normal((3, 3)) @ X + 0.1 * rng.standard_normal((3, 50)))
+        return GradientFlow(top, data), init.small(top, 1e-2, seed=0), 40.0
+    scale = {"scale10": 10.0, "scale100": 100.0}[name]
+    return GradientFlow(top, Data.from_spectrum([3, 2, 1], 3, 3, seed=0)), init.small(top, scale, seed=0), 40.0
+
+
+# -------------------------------------------------- plain layer-wise numpy
+def numpy_field(flow):
+    """-dL/dW_i = (W_h..W_{i+1})^T (Syx - W Sxx) (W_{i-1}..W_1)^T on a flat vector, independent of geodln."""
+    widths = flow.top.widths
+    shapes = [(widths[i + 1], widths[i]) for i in range(len(widths) - 1)]
+    cuts = np.cumsum([0] + [a * b for a, b in shapes])
+    Syx, Sxx = flow.data.Syx, flow.data.Sxx
+
+    def f(t, x):
+        Ws = [x[cuts[i]:cuts[i + 1]].reshape(s) for i, s in enumerate(shapes)]
+        pre = [np.eye(widths[0])]
+        for W in Ws:
+            pre.append(W @ pre[-1])
+        E = Syx - pre[-1] @ Sxx
+        out, back = [], E
+        for i in range(len(Ws) - 1, -1, -1):
+            out.append((back @ pre[i].T).ravel())
+            back = Ws[i].T @ back
+        return np.concatenate(out[::-1])
+
+    return f
+
+
+def run_numpy(flow, theta0, T):
+    from scipy.integrate import solve_ivp
+
+    sol = solve_ivp(numpy_field(flow), (0.0, T), theta0, method="DOP853", t_eval=[T], rtol=RTOL, atol=ATOL)
+    return sol.y[:, -1], sol.nfev
+
+
+# ------------------------------------------------------------------ diffrax
+def diffrax_runner(flow, theta0, T, solver_name):
+    """``(compile_seconds, run)`` with ``run() -> (end, nfev)``; None when jax/diffrax are missing."""
+    try:
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        import diffrax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    widths = flow.top.widths
+    shapes = [(widths[i + 1], widths[i]) for i in range(len(widths) - 1)]
+    cuts = [int(c) for c in np.cumsum([0] + [a * b for a, b in shapes])]
+    Syx, Sxx = jnp.asarray(flow.data.Syx), jnp.asarray(flow.data.Sxx)
+
+    def field(t, x, args):
+        Ws = [x[cuts[i]:cuts[i + 1]].reshape(s) for i, s in enumerate(shapes)]
+        W = Ws[0]
+        for Wi in Ws[1:]:
+            W = Wi @ W
+        loss = lambda ws: 0.5 * jnp.sum((Syx - _prod(ws) @ Sxx) * (Syx - _prod(ws) @ Sxx))  # noqa: E731
+        g = jax.grad(lambda ws: loss(ws))(Ws)
+        return -jnp.concatenate([gi.ravel() for gi in g])
+
+    solver = {"Dopri8": diffrax.Dopri8(), "Kvaerno5": diffrax.Kvaerno5()}[solver_name]
+
+    @jax.jit
+    def solve(y0):
+        sol = diffrax.diffeqsolve(diffrax.ODETerm(field), solver, 0.0, T, None, y0,
+                                  stepsize_controller=diffrax.PIDController(rtol=RTOL, atol=ATOL),
+                                  max_steps=None if solver_name == "Dopri8" else 10**6, saveat=diffrax.SaveAt(t1=True))
+        return sol.ys[-1], sol.stats["num_steps"]
+
+    y0 = jnp.asarray(theta0)
+    t0 = time.perf_counter()
+    compiled = solve.lower(y0).compile()
+    compile_s = time.perf_counter() - t0
+
+    def run():
+        end, steps = compiled(y0)
+        return np.asarray(end.block_until_ready()), int(steps)
+
+    return compile_s, run
+
+
+def _prod(ws):
+    W = ws[0]
+    for Wi in ws[1:]:
+        W = Wi @ W
+    return W
+
+
+# -------------------------------------------------------------------- main
+def drift(flow, theta0, end):
+    q0, q = flow.conserved_vector(theta0), flow.conserved_vector(end)
+    return float(np.max(np.abs(q - q0), initial=0.0) / max(1.0, np.max(np.abs(q0), initial=0.0)))
+
+
+def bench_case(name, solvers, rounds):
+    flow, theta0, T = make_case(name)
+    print(f"\n== {name}: widths {flow.top.widths}, {flow.top.n_params} parameters, T = {T:g}", flush=True)
+    ref = flow.solve(theta0, (0.0, T), t_eval=[T], rtol=1e-12, atol=1e-14, method="DOP853").y[:, -1]
+    runners, compile_s = {}, {}
+    for s in solvers:
+        if s == "auto" or (s in SCIPY and not (s in SLOW_SKIP and flow.top.n_params > 300)):
+            runners[s] = (lambda m=s: _geodln(flow, theta0, T, m))
+        elif s == "numpy":
+            runners[s] = lambda: run_numpy(flow, theta0, T)
+        elif s.startswith("diffrax-"):
+            got = diffrax_runner(flow, theta0, T, s.split("-", 1)[1])
+            if got is not None:
+                compile_s[s], runners[s] = got
+    times = {s: [] for s in runners}
+    results = {}
+    for _ in range(rounds):
+        for s, run in runners.items():
+            t0 = time.perf_counter()
+            results[s] = run()
+            times[s].append(time.perf_counter() - t0)
+    base = statistics.median(times["DOP853"]) if "DOP853" in times else None
+    print(f"{'solver':>17} {'median s':>9} {'/DOP853':>8} {'nfev':>9} {'end err':>9} {'drift':>9} {'+compile s':>10}")
+    for s in runners:
+        med = statistics.median(times[s])
+        end, nfev = results[s]
+        err = np.linalg.norm(end - ref) / np.linalg.norm(ref)
+        ratio = f"{med / base:8.3f}" if base else "       -"
+        comp = f"{compile_s[s]:10.2f}" if s in compile_s else "          "
+        print(f"{s:>17} {med:9.3f} {ratio} {nfev:9d} {err:9.1e} {drift(flow, theta0, end):9.1e} {comp}", flush=True)
+
+
+def _geodln(flow, theta0, T, method):
+    sol = flow.solve(theta0, (0.0, T), t_eval=[T], rtol=RTOL, atol=ATOL, method=method)
+    return sol.y[:, -1], sol.nfev
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--cases", default="all", help="comma-separated case names, 'small' or 'all'")
+    p.add_argument("--solvers", default="auto,DOP853,LSODA,BDF,Radau,numpy,diffrax-Dopri8,diffrax-Kvaerno5")
+    p.add_argument("--rounds", type=int, default=3)
+    args = p.parse_args(argv)
+    cases = {"all": list(GRID) + ["real", "scale10", "scale100"], "small": list(SMALL)}.get(args.cases)
+    cases = cases or args.cases.split(",")
+    import warnings
+    warnings.simplefilter("ignore", RuntimeWarning)  # the stiffness warnings of forced explicit methods
+    for name in cases:
+        bench_case(name, args.solvers.split(","), args.rounds)
+
+
+if __name__ == "__main__":
+    main()

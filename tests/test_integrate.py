@@ -1,0 +1,188 @@
+"""``method="auto"`` (geodln.integrate): closed forms, a stiff case, invariants, failures.
+
+The closed-form checks are those of ``test_closed_forms.py`` (same cases and
+tolerances), run through the default method instead of DOP853.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+import geodln
+from geodln import Data, GradientFlow, init, layered
+from geodln.integrate import Conservation, solve_auto
+from geodln.integrate.steppers import exprb43_step, rkc_step
+
+from conftest import data_for
+from test_closed_forms import (DATA, ODE_TOL, T_E2E, T_LOGISTIC, U0, end_to_end_rhs, logistic_relative_error,
+                               mode_strengths, spectrum_data)
+from scipy.linalg import expm
+
+
+def test_auto_is_the_default():
+    assert geodln.flow.DEFAULT_METHOD == "auto"
+    top = layered([2, 2, 2])
+    flow = GradientFlow(top, Data.from_spectrum([2.0, 1.0], 2, 2, seed=0))
+    sol = flow.solve(init.small(top, 0.1, seed=0), (0.0, 1.0), t_eval=[0.5, 1.0])
+    assert sol.success and sol.steps["dop853"] > 0 and np.allclose(sol.t, [0.5, 1.0])
+
+
+# ------------------------------------------------------------ closed forms
+def test_auto_follows_the_logistic_curve():
+    top = layered([3, 3, 3])
+    traj = GradientFlow(top, DATA).integrate(init.aligned(top, DATA, U0, seed=1), T_LOGISTIC[-1], t_eval=T_LOGISTIC,
+                                             **ODE_TOL)
+    assert traj.success and logistic_relative_error(traj, DATA, U0) < 1e-8
+    M = mode_strengths(traj, DATA)
+    assert np.max(np.abs(M - np.einsum("tkk->tk", M)[:, :, None] * np.eye(3))) < 1e-12
+
+
+@pytest.mark.parametrize("widths", [[3, 4, 4, 3], [2, 3, 3, 3, 2]], ids=["h3", "h4"])
+def test_auto_follows_the_end_to_end_ode(widths):
+    top, data = layered(widths), spectrum_data(widths)
+    K = np.random.default_rng(3).standard_normal((widths[-1],) * 2)
+    theta0 = init.balanced(top, seed=3, end_to_end=0.3 * expm(0.25 * (K - K.T)) @ data.Syx)
+    traj = GradientFlow(top, data).integrate(theta0, T_E2E[-1], t_eval=T_E2E, **ODE_TOL)
+    W0 = top.end_to_end(theta0)
+    ref = solve_ivp(lambda _, w: end_to_end_rhs(w.reshape(W0.shape), data, top.depth).ravel(), (0.0, T_E2E[-1]),
+                    W0.ravel(), method="DOP853", t_eval=T_E2E, **ODE_TOL)
+    W_net = np.array([traj.end_to_end(k) for k in range(len(T_E2E))])
+    assert np.max(np.abs(W_net - ref.y.T.reshape(W_net.shape))) < 1e-8
+
+
+def test_auto_follows_the_decoupled_scalar_chains():
+    top = layered([3, 5, 4, 3])
+    w0 = np.array([[0.5, -0.3, 0.8], [0.2, 0.6, -0.4], [0.9, 0.4, 0.3]])
+    theta0 = init.decoupled(top, DATA, w0, seed=4)
+    t = np.linspace(0.0, 8.0, 81)
+    auto = GradientFlow(top, DATA).integrate(theta0, t[-1], t_eval=t, **ODE_TOL)
+    tight = GradientFlow(top, DATA).integrate(theta0, t[-1], t_eval=t, method="DOP853", **ODE_TOL)
+    # the scalar chains are checked against DOP853 in test_closed_forms: agree with it to the same 1e-8
+    assert np.max(np.abs(auto.theta - tight.theta)) < 1e-8
+
+
+# --------------------------------------------------------------- stiff case
+def stiff_case(d=16, h=4):
+    top = layered([d] * (h + 1))
+    data = Data.from_spectrum(np.linspace(d, 1, d), d, d, seed=0)
+    return GradientFlow(top, data), init.small(top, 1e-2, seed=0)
+
+
+@pytest.mark.slow
+def test_auto_matches_a_tight_reference_on_a_stiff_flow():
+    """Widths 16^5, T = 1000: end point within 1e-8 relative of DOP853 at rtol 1e-12 (the reference takes minutes)."""
+    flow, theta0 = stiff_case()
+    auto = flow.solve(theta0, (0.0, 1000.0), t_eval=[1000.0], rtol=1e-10, atol=1e-14)
+    ref = flow.solve(theta0, (0.0, 1000.0), t_eval=[1000.0], rtol=1e-12, atol=1e-14, method="DOP853")
+    end, end_ref = auto.y[:, -1], ref.y[:, -1]
+    assert np.linalg.norm(end - end_ref) <= 1e-8 * np.linalg.norm(end_ref)
+
+
+def test_stiff_flow_switches_method_and_keeps_the_balances():
+    """Widths 8^5 (rho ~ 100) run stiff from t ~ 60: a stiff method takes over, invariants hold."""
+    flow, theta0 = stiff_case(8, 4)
+    traj = flow.integrate(theta0, 150.0, rtol=1e-8, n_points=30)
+    assert traj.success
+    assert np.all(np.diff(traj.loss) <= 1e-14 * traj.loss[0])
+    assert traj.conserved_drift.max() <= 1e-9 * max(1.0, np.abs(flow.conserved_vector(theta0)).max())
+
+
+# ---------------------------------------------------------------- invariants
+def test_auto_keeps_the_balances_and_lowers_the_loss_on_every_topology(top):
+    data = data_for(top)
+    flow = GradientFlow(top, data)
+    theta0 = init.small(top, 0.5, seed=2)
+    traj = flow.integrate(theta0, 30.0, rtol=1e-8, atol=1e-10, n_points=60)
+    q0 = flow.conserved_vector(theta0)
+    assert traj.success
+    assert traj.conserved_drift.max() <= 1e-9 * max(1.0, np.abs(q0).max())
+    assert np.all(np.diff(traj.loss) <= 64 * np.finfo(float).eps * traj.loss[0])
+
+
+def test_projection_restores_a_perturbed_level_with_the_same_loss(top):
+    """The move along the group orbit puts the balances back and keeps W (so L) exactly."""
+    flow = GradientFlow(top, data_for(top))
+    theta0 = init.small(top, 0.7, seed=3)
+    keep = Conservation(top, theta0)
+    moved = theta0 * (1.0 + 1e-7 * np.random.default_rng(0).standard_normal(theta0.size))
+    assert keep.drift(moved) > 1e-9
+    back = keep.restore(moved)
+    assert keep.drift(back) < 1e-13
+    np.testing.assert_allclose(top.end_to_end(back), top.end_to_end(moved), rtol=1e-13, atol=1e-15)
+
+
+def test_large_scales_and_real_data_finish():
+    top = layered([3, 4, 4, 3])
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3, 50)) * 3.0
+    real = Data(X, rng.standard_normal((3, 3)) @ X + 0.1 * rng.standard_normal((3, 50)))
+    for data, scale in [(real, 1e-2), (Data.from_spectrum([3, 2, 1], 3, 3, seed=0), 10.0)]:
+        flow = GradientFlow(top, data)
+        theta0 = init.small(top, scale, seed=0)
+        traj = flow.integrate(theta0, 40.0, rtol=1e-8, n_points=20)
+        assert traj.success and traj.loss[-1] < traj.loss[0]
+        assert traj.conserved_drift.max() <= 1e-9 * max(1.0, np.abs(flow.conserved_vector(theta0)).max())
+
+
+def test_a_diverging_start_is_a_failure():
+    top = layered([2, 3, 2])
+    flow = GradientFlow(top, Data.from_spectrum([2.0, 1.0], 2, 2, seed=0))
+    with pytest.raises(geodln.DivergenceError, match="diverged"):
+        flow.integrate(np.full(top.n_params, 1e120), 1.0)
+    sol = flow.solve(np.full(top.n_params, 1e120), (0.0, 1.0))
+    assert not sol.success and sol.diverged
+
+
+def test_grad_tol_stops_auto_at_a_critical_point():
+    top = layered([2, 2, 2])
+    flow = GradientFlow(top, Data.from_spectrum([2.0, 1.0], 2, 2, seed=0))
+    traj = flow.integrate(init.small(top, 0.3, seed=1), 1e4, grad_tol=1e-6)
+    assert traj.success and traj.t[-1] < 1e4 and np.linalg.norm(flow.rhs(traj.final)) < 1e-6
+
+
+def test_forcing_an_explicit_method_on_a_stiff_flow_warns():
+    flow, theta0 = stiff_case(8, 4)
+    with pytest.warns(RuntimeWarning, match="stiff.*method='auto'"):
+        flow.solve(theta0, (0.0, 120.0), rtol=1e-6, method="RK45")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flow.solve(theta0, (0.0, 5.0), rtol=1e-6, method="DOP853")  # not stiff yet: no warning
+
+
+# ------------------------------------------------------------- the steppers
+def _order(step, dts):
+    """Observed order of a stepper on dy/dt = -y^3 - A y (symmetric Jacobian), from the error at t = 1."""
+    A = np.diag([1.0, 4.0, 9.0])
+    f = lambda y: -y**3 - A @ y  # noqa: E731
+    y0 = np.array([1.0, 0.5, -0.3])
+    ref = solve_ivp(lambda _, y: f(y), (0, 1), y0, method="DOP853", rtol=1e-13, atol=1e-15).y[:, -1]
+    errs = []
+    for dt in dts:
+        y = y0.copy()
+        for _ in range(int(round(1 / dt))):
+            y = step(f, y, dt)
+        errs.append(np.linalg.norm(y - ref))
+    return np.log(errs[0] / errs[1]) / np.log(dts[0] / dts[1])
+
+
+def test_rkc_is_second_order():
+    assert _order(lambda f, y, dt: rkc_step(f, y, f(y), dt, 5)[0], [0.05, 0.025]) == pytest.approx(2.0, abs=0.2)
+
+
+def test_exprb43_is_fourth_order():
+    def step(f, y, dt):
+        J = np.zeros((3, 3))
+        for j in range(3):  # exact Jacobian of -y^3 - A y
+            J[j, j] = -3 * y[j] ** 2 - [1.0, 4.0, 9.0][j]
+        lam, Q = np.linalg.eigh(-J)
+        return exprb43_step(f, y, f(y), dt, lam, Q)[0]
+
+    assert _order(step, [0.1, 0.05]) == pytest.approx(4.0, abs=0.35)
+
+
+def test_solve_auto_hits_every_output_time():
+    sol = solve_auto(lambda y: -y, np.ones(3), (0.0, 2.0), t_eval=np.linspace(0, 2, 7), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sol.t, np.linspace(0, 2, 7), rtol=0, atol=0)
+    np.testing.assert_allclose(sol.y, np.exp(-sol.t)[None].repeat(3, 0), rtol=1e-9)

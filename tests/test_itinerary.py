@@ -1,0 +1,83 @@
+"""Itineraries do not depend on the sampling: same visits on uniform and log grids, the start and a final
+plateau reported, no visit for a pass at speed, non-whitened data."""
+
+import numpy as np
+import pytest
+
+import geodln
+from geodln.saddles import itinerary
+
+T_END = 110.0  # {} -> {1} -> {1,2} -> {1,2,3}, the last reached at t ~ 89
+
+
+@pytest.fixture(scope="module")
+def small_start():
+    top = geodln.layered([4, 4, 4, 4])
+    data = geodln.Data.from_spectrum([4.0, 2.0, 1.0], 4, 4, seed=0)
+    return geodln.GradientFlow(top, data), geodln.init.small(top, 1e-2, seed=1)
+
+
+def _summary(visits):
+    return [(v.learned, round(v.value, 9), v.kind, v.escape_order, v.stratum) for v in visits]
+
+
+FAST = [dict(n_points=201), dict(n_points=20001), dict(n_points=101, log_time=True)]
+FULL = [dict(n_points=n) for n in (201, 2001, 20001, 50001)] + [dict(n_points=n, log_time=True) for n in (101, 4001)]
+
+
+def test_the_same_visits_whatever_the_sampling(small_start):
+    """Uniform grids of 201 and 20,001 samples and a log grid (all six grids with -m slow)."""
+    _same_visits(*small_start, FAST)
+
+
+@pytest.mark.slow
+def test_the_same_visits_on_every_grid(small_start):
+    _same_visits(*small_start, FULL)
+
+
+def _same_visits(flow, theta0, runs):
+    found = [itinerary(flow.integrate(theta0, T_END, rtol=1e-9, **kw)) for kw in runs]
+    first = found[0]
+    assert [v.learned for v in first] == [(), (1,), (1, 2), (1, 2, 3)]
+    assert [v.kind for v in first] == ["nonstrict_saddle"] * 3 + ["global_minimum"]
+    assert first[0].t_enter == 0.0 and first[-1].t_exit == T_END
+    for visits in found[1:]:
+        assert _summary(visits) == _summary(first)
+        for v, w in zip(visits, first):  # entry and exit times within 1e-6 T_END
+            assert abs(v.t_enter - w.t_enter) <= 1e-6 * T_END and abs(v.t_exit - w.t_exit) <= 1e-6 * T_END
+    for v in first:
+        assert v.height == pytest.approx(v.value, abs=1e-2 * max(1, v.value)) and v.t_exit > v.t_enter
+
+
+def test_a_run_that_ends_on_a_plateau(small_start):
+    flow, theta0 = small_start
+    visits = itinerary(flow.integrate(theta0, 30.0, n_points=50))
+    assert [v.learned for v in visits] == [(), (1,)] and visits[-1].t_exit == 30.0
+
+
+def test_a_pass_at_speed_is_no_visit(small_start):
+    """From a start near W_{1,2,3}'s neighbours nothing but the end is slow: the loss crosses L_{1,2} = 0.5
+    and L_{1,3} at speed, and no visit is reported there."""
+    flow, _ = small_start
+    top, data = flow.top, flow.data
+    theta0 = geodln.init.orthogonal(top, scale=1.0, seed=3)
+    traj = flow.integrate(theta0, 20.0, n_points=2001)
+    visits = itinerary(traj)
+    crossed = [J for J in [(1, 2), (1, 3), (2,), (3,)] if traj.loss.min() < data.critical_value(J) < traj.loss[0]]
+    assert crossed and all(v.learned not in crossed for v in visits)
+    assert visits[-1].kind == "global_minimum"
+
+
+def test_non_whitened_data():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((3, 8)) * np.array([[2.0], [1.0], [0.5]])
+    Y = np.diag([3.0, 1.5, 0.7]) @ X + 0.05 * rng.standard_normal((3, 8))
+    data = geodln.Data(X, Y)
+    top = geodln.layered([3, 3, 3, 3])
+    flow = geodln.GradientFlow(top, data)
+    visits = itinerary(flow.integrate(geodln.init.small(top, 1e-2, seed=0), 200.0, log_time=True, n_points=300))
+    assert visits[0].learned == () and visits[0].t_enter == 0.0 and visits[0].kind == "nonstrict_saddle"
+    assert [len(v.learned) for v in visits] == list(range(len(visits))) and len(visits) >= 3
+    assert visits[-1].t_exit == 200.0  # mode 3 (s = 0.59) is still to come: the run ends on a plateau
+    for v in visits:
+        assert v.height == pytest.approx(v.value, abs=2e-2 * max(1, v.value))
