@@ -43,6 +43,22 @@ def _is_packed_buffer(out, n: int) -> bool:
     )
 
 
+METHODS = ("auto", "DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")  # by name: geodln's own and SciPy's
+
+
+def _check_options(rtol, atol, grad_tol=None, n_points=None) -> None:
+    """Refuse integration options that would hang a solver or be silently ignored."""
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+                or not (np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    if grad_tol is not None and not (np.isfinite(grad_tol) and grad_tol > 0):
+        raise ValueError(f"grad_tol must be a positive finite number or None, got {grad_tol!r}")
+    if n_points is not None and (isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer))
+                                 or n_points < 2):
+        raise ValueError(f"n_points must be an integer >= 2 (the start and the end at least), got {n_points!r}")
+
+
 class GradientFlow:
     """Gradient flow ``d theta/dt = -dL/d theta`` of a network on a data set.
 
@@ -295,6 +311,9 @@ class GradientFlow:
             raise ValueError("theta0 contains NaN or inf")
         if not (np.isfinite(t_end) and t_end > 0):
             raise ValueError(f"t_end must be a positive finite time, got {t_end!r}")
+        _check_options(rtol, atol, grad_tol, None if t_eval is not None else n_points)
+        if not np.isfinite(self.loss(theta0)):
+            raise ValueError("the loss at theta0 is not finite (the weights overflow): start from smaller weights")
         if t_eval is None:
             if log_time:
                 t_eval = np.concatenate([[0.0], np.geomspace(1e-4 * t_end, t_end, max(n_points - 1, 1))])
@@ -367,7 +386,11 @@ class GradientFlow:
             ``nfev``, ``status``, ``message``, ``success`` (``AutoResult``
             adds ``steps``, ``rho``, ``projections``, ``diverged``).
         """
+        _check_options(rtol, atol, grad_tol)
         method = method or DEFAULT_METHOD
+        if isinstance(method, str) and method not in METHODS:
+            raise ValueError(f"unknown integration method {method!r}; choose one of {', '.join(METHODS)} "
+                             "(or pass a scipy OdeSolver class)")
         forward = t_span[1] > t_span[0]
         if method == "auto" and not events and forward:
             stop = None if grad_tol is None else (lambda y, fy: np.linalg.norm(fy) < grad_tol)

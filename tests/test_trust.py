@@ -82,3 +82,26 @@ def test_version_flag(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0 and capsys.readouterr().out.startswith("geodln ")
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(rtol=float("nan")), "rtol must be a positive finite"), (dict(atol=-1.0), "atol must be a positive"),
+    (dict(rtol=0.0), "rtol must be"), (dict(n_points=0), "n_points must be an integer >= 2"),
+    (dict(n_points=1), "n_points"), (dict(n_points=2.5), "n_points"), (dict(grad_tol=float("nan")), "grad_tol"),
+    (dict(method="DOP8533"), "unknown integration method 'DOP8533'; choose one of auto, DOP853"),
+])
+def test_integration_options_that_would_hang_or_be_ignored_are_refused(options, message):
+    top = geodln.layered([2, 2, 2])
+    flow = geodln.GradientFlow(top, geodln.Data.from_spectrum([2.0, 1.0], 2, 2, seed=0))
+    with pytest.raises(ValueError, match=message):
+        flow.integrate(geodln.init.small(top, seed=0), 1.0, **options)
+
+
+def test_a_start_whose_loss_overflows_is_refused_before_integrating(tmp_path, capsys):
+    top = geodln.layered([2, 2, 2])
+    flow = geodln.GradientFlow(top, geodln.Data.from_spectrum([2.0, 1.0], 2, 2, seed=0))
+    with pytest.raises(ValueError, match="loss at theta0 is not finite"):
+        flow.integrate(1e200 * np.ones(top.n_params), 1.0)
+    out = tmp_path / "o"
+    assert main(["flow", "--widths", "2,2,2", "--spectrum", "2,1", "--scale", "1e200", "--out", str(out), "--quiet"]) == 2
+    assert "not finite" in capsys.readouterr().err and not out.exists()
