@@ -8,6 +8,10 @@ architecture and spectrum; write a catalog directory and print a summary.
 every saddle of an existing catalog.
 ``geodln figures``: regenerate the numbered gallery under ``figures/``.
 ``geodln laws``: count a network's conservation laws and say which are known.
+``geodln classify``: what critical point a user's weights are, of what class.
+
+No command overwrites an earlier result without ``--force``; every output is
+written aside and swapped in as one unit (:mod:`geodln.files`).
 """
 
 from __future__ import annotations
