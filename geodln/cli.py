@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--t-end", type=float, default=40.0, help="final time (default 40)")
     p.add_argument("--n-points", type=int, default=401, help="number of output times (default 401)")
     p.add_argument("--log-time", action="store_true", help="log-spaced output times (for long plateaus)")
-    p.add_argument("--method", default=DEFAULT_METHOD, help=f"scipy solve_ivp method (default {DEFAULT_METHOD})")
+    p.add_argument("--method", default=DEFAULT_METHOD, help=f"integration method: auto (stiffness-aware, geodln.integrate) or a scipy solve_ivp name "
+                   f"(DOP853, RK45, Radau, BDF, LSODA, ...); default {DEFAULT_METHOD}")
     p.add_argument("--rtol", type=float, default=1e-10)
     p.add_argument("--atol", type=float, default=1e-12)
     p.add_argument("--grad-tol", type=float, default=None, help="stop once ||dA/dt|| falls below this")
