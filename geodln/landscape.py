@@ -24,6 +24,7 @@ element of the hidden-layer group, then
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,7 +38,7 @@ from .symmetry import algebra_dim
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 from .topology import Topology, layered
 
-__all__ = ["KINDS", "classify", "stratum_kind", "point_tightened", "point_kind", "CriticalPoint", "analyze_stratum",
+__all__ = ["KINDS", "classify", "Curvature", "curvature", "stratum_kind", "point_tightened", "point_kind", "CriticalPoint", "analyze_stratum",
            "path_direction", "CriticalTrace", "trace_critical_set"]
 
 KINDS = ("global_minimum", "strict_saddle", "nonstrict_saddle")
@@ -218,6 +219,39 @@ def point_kind(flow: GradientFlow, theta, learned, tolerances: Tolerances = DEFA
     return classify(J, data.rank, r_max, tight)
 
 
+class Curvature(NamedTuple):
+    """The second-order picture at a critical point (see :func:`curvature`)."""
+
+    eigenvalues: np.ndarray
+    full: Inertia
+    horizontal: Inertia
+    orbit_dim: int
+
+
+def curvature(flow: GradientFlow, theta, tolerances: Tolerances = DEFAULT_TOLERANCES) -> Curvature:
+    """Hessian spectrum, its inertia on the whole space and on the horizontal space, and the orbit dimension.
+
+    Parameters
+    ----------
+    theta : array-like, shape=[n_params]
+        A critical point.
+    tolerances : Tolerances
+        ``inertia`` with the data's Hessian scale ``s_1^(2-2/h)``.
+
+    Returns
+    -------
+    Curvature
+        ``eigenvalues`` (shape=[n_params], increasing), ``full`` and
+        ``horizontal`` inertia, ``orbit_dim`` (n_params minus the horizontal dimension).
+    """
+    H = hessian(flow, theta)
+    lam = np.linalg.eigvalsh(H)
+    scale = tolerances.hessian_scale(flow.data, flow.top.depth)
+    Hh, Qh = horizontal_hessian(flow, theta, H)
+    hor = inertia(np.linalg.eigvalsh(Hh), tolerances.inertia, scale) if Qh.shape[1] else inertia([])
+    return Curvature(lam, inertia(lam, tolerances.inertia, scale), hor, flow.top.n_params - Qh.shape[1])
+
+
 def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0,
                     tolerances: Tolerances = DEFAULT_TOLERANCES) -> CriticalPoint:
     """Build a random representative of ``stratum`` and check everything about it.
@@ -258,13 +292,7 @@ def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0
     value, loss = data.critical_value(stratum.learned), flow.loss(theta)
     if grad_norm > tol.gradient * scale or abs(loss - value) > tol.loss * scale:
         raise ClassificationError(f"{stratum.label}: representative has |grad| = {grad_norm:.2e}, loss {loss} vs L_J = {value}")
-    H = hessian(flow, theta)
-    lam = np.linalg.eigvalsh(H)
-    hess_scale = tol.hessian_scale(data, top.depth)
-    full = inertia(lam, tol.inertia, hess_scale)
-    Hh, Qh = horizontal_hessian(flow, theta, H)
-    orbit = top.n_params - Qh.shape[1]
-    hor = inertia(np.linalg.eigvalsh(Hh), tol.inertia, hess_scale) if Qh.shape[1] else inertia([])
+    lam, full, hor, orbit = curvature(flow, theta, tol)
     kind = stratum_kind(stratum)
     _check_escape_order(stratum, kind)
     if (full.negative > 0) != (kind == "strict_saddle"):

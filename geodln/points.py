@@ -27,8 +27,8 @@ import numpy as np
 
 from .errors import ClassificationError, NotCriticalError
 from .flow import GradientFlow
-from .hessian import hessian, horizontal_hessian, inertia
-from .landscape import CriticalPoint, _grad_scale, classify
+from .hessian import hessian
+from .landscape import CriticalPoint, _grad_scale, classify, curvature
 from .readout import read_stratum
 from .symmetry import algebra_dim, range_basis
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
@@ -161,13 +161,7 @@ def analyze_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> C
     value, loss = data.critical_value(J), flow.loss(theta)
     if abs(loss - value) > tol.loss * scale:
         raise _not_critical(flow, theta, f"the loss is not the critical value {value:.6g} of J = {set(J) or '{}'}", grad)
-    H = hessian(flow, theta)
-    lam = np.linalg.eigvalsh(H)
-    hess_scale = tol.hessian_scale(data, top.depth)
-    full = inertia(lam, tol.inertia, hess_scale)
-    Hh, Qh = horizontal_hessian(flow, theta, H)
-    orbit = top.n_params - Qh.shape[1]
-    hor = inertia(np.linalg.eigvalsh(Hh), tol.inertia, hess_scale) if Qh.shape[1] else inertia([])
+    lam, full, hor, orbit = curvature(flow, theta, tol)
     tight = stratum.tightened() if stratum is not None else reading.tightened(data.rank, top.depth)
     kind = classify(J, data.rank, min(top.widths), tight)
     unsure, label = bool(reading.ambiguous), (stratum.label if stratum is not None else f"J={set(J)} (mixed)")

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from . import symmetry
-from .flow import GradientFlow, Trajectory
+from .flow import GradientFlow
 from .hessian import horizontal_hessian, inertia
 from .errors import NotCriticalError
 from .itinerary import Visit, itinerary

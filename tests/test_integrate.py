@@ -103,7 +103,6 @@ def test_auto_keeps_the_balances_and_lowers_the_loss_on_every_topology(top):
 
 def test_projection_restores_a_perturbed_level_with_the_same_loss(top):
     """The move along the group orbit puts the balances back and keeps W (so L) exactly."""
-    flow = GradientFlow(top, data_for(top))
     theta0 = init.small(top, 0.7, seed=3)
     keep = Conservation(top, theta0)
     moved = theta0 * (1.0 + 1e-7 * np.random.default_rng(0).standard_normal(theta0.size))

@@ -31,7 +31,6 @@ shortened to land on them). Events are not supported here:
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -175,7 +174,6 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
     t = t0
     i_target = 0
     status, message = 0, "reached the end of the time span"
-    wall0 = time.monotonic()
     dt_min = 16 * np.finfo(float).eps
     while i_target < targets.size:
         target = targets[i_target]

@@ -41,7 +41,6 @@ import time
 import numpy as np
 
 from geodln import Data, GradientFlow, init, layered
-from geodln.symmetry import layer_balances
 
 RTOL, ATOL = 1e-8, 1e-12
 GRID = {"d4h3": (4, 3, 300.0), "d8h4": (8, 4, 300.0), "d16h4": (16, 4, 300.0), "d32h4": (32, 4, 300.0),
