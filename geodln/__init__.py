@@ -27,6 +27,7 @@ from .points import NearestCritical, analyze_point, nearest_critical_point
 from .weights import Weights, read_weights
 from .saddles import Verification, escape_time, itinerary, local_manifolds, verify_direction
 from .strata import Stratum, enumerate_strata
+from .counting import StrataCount, count_strata
 from .tolerances import Tolerances
 # errors
 from .errors import ClassificationError, DivergenceError, GeodlnError, NotCriticalError
@@ -47,7 +48,7 @@ __all__ = [
     # conservation laws
     "conservation_laws", "LawReport", "polynomial_laws", "LawSearch", "PolynomialLaw", "laws",
     # landscape and saddles
-    "Stratum", "enumerate_strata", "CriticalPoint", "analyze_stratum", "classify", "trace_critical_set",
+    "Stratum", "enumerate_strata", "count_strata", "StrataCount", "CriticalPoint", "analyze_stratum", "classify", "trace_critical_set",
     "local_manifolds", "verify_direction", "Verification", "escape_time", "itinerary",
     "analyze_point", "nearest_critical_point", "NearestCritical", "read_weights", "Weights",
     "Catalog", "build_catalog", "Tolerances",

@@ -102,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--max-per-set", type=int, default=None, help="cap on strata per learnt set (default: none)")
     c.add_argument("--out", type=Path, default=Path("catalogs/default"), help="output directory (default catalogs/default)")
     c.add_argument("--force", action="store_true", help="rebuild the catalog in --out even if it exists")
+    c.add_argument("--count", action="store_true",
+                   help="only count the strata (per learnt set J and per class), without listing them; writes nothing")
+    c.add_argument("--json", action="store_true", help="with --count: print the counts as JSON")
     c.add_argument("--no-saddles", action="store_true",
                    help="skip the stable/unstable directions of the saddles (fill them later with geodln saddles)")
     c.add_argument("--quiet", action="store_true", help="no progress report and no table")
@@ -288,6 +291,8 @@ def run_catalog(args, argv) -> int:
     from .catalog import Catalog, build_catalog, fill_saddles
     from .tolerances import Tolerances
 
+    if args.count:
+        return _count(args)
     with output_lock(args.out):
         if (args.out / "manifest.json").is_file() and not args.force:
             previous = Catalog.load(args.out)
@@ -316,6 +321,33 @@ def run_catalog(args, argv) -> int:
     left = sum(catalog.manifest.get("left_out", {}).values())
     capped = f"; {left} more strata left out by --max-per-set {args.max_per_set}" if left else ""
     print(f"{len(catalog)} strata ({counts}){capped}; wrote {out}")
+    return 0
+
+
+def _count(args) -> int:
+    """``geodln catalog --count``: the number of strata per learnt set and per class, by dynamic programming."""
+    from .counting import count_strata
+
+    counts = count_strata(args.widths, len(args.spectrum))
+    if args.json:
+        print(json.dumps({"widths": args.widths, "n_modes": len(args.spectrum), "total": counts.total,
+                          "by_kind": counts.by_kind,
+                          "by_learned": {_set(J): n for J, n in counts.by_learned.items()}}, indent=2))
+        return 0
+    by_size = {}
+    for J, n in counts.by_learned.items():
+        by_size.setdefault(len(J), []).append((J, n))
+    if len(counts.by_learned) <= 64:  # one row per learnt set
+        rows = [(_set(J), n) for group in by_size.values() for J, n in group]
+    else:  # one row per size |J|
+        rows = [(f"|J| = {size} ({len(group)} set{'s' if len(group) > 1 else ''})", sum(n for _, n in group))
+                for size, group in by_size.items()]
+    width = max(len(label) for label, _ in rows)
+    print(f"strata of {','.join(map(str, args.widths))} with {len(args.spectrum)} modes, counted without listing them:")
+    for label, n in rows:
+        print(f"  {label:{width}}  {n:>14,}")
+    kinds = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in counts.by_kind.items())
+    print(f"  {'total':{width}}  {counts.total:>14,}  ({kinds})")
     return 0
 
 

@@ -425,7 +425,8 @@ def _check_terminals(G, inputs, outputs) -> None:
         raise ValueError(f"node {next(iter(both))!r} is listed both as an input and as an output")
 
 
-def _check_widths(widths) -> tuple[int, ...]:
+def check_widths(widths) -> tuple[int, ...]:
+    """``widths`` as a tuple of positive ints (at least two, of a buildable size), or a ValueError."""
     widths = tuple(widths)
     if len(widths) < 2:
         raise ValueError(f"need at least an input and an output layer, got widths={widths}")
@@ -485,7 +486,7 @@ def layered(widths) -> Topology:
     >>> top.widths, top.n, top.n_params, top.is_fully_connected
     ((3, 4, 2), 9, 20, True)
     """
-    widths = _check_widths(widths)
+    widths = check_widths(widths)
     return _layered_graph(widths, [(i, i + 1, _all_pairs(widths[i], widths[i + 1])) for i in range(len(widths) - 1)])
 
 
@@ -503,7 +504,7 @@ def sparse_layered(widths, density: float, seed=None) -> Topology:
         Probability of keeping each edge between consecutive layers.
     seed : int or numpy.random.Generator, optional
     """
-    widths = _check_widths(widths)
+    widths = check_widths(widths)
     if not 0 < density <= 1:
         raise ValueError(f"density must be in (0, 1], got {density!r}")
     rng = np.random.default_rng(seed)
@@ -535,7 +536,7 @@ def skip_connections(widths, skips=None) -> Topology:
     >>> top.is_layered, top.n_params
     (False, 16)
     """
-    widths = _check_widths(widths)
+    widths = check_widths(widths)
     h = len(widths) - 1
     skips = [(i, i + 2) for i in range(h - 1)] if skips is None else [tuple(s) for s in skips]
     for pair in skips:

@@ -14,7 +14,7 @@ FLOORS = [
     {"losses", "symmetry", "integrate"},
     {"flow", "strata", "readout"},
     {"hessian", "init", "laws"},
-    {"landscape", "points"},
+    {"landscape", "points", "counting"},
     {"saddles", "itinerary"},
     {"catalog", "geometry"},
     {"plots"},

@@ -171,3 +171,15 @@ def test_a_manifest_that_is_not_an_object_is_a_clear_error(tmp_path):
     (tmp_path / "manifest.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="JSON list, not the object"):
         Catalog.load(tmp_path)
+
+
+def test_cli_count_prints_the_counts_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "never"
+    assert main(["catalog", "--widths", "2,2,2,2", "--spectrum", "3,1", "--count", "--json", "--out", str(out)]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    built = build_catalog([2, 2, 2, 2], [3.0, 1.0])
+    assert counts["total"] == len(built) and counts["by_kind"] == built.counts()
+    assert counts["by_learned"] == {"{}": 17, "{1}": 4, "{2}": 4, "{1,2}": 1}
+    assert not out.exists()
+    assert main(["catalog", "--widths", "10,10,10,10", "--spectrum", ",".join(map(str, range(10, 0, -1))), "--count"]) == 0
+    assert "5,367,676" in capsys.readouterr().out
