@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import Data
-from .files import json_bytes, json_default, npz_bytes, output_lock, provenance, replace_directory
+from .files import json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance, replace_directory
 from .flow import GradientFlow
 from .landscape import KINDS, CriticalPoint, analyze_stratum
 from .progress import Progress
@@ -286,14 +286,8 @@ def _existing_catalog(out: Path) -> dict | None:
     with geodln's provenance, a schema version and checksums: a stray
     ``manifest.json`` of someone else's does not make a folder replaceable.
     """
-    try:
-        manifest = json.loads((out / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-    keys = ("geodln_version", "schema_version", "checksums")
-    if isinstance(manifest, dict) and all(k in manifest for k in keys) and isinstance(manifest["checksums"], dict):
-        return manifest
-    return None
+    manifest = read_provenance(out / "manifest.json", "schema_version", "checksums")
+    return manifest if manifest is not None and isinstance(manifest["checksums"], dict) else None
 
 
 def _record(cp: CriticalPoint, rid: str) -> dict:

@@ -25,7 +25,8 @@ import numpy as np
 
 from . import init as initialisations
 from .data import Data
-from .files import json_bytes, json_default, npz_bytes, output_lock, package_version, provenance, replace_directory
+from .files import (json_bytes, json_default, npz_bytes, output_lock, package_version, provenance, read_provenance,
+                    replace_directory)
 from .flow import DEFAULT_METHOD, GradientFlow
 from .errors import ClassificationError
 from .losses import get_loss
@@ -204,19 +205,10 @@ def _parameters(args) -> dict:
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in _NOT_PARAMETERS}
 
 
-def _previous_flow(out: Path) -> dict | None:
-    """The summary of the geodln flow run at ``out``, or None when there is none."""
-    try:
-        summary = json.loads((out / "summary.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return summary if isinstance(summary, dict) and "geodln_version" in summary and "parameters" in summary else None
-
-
 def run_flow(args, argv) -> int:
     out = args.out
     with output_lock(out):
-        previous = _previous_flow(out)
+        previous = read_provenance(out / "summary.json", "parameters")
         if previous is not None and not args.force:
             if previous["parameters"] == json.loads(json.dumps(_parameters(args), default=json_default)):
                 print(f"{out} already holds this run (`{previous.get('command', '?')}`, {previous.get('created_at', '?')}): "

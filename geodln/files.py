@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["atomic_path", "write_json", "write_npz", "npz_bytes", "json_bytes", "replace_directory", "output_lock",
-           "provenance", "json_default"]
+           "read_provenance", "provenance", "json_default"]
 
 _TMP_TAG = "geodln-tmp"  # in the names of temporary files and folders: .{target}.geodln-tmp-{pid}-{random}
 
@@ -245,6 +245,19 @@ def _exchange(a: Path, b: Path) -> None:
         aside.rename(b)
         raise
     aside.rename(a)
+
+
+def read_provenance(path, *keys: str) -> dict | None:
+    """The JSON object at ``path`` if geodln wrote it (it records ``geodln_version`` and ``keys``), else None.
+
+    How geodln recognises its own earlier outputs: a file of someone else's
+    with the same name never makes a folder replaceable.
+    """
+    try:
+        obj = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) and all(k in obj for k in ("geodln_version", *keys)) else None
 
 
 def provenance(argv=None, **parameters) -> dict:

@@ -39,7 +39,7 @@ import numpy as np
 
 from .data import Data
 from .symmetry import horizontal_basis
-from .topology import Topology
+from .topology import Topology, check_widths
 
 __all__ = ["Piece", "Stratum", "EscapePath", "enumerate_strata", "NULL"]
 
@@ -422,7 +422,7 @@ def enumerate_strata(widths, n_modes: int, max_per_set: int | None = None):
     >>> [(J, len(s)) for J, s, _ in enumerate_strata([1, 1, 1], 1)]
     [((), 1), ((1,), 1)]
     """
-    widths = tuple(int(w) for w in widths)
+    widths = check_widths(widths)
     h, r_max = len(widths) - 1, min(widths)
     if max_per_set is not None and max_per_set < 1:
         raise ValueError(f"max_per_set must be a positive integer, got {max_per_set!r}")

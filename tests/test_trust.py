@@ -26,6 +26,8 @@ def test_widths_are_validated_at_every_public_entry(widths):
         geodln.build_catalog(widths, [2.0, 1.0])
     with pytest.raises(ValueError, match="widths|at least an input"):
         geodln.layered(widths)
+    with pytest.raises(ValueError, match="widths|at least an input"):
+        geodln.enumerate_strata(widths, 1).__next__()
 
 
 def test_sizes_are_checked_before_anything_is_built():
