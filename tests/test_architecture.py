@@ -16,7 +16,7 @@ FLOORS = [
     {"hessian", "init", "laws"},
     {"landscape", "points", "counting"},
     {"saddles", "itinerary"},
-    {"catalog", "geometry"},
+    {"catalog", "geometry", "sweeps"},
     {"plots"},
     {"cli"},
 ]
