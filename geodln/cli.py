@@ -9,6 +9,8 @@ every saddle of an existing catalog.
 ``geodln figures``: regenerate the numbered gallery under ``figures/``.
 ``geodln laws``: count a network's conservation laws and say which are known.
 ``geodln classify``: what critical point a user's weights are, of what class.
+``geodln sweep``: flows or descents over a grid of widths, spectra, scales and
+seeds, on Dask, into one resumable zarr/netCDF dataset (:mod:`geodln.sweeps.command`).
 
 No command overwrites an earlier result without ``--force``; every output is
 written aside and swapped in as one unit (:mod:`geodln.files`).
@@ -32,6 +34,7 @@ from .errors import ClassificationError
 from .losses import get_loss
 from .saddles import itinerary
 from .graph_files import read_graph
+from .sweeps.command import add_parser as add_sweep_parser, run_sweep
 from .topology import layered
 
 __all__ = ["main"]
@@ -161,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
     k.add_argument("--catalog", type=Path, help="a catalog of the same network and data: name the matching record")
     k.add_argument("--json", action="store_true", help="print the record as JSON")
+    add_sweep_parser(sub)
     return parser
 
 
@@ -442,12 +446,13 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
     runners = {"flow": run_flow, "catalog": run_catalog, "saddles": run_saddles, "figures": run_figures,
-               "laws": run_laws, "classify": run_classify}
+               "laws": run_laws, "classify": run_classify, "sweep": run_sweep}
     try:
         return runners[args.command](args, argv)
     except KeyboardInterrupt:
-        print(f"geodln {args.command}: interrupted; the output folder holds what it held before the run",
-              file=sys.stderr)
+        kept = ("the finished points are kept: rerun the command to compute the rest" if args.command == "sweep"
+                else "the output folder holds what it held before the run")
+        print(f"geodln {args.command}: interrupted; {kept}", file=sys.stderr)
         return 130
     except (ValueError, OSError) as err:
         print(f"geodln {args.command}: error: {err}", file=sys.stderr)

@@ -51,3 +51,19 @@ def changing_keys_point(params, seed):
     if seed == 2:
         del result["label"]
     return result
+
+
+def itinerary_point(params, seed):
+    """A flow-like result with a known summary: seeds 0..2 visit {} -> {0} -> {0,1} and converge; seed 3 jumps
+    {} -> {0,1} and stops short (loss_gap 1). Saddle stays are seed + 1 (at {}) and 2 (at {0})."""
+    n = params["max_visits"]
+    route = ["", "0", "0,1"] if seed < 3 else ["", "0,1"]
+    kinds = ["strict saddle", "nonstrict saddle", "global minimum"] if seed < 3 else ["strict saddle", "global minimum"]
+    enter = np.full(n, np.nan)
+    exit_ = np.full(n, np.nan)
+    enter[: len(route)] = [0.0, seed + 1.0, seed + 3.0][: len(route)]
+    exit_[: len(route)] = [seed + 1.0, seed + 3.0, np.nan][: len(route)] if seed < 3 else [seed + 1.0, np.nan]
+    pad = n - len(route)
+    return {"loss_gap": 0.0 if seed < 3 else 1.0, "global_min": 0.5, "n_visits": len(route),
+            "visit_learned": np.array(route + [""] * pad), "visit_kind": np.array(kinds + [""] * pad),
+            "visit_enter": enter, "visit_exit": exit_}

@@ -82,19 +82,19 @@ def sweep(task, grid, *, seeds, client=None, workers=None, store=None, progress=
         A bad grid, seeds, task or store; a store of another sweep without
         ``force``; points whose results differ in keys, shapes or kinds.
     """
-    points = make_grid(grid, seeds, settings)
-    name, function = _resolve(task)
-    identity = {"geodln_version": package_version("geodln"), "task": name} | points.description()
     if client is not None and workers is not None:
         raise ValueError("give either client= (run on it) or workers= (start a local cluster), not both")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    if store is None:
+    points = make_grid(grid, seeds, settings)
+    target = None if store is None else SweepStore(store)
+    name, function = _resolve(task)
+    identity = {"geodln_version": package_version("geodln"), "task": name} | points.description()
+    if target is None:
         results = {}
         computed = _compute(function, points, results, None, client, workers, progress)
         ds = assemble(points, results, identity, argv)
     else:
-        target = SweepStore(store)
         with output_lock(target.path):
             ds = target.finished(identity, force)
             computed = 0

@@ -94,9 +94,10 @@ def parse_seeds(seeds) -> tuple[int, ...]:
         values = tuple(range(int(seeds)))
     else:
         try:
-            values = tuple(_integer(s) for s in seeds)
+            items = list(seeds)
         except TypeError:
             raise TypeError(f"seeds must be 'a:b', '0,3,7', an int or a list of ints, not {type(seeds).__name__}") from None
+        values = tuple(_integer(s) for s in items)
     if not values:
         raise ValueError(f"seeds {seeds!r} name no seed: a sweep needs at least one")
     if min(values) < 0:
