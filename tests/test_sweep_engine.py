@@ -156,24 +156,24 @@ def test_serial_local_cluster_and_dask_command_line_give_identical_datasets(tmp_
     local = geodln.sweep(toy_point, GRID, seeds="0:4", workers=2, progress=False)
     port = _free_port()
     dask = Path(sys.executable).with_name("dask")
-    log = open(tmp_path / "dask.log", "w")
-    procs = [_start([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], log)]
-    try:
-        procs.append(_start([dask, "worker", f"tcp://127.0.0.1:{port}", "--host", "127.0.0.1", "--nworkers", "2",
-                             "--nthreads", "1", "--no-dashboard"], log))
-        with Client(f"tcp://127.0.0.1:{port}", timeout="30s") as client:
-            client.wait_for_workers(2, timeout=60)
-            remote = geodln.sweep(toy_point, GRID, seeds="0:4", progress=False)  # the active client
-            ran_on = set(client.run(os.getpid).values())
-    finally:
-        for proc in procs:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+    with open(tmp_path / "dask.log", "w") as log:
+        procs = [_start([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], log)]
+        try:
+            procs.append(_start([dask, "worker", f"tcp://127.0.0.1:{port}", "--host", "127.0.0.1", "--nworkers", "2",
+                                 "--nthreads", "1", "--no-dashboard"], log))
+            with Client(f"tcp://127.0.0.1:{port}", timeout="30s") as client:
+                client.wait_for_workers(2, timeout=60)
+                remote = geodln.sweep(toy_point, GRID, seeds="0:4", progress=False)  # the active client
+                ran_on = set(client.run(os.getpid).values())
+        finally:
+            for proc in procs:  # the scheduler, the worker's nanny and its processes: each in its own session
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     assert len(ran_on) == 2 and os.getpid() not in ran_on
+    import xarray as xr
+
     for ds in (local, remote):
         assert ds.attrs["computed"] == 16
-        import xarray as xr
         xr.testing.assert_identical(_data(ds), _data(serial))
 
 

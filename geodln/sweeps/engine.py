@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -283,6 +283,6 @@ def assemble(points: Grid, results: dict, identity: dict, argv=None):
               for key, values in points.axes.items()}
     coords |= {"seed": np.array(points.seeds), "visit": np.arange(points.max_visits), "mode": np.arange(points.max_modes)}
     attrs = identity | {"command": json.dumps(list(argv)) if argv is not None else "",
-                        "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                        "created": datetime.now(UTC).isoformat(timespec="seconds")}
     ds = xr.Dataset(variables, coords=coords, attrs=attrs)
     return ds.drop_vars([axis for axis in ("visit", "mode") if axis not in ds.dims])
