@@ -235,6 +235,8 @@ def test_a_killed_sweep_resumes_with_only_the_missing_points(tmp_path):
     deadline = time.monotonic() + 60
     while len(list(parts.glob("*.npz"))) < 5 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
+    with pytest.raises(ValueError, match="being written by another geodln process"):  # one writer at a time
+        geodln.sweep(slow_point, GRID, seeds="0:4", workers=1, store=store, settings={"pause": 0.3}, progress=False)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = len(list(parts.glob("*.npz")))
@@ -255,3 +257,18 @@ def test_summary_table_per_grid_point():
     assert len(table) == 3 and table[0].split()[:5] == ["widths", "scale", "runs", "failed", "converged"]
     for row in table[1:]:  # 3 of 4 runs converge; stays at saddles 1,2,3,4 (at {}) and 2,2,2 (at {0}): median 2
         assert row.split()[2:6] == ["4", "0", "0.75", "2"] and row.endswith("{} -> {0} -> {0,1} (3/4)")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--t-end", "5", "--out", "study.txt"], "must end in .zarr (zarr) or .nc"),
+    (["--task", "descent", "--t-end", "5"], "--task descent needs --step S and --n-steps N"),
+    (["--step", "0.1"], "--task flow needs --t-end"),
+    (["--t-end", "5", "--seeds", "3:1"], "name no seed"),
+    (["--t-end", "5", "--workers", "0"], "workers must be a positive integer"),
+    (["--t-end", "5", "--scheduler", "tcp://127.0.0.1:9"], "could not reach a Dask scheduler at tcp://127.0.0.1:9")])
+def test_cli_errors_are_one_line_messages(tmp_path, args, words):
+    env = ENV | {"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}  # Dask's own setting, so the test is quick
+    proc = subprocess.run([sys.executable, "-m", "geodln.cli", "sweep", "--widths", "4,4,4,4", *args], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -110,10 +110,12 @@ def run_sweep(args, argv) -> int:
 
 
 def _connect(address: str):
+    """A client of the scheduler at ``address``; gives up after Dask's connect timeout
+    (``distributed.comm.timeouts.connect``, 30 s unless configured)."""
     from distributed import Client
 
     try:
-        return Client(address, timeout="20s")
+        return Client(address)
     except (OSError, TimeoutError) as err:
         raise ValueError(f"could not reach a Dask scheduler at {address}: {err}") from None
 

@@ -101,7 +101,7 @@ class SweepStore:
         ours = () if previous is None else [p for p in _files(self.path)
                                            if p.split("/")[0] in set(previous.variables) | _ZARR_META]
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self.path.parent, prefix=f".{self.path.name}.geodln-tmp-") as tmp:
+        with tempfile.TemporaryDirectory() as tmp:  # read back as bytes, then swapped in as one unit
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # zarr 3 warns that consolidated metadata is not in its spec yet
                 ds.to_zarr(Path(tmp) / "store.zarr", mode="w")
