@@ -81,6 +81,13 @@ def sweep(task, grid, *, seeds, client=None, workers=None, store=None, progress=
     ValueError, TypeError
         A bad grid, seeds, task or store; a store of another sweep without
         ``force``; points whose results differ in keys, shapes or kinds.
+
+    Examples
+    --------
+    >>> ds = sweep(lambda params, seed: {"x": params["scale"] * seed}, {"scale": [1.0, 2.0]}, seeds="0:3",
+    ...            workers=1, progress=False)
+    >>> ds.x.dims, ds.x.values.tolist(), ds.status.values[0, 0]
+    (('scale', 'seed'), [[0.0, 1.0, 2.0], [0.0, 2.0, 4.0]], 'ok')
     """
     if client is not None and workers is not None:
         raise ValueError("give either client= (run on it) or workers= (start a local cluster), not both")
