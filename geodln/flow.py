@@ -562,6 +562,15 @@ class Trajectory:
         """The end-to-end map ``W(t_k)``, shape=[d_h, d_0]."""
         return self.flow.top.end_to_end(self.theta[k])
 
+    def to_xarray(self):
+        """This run as an ``xarray.Dataset`` over the coordinate ``time``: ``loss``, ``singular_values`` (dims time, sv),
+        ``conserved_drift``, ``theta`` (dims time, param); attrs: topology, loss, nfev, success (0/1), message."""
+        import xarray as xr  # on first use, keeping `import geodln` fast
+        return xr.Dataset({"loss": ("time", self.loss), "singular_values": (("time", "sv"), self.singular_values),
+                           "conserved_drift": ("time", self.conserved_drift), "theta": (("time", "param"), self.theta)},
+                          coords={"time": self.t}, attrs={"topology": repr(self.flow.top), "loss": self.flow.loss_fn.name,
+                                                          "nfev": int(self.nfev), "success": int(self.success), "message": self.message})
+
 
 def vector_field_dense(A, mask, F, lengths=None) -> np.ndarray:
     """Reference implementation of the adjacency formula with dense powers of ``A``.

@@ -1,15 +1,14 @@
-"""Progress reports for long runs, on standard error, at most a few per second."""
+"""Progress bars for long runs (tqdm), on standard error, quiet when it is not a terminal."""
 
 from __future__ import annotations
 
 import sys
-import time
 
 __all__ = ["Progress"]
 
 
 class Progress:
-    """A one-line progress report ``label: value/total (pct%)``.
+    """A tqdm bar ``label: pct% |bar| value/total [elapsed, info]`` driven by absolute values.
 
     Parameters
     ----------
@@ -21,27 +20,34 @@ class Progress:
         When False every call is a no-op, so callers need no branches.
     interval : float
         Minimum seconds between two redraws.
+    stream : file-like, optional
+        Where the bar is drawn (default standard error). Nothing is drawn
+        when the stream is not a terminal (logs, pipes, batch jobs stay clean).
     """
 
     def __init__(self, total: float, label: str, enabled: bool = True, interval: float = 0.5, stream=None):
-        self.total, self.label, self.enabled, self.interval = float(total), label, enabled, interval
+        self.total, self.label, self.interval = float(total), label, interval
         self.stream = stream if stream is not None else sys.stderr
-        self._start = time.monotonic()
-        self._last = -float("inf")
+        isatty = getattr(self.stream, "isatty", None)
+        self.enabled = bool(enabled and isatty is not None and isatty())
+        self._bar = None
+        if self.enabled:
+            from tqdm import tqdm  # on first use, keeping `import geodln` fast
+
+            self._bar = tqdm(total=self.total, desc=label, file=self.stream, mininterval=interval,
+                             bar_format="{desc}: {percentage:5.1f}%|{bar}| {n:.6g}/{total:.6g} [{elapsed}{postfix}]")
 
     def update(self, value: float, info: str = "") -> None:
         """Report that ``value`` of ``total`` is done (redrawn at most every ``interval`` s), with an ``info`` note."""
-        now = time.monotonic()
-        if not self.enabled or now - self._last < self.interval:
+        if self._bar is None:
             return
-        self._last = now
-        frac = min(max(value / self.total, 0.0), 1.0) if self.total > 0 else 1.0
-        note = f", {info}" if info else ""
-        self.stream.write(f"\r{self.label}: {value:.6g}/{self.total:.6g} ({100 * frac:5.1f}%, {now - self._start:.1f} s{note})")
-        self.stream.flush()
+        self._bar.set_postfix_str(info, refresh=False)
+        self._bar.update(float(value) - self._bar.n)
 
     def close(self, message: str = "done") -> None:
-        """Finish the line with a closing message."""
-        if self.enabled:
-            self.stream.write(f"\r{self.label}: {message} in {time.monotonic() - self._start:.1f} s\n")
-            self.stream.flush()
+        """Finish the bar with a closing message."""
+        if self._bar is None:
+            return
+        self._bar.set_postfix_str(message, refresh=False)
+        self._bar.close()
+        self._bar = None

@@ -20,7 +20,9 @@ sizes that fit a two-column journal page (7 in wide, 9 pt text).
 - :func:`plot_catalog`, :func:`plot_hessian_spectrum`,
   :func:`plot_escape_times`: the landscape (:mod:`~geodln.plots.landscape`);
 - :func:`plot_fiber`, :func:`plot_level_sets`: the loss constant on a group
-  orbit, the balances conserved by the flow (:mod:`~geodln.plots.invariants`).
+  orbit, the balances conserved by the flow (:mod:`~geodln.plots.invariants`);
+- :func:`plot_itineraries`, :func:`plot_escape_laws`: saddle-to-saddle
+  statistics of a sweep against the theoretical escape laws (:mod:`~geodln.plots.sweeps`).
 
 The numbered gallery behind ``geodln figures`` is :mod:`geodln.plots.gallery`.
 """
@@ -30,6 +32,7 @@ from .landscape import plot_catalog, plot_escape_times, plot_hessian_spectrum
 from .network import draw_network
 from .phase import LevelSlice, level_set_slice, phase_field, plot_phase_portrait
 from .style import STYLE, figure_bytes, save_figure
+from .sweeps import plot_escape_laws, plot_itineraries
 from .trajectories import plot_descent_vs_flow, plot_mode_curves, plot_trajectory
 
 __all__ = [
@@ -45,6 +48,8 @@ __all__ = [
     "plot_fiber",
     "plot_level_sets",
     "plot_descent_vs_flow",
+    "plot_itineraries",
+    "plot_escape_laws",
     "LevelSlice",
     "level_set_slice",
     "figure_bytes",

@@ -1,0 +1,74 @@
+"""Saddle-to-saddle figures of real (small) sweeps: itineraries and escape laws against theory."""
+
+import numpy as np
+import pytest
+from sweep_local import local_sweep
+
+from geodln.plots import plot_escape_laws, plot_itineraries
+from geodln.plots.sweeps import itinerary_strings
+from geodln.sweeps.tasks import flow_point
+
+
+@pytest.fixture(scope="module")
+def deep():
+    """3 layers from small starts: the origin and {1} are nonstrict saddles of order 3, T_k ~ eps^-1."""
+    return local_sweep(flow_point, {"scale": [1e-2, 4e-2]}, [0, 1],
+                       {"widths": "2,2,2,2", "spectrum": "3,1", "t_end": 600.0, "n_points": 500}, max_modes=2)
+
+
+@pytest.fixture(scope="module")
+def shallow():
+    """2 layers: strict saddles, T_k = log(1/eps)/s_k + O(1)."""
+    return local_sweep(flow_point, {"scale": [1e-5, 1e-3, 1e-1]}, [0, 1, 2],
+                       {"widths": "2,2,2", "spectrum": "3,1", "t_end": 40.0, "n_points": 500}, max_modes=2)
+
+
+def test_nonstrict_escape_law_slopes(deep):
+    """log T_k against log eps has slope 2 - m = -1 at the order-3 saddles (within 0.1)."""
+    fig, fits = plot_escape_laws(deep)
+    assert [f["mode"] for f in fits] == [1, 2] and all(f["n_runs"] == 4 for f in fits)
+    for f in fits:
+        assert f["theory"] == -1.0 and f["law"].startswith("eps^(2-m)")
+        assert f["fitted"] == pytest.approx(f["theory"], abs=0.1)
+    assert len(fig.axes[0].lines) == 3 * len(fits)
+
+
+def test_strict_escape_law_slopes(shallow):
+    """T_k against log(1/eps) has slope 1/s_k (within 10%) at the strict saddles of 2 layers."""
+    _, fits = plot_escape_laws(shallow)
+    assert [f["theory"] for f in fits] == pytest.approx([1 / 3, 1.0])
+    for f in fits:
+        assert f["fitted"] == pytest.approx(f["theory"], rel=0.1)
+
+
+def test_aligned_starts_follow_the_closed_form():
+    ds = local_sweep(flow_point, {"scale": [0.05, 0.2]}, [0],
+                     {"widths": "2,2,2,2", "spectrum": "3,1", "init": "aligned", "t_end": 800.0}, max_modes=2)
+    _, fits = plot_escape_laws(ds)
+    assert len(fits) == 2 and all(f["law"] == "saxe" for f in fits)
+    for f in fits:
+        assert f["fitted"] == pytest.approx(f["theory"], abs=2e-3)
+
+
+def test_itinerary_distribution(deep):
+    texts = itinerary_strings(deep)
+    assert texts.shape == (2, 2) and set(texts.ravel()) == {"{} > {1} > {1,2}"}
+    fig = plot_itineraries(deep)
+    bars = fig.axes[0].patches
+    assert sum(b.get_width() for b in bars) == pytest.approx(2.0)  # the fractions of each grid point add up to 1
+    assert fig.axes[0].get_legend().get_texts()[0].get_text() == "{} > {1} > {1,2}"
+    n_visits = int(np.sum(deep["visit_kind"].values != ""))
+    assert len([ln for ln in fig.axes[1].lines if len(ln.get_xdata())]) == n_visits
+
+
+def test_escape_laws_need_a_scale_axis(deep):
+    with pytest.raises(ValueError, match="scale"):
+        plot_escape_laws(deep.isel(scale=[0]))
+
+
+def test_sweep_dataset_round_trip_through_netcdf(deep, tmp_path):
+    import xarray as xr
+
+    deep.to_netcdf(tmp_path / "s.nc")
+    with xr.open_dataset(tmp_path / "s.nc") as back:
+        xr.testing.assert_identical(back.load(), deep)
