@@ -16,9 +16,11 @@ from collections import Counter
 
 import numpy as np
 
+from ..landscape import KINDS
+
 __all__ = ["add_parser", "run_sweep", "summary_table"]
 
-SADDLES = ("strict saddle", "nonstrict saddle")
+SADDLES = KINDS[1:]  # the saddle classes, named as landscape.classify names them
 CONVERGED_GAP = 1e-6  # a run converged when status is ok and loss_gap <= CONVERGED_GAP * max(1, |global_min|)
 
 
