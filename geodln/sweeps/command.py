@@ -148,7 +148,7 @@ def summary_table(ds) -> str:
             gap, low = point.loss_gap.values, point.global_min.values
             row["converged"] = float(np.mean((status == "ok") & (gap <= CONVERGED_GAP * np.maximum(1, np.abs(low)))))
         if {"visit_kind", "visit_enter", "visit_exit"} <= set(point.data_vars):
-            at_saddle = np.isin(point.visit_kind.values.astype(str), SADDLES)
+            at_saddle = np.isin(point.visit_kind.values.astype(object), SADDLES)
             stays = (point.visit_exit.values - point.visit_enter.values)[at_saddle]
             stays = stays[np.isfinite(stays)]
             row["median saddle time"] = float(np.median(stays)) if stays.size else np.nan
