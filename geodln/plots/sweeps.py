@@ -5,9 +5,13 @@ critical points ``J = {}, {1}, {1, 2}, ...`` one after another. Mode ``k`` is
 learnt when the flow leaves ``{1..k-1}``; its half-learning time ``T_k``
 follows the law of that saddle:
 
-- nonstrict saddle of escape order ``m`` (the origin of ``h >= 3`` layers has
-  ``m = h``): the mode grows like ``du/dt ~ u^(2 - 2/h)`` from ``u ~ eps^h``,
-  so ``T_k ~ eps^(2 - m) / s_k`` (slope ``2 - m`` on log-log axes);
+- nonstrict saddle of escape order ``m``: ``T_k ~ eps^(2 - m)`` (slope
+  ``2 - m`` on log-log axes). From a small start all ``h`` links of mode
+  ``k``'s path are of size ``eps``, so ``m = h`` at every top set
+  ``{1..k-1}``: the mode grows like ``du/dt ~ u^(2 - 2/h)`` from ``u ~ eps^h``.
+  (The point the flow shadows there may carry dangling links of size ``eps``
+  that make it strict, with a negative curvature too small to matter: the
+  law is set by the path the flow closes, not by that class);
 - strict saddle (``h = 2``): exponential growth at rate ``2 s_k`` from
   ``u ~ eps^2``, so ``T_k = log(1/eps) / s_k + O(1)`` (slope ``1 / s_k``
   against ``log(1/eps)``, the gap being ``s_k``);
@@ -21,6 +25,7 @@ import json
 from itertools import product
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from ..sweeps.tasks import half_learning_time
 from .style import STYLE, new_figure, set_label, styled
@@ -130,23 +135,14 @@ def plot_itineraries(ds, max_runs: int = 48):
     return fig
 
 
-def _law(ds, point: dict, k: int, spectrum: np.ndarray, depth: int, order: float):
+def _law(ds, point: dict, k: int, spectrum: np.ndarray, depth: int):
     """The theory for mode ``k`` (1-based): (law name, predicted slope, curve eps -> T or None)."""
     s = float(spectrum[k - 1])
     if _setting(ds, point, "init", "small") == "aligned":
         return "saxe", None, lambda eps: np.array([half_learning_time(s, e**depth, depth) for e in eps])
     if depth == 2:
         return "log(1/eps)/s_k", 1.0 / s, None
-    return f"eps^(2-m), m={order:g}", 2.0 - order, None
-
-
-def _order(ds, point: dict, k: int, depth: int) -> float:
-    """The escape order recorded at the visits of ``{1..k-1}`` (median over the runs), else ``h`` (the origin's)."""
-    sel = ds.sel(point)
-    J = ",".join(str(i) for i in range(1, k))
-    orders = sel["visit_escape_order"].values[(sel["visit_learned"].values == J) & (sel["visit_kind"].values != "")]
-    orders = orders[np.isfinite(orders)]
-    return float(np.median(orders)) if orders.size else float(depth)
+    return f"eps^(2-m), m={depth}", 2.0 - depth, None
 
 
 @styled
@@ -158,7 +154,7 @@ def plot_escape_laws(ds):
     is learnt from (dashed; see the module docstring) and a least-squares fit
     over the scales:
 
-    - nonstrict saddles: the slope of ``log T`` against ``log eps``, theory ``2 - m``;
+    - nonstrict saddles (depth ``h >= 3``): the slope of ``log T`` against ``log eps``, theory ``2 - h``;
     - strict saddles (depth 2): the slope of ``T`` against ``log(1/eps)``, theory ``1 / s_k``;
     - aligned starts: the closed form itself; ``fitted``/``theory`` are the
       log-log slopes of the measured and closed-form times.
@@ -184,7 +180,7 @@ def plot_escape_laws(ds):
     if "scale" not in ds.dims or ds.sizes["scale"] < 2:
         raise ValueError("plot_escape_laws needs a sweep over 'scale' with at least two values")
     eps = np.asarray(ds["scale"].values, dtype=float)
-    fig, (ax,) = new_figure(1, width=STYLE["width"] * 0.6, height=3.4)
+    fig, (ax,) = new_figure(1, height=3.2)
     fits, line = [], 0
     for point in _points(ds, skip=("scale",)):
         widths = [int(w) for w in str(_setting(ds, point, "widths")).split(",")]
@@ -198,7 +194,7 @@ def plot_escape_laws(ds):
             if depth < 2 or ok.sum() < 2:
                 continue
             med = np.median(T[ok], axis=1)
-            law, slope, curve = _law(ds, point, k, spectrum, depth, _order(ds, point, k, depth))
+            law, slope, curve = _law(ds, point, k, spectrum, depth)
             x = np.log(eps[ok])
             if curve is not None:
                 theory_T = curve(eps[ok])
@@ -213,15 +209,18 @@ def plot_escape_laws(ds):
             line += 1
             ax.plot(np.repeat(eps[ok], T.shape[1]), T[ok].ravel(), ".", color=color, alpha=0.35, ms=3)
             ax.plot(eps[ok], med, "o-", color=color, ms=4,
-                    label=f"${set_label(range(1, k))}\\to$ mode {k}: slope {fitted:.2f} ({theory:.2f})"
+                    label=f"${set_label(range(1, k))}\\to$ {k}: {fitted:.2f} ({theory:.2f})"
                     + (f", {_name(point)}" if point else ""))
-            ax.plot(eps[ok], theory_T, "--", color=color, lw=1)
+            ax.plot(eps[ok], theory_T, "--", color="black", lw=0.8, zorder=3)
             fits.append({"point": point, "mode": k, "law": law, "fitted": float(fitted), "theory": float(theory),
                          "n_runs": int(np.isfinite(T[ok]).sum())})
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xticks(eps, [f"{e:g}" for e in eps])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(r"initial scale $\varepsilon$")
     ax.set_ylabel(r"half-learning time $T_k$")
     ax.set_title("escape laws: measured (solid), theory (dashed)")
-    ax.legend(fontsize=STYLE["fontsize"] - 2)
+    ax.legend(fontsize=STYLE["fontsize"] - 2, loc="center left", bbox_to_anchor=(1.02, 0.5),
+              title="mode: fitted slope (theory)")
     return fig, fits
