@@ -360,12 +360,14 @@ GALLERY = [
                   "left out of the fits.", _fig_descent),
     GalleryFigure(12, "sweep", "Escape laws from a sweep over scales, depths and seeds",
                   "`geodln.sweep` of the flow over the initial scale `eps` (each weight `eps N(0,1)`), depths 2 and 3 "
-                  "(widths 2,2,2 and 2,2,2,2, data modes 3, 1) and 3 seeds: the time `T_k` at which mode `k` is half "
-                  "learnt (dots: runs, circles: medians) against the laws of the saddle it is learnt from (dashed). "
-                  "Depth 3: from a small start all three links of the next mode's path start at size `eps`, so the "
-                  "escape order is `m = 3` and `T_k ~ eps^(2-m)` (slope -1); depth 2: strict saddles, `T_k = log(1/eps)/s_k + O(1)`. The legend gives the fitted slope "
-                  "and the theory's in brackets (for depth 2 the slope of `T_k` against `log(1/eps)`, theory "
-                  "`1/s_k`), as returned by `plot_escape_laws`.", _fig_sweep),
+                  "(widths 2,2,2 and 2,2,2,2, data modes 3, 1) and 3 seeds. Left: the time `T_k` at which mode `k` "
+                  "is half learnt; right: the time each run spent at the saddle `{1..k-1}` it learns mode `k` from "
+                  "(the itinerary's exit minus entry time; depth 2 rests too briefly there to make a visit at most "
+                  "scales). Dots: runs, circles: medians, dashed: the law of that saddle. Depth 3: from a small start "
+                  "all three links of the next mode's path start at size `eps`, so the escape order is `m = 3` and "
+                  "the times go like `eps^(2-m)` (slope -1); depth 2: strict saddles, `T_k = log(1/eps)/s_k + O(1)`. "
+                  "The legends give the fitted slope and the theory's in brackets (for depth 2 the slope against "
+                  "`log(1/eps)`, theory `1/s_k`), as returned by `plot_escape_laws`.", _fig_sweep),
 ]
 
 
