@@ -181,7 +181,17 @@ class Catalog:
         raise KeyError(f"no record {record_id!r} in this catalog")
 
     def to_dataframe(self):
-        """The records as a pandas DataFrame (the scalar fields of ``summary.csv``)."""
+        """The records as a pandas DataFrame: one row per record, the columns of ``summary.csv`` (:data:`CSV_FIELDS`).
+
+        pandas is a dependency of geodln, imported on first use. The values are
+        those written to the CSV (``learned`` and ``layer_ranks`` as text, e.g. ``"[1, 2]"``).
+
+        Examples
+        --------
+        >>> df = build_catalog([2, 2, 2], [3.0, 1.0]).to_dataframe()
+        >>> df[["learned", "critical_value", "kind"]].values.tolist()[-1]
+        ['[1, 2]', 0.0, 'global_minimum']
+        """
         try:
             import pandas as pd
         except ImportError:

@@ -24,18 +24,21 @@ def shallow():
 
 
 def test_nonstrict_escape_law_slopes(deep):
-    """log T_k against log eps has slope 2 - m = -1 at the order-3 saddles (within 0.1)."""
+    """log T_k against log eps has slope 2 - m = -1 at the order-3 saddles: the half-learning times within 0.1,
+    the stays at {} and {1} (whose ends are set by the visit thresholds, an O(1) offset) within 0.2."""
     fig, fits = plot_escape_laws(deep)
-    assert [f["mode"] for f in fits] == [1, 2] and all(f["n_runs"] == 4 for f in fits)
+    assert [(f["time"], f["mode"]) for f in fits] == [("half_time", 1), ("stay", 1), ("half_time", 2), ("stay", 2)]
     for f in fits:
-        assert f["theory"] == -1.0 and f["law"].startswith("eps^(2-m)")
-        assert f["fitted"] == pytest.approx(f["theory"], abs=0.1)
-    assert len(fig.axes[0].lines) == 3 * len(fits)
+        assert f["theory"] == -1.0 and f["law"].startswith("eps^(2-m)") and f["n_runs"] == 4
+        assert f["fitted"] == pytest.approx(f["theory"], abs=0.1 if f["time"] == "half_time" else 0.2)
+    for ax in fig.axes[:2]:  # runs, medians and theory for each mode
+        assert len(ax.lines) == 3 * 2
 
 
 def test_strict_escape_law_slopes(shallow):
     """T_k against log(1/eps) has slope 1/s_k (within 10%) at the strict saddles of 2 layers."""
     _, fits = plot_escape_laws(shallow)
+    fits = [f for f in fits if f["time"] == "half_time"]
     assert [f["theory"] for f in fits] == pytest.approx([1 / 3, 1.0])
     for f in fits:
         assert f["fitted"] == pytest.approx(f["theory"], rel=0.1)
@@ -45,7 +48,7 @@ def test_aligned_starts_follow_the_closed_form():
     ds = local_sweep(flow_point, {"scale": [0.05, 0.2]}, [0],
                      {"widths": "2,2,2,2", "spectrum": "3,1", "init": "aligned", "t_end": 800.0}, max_modes=2)
     _, fits = plot_escape_laws(ds)
-    assert len(fits) == 2 and all(f["law"] == "saxe" for f in fits)
+    assert [f["time"] for f in fits] == ["half_time"] * 2 and all(f["law"] == "saxe" for f in fits)
     for f in fits:
         assert f["fitted"] == pytest.approx(f["theory"], abs=2e-3)
 

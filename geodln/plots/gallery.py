@@ -38,6 +38,7 @@ from .landscape import plot_catalog, plot_escape_times, plot_hessian_spectrum
 from .network import draw_network
 from .phase import plot_phase_portrait
 from .style import figure_bytes
+from .sweeps import plot_escape_laws
 from .trajectories import plot_descent_vs_flow, plot_mode_curves, plot_trajectory
 
 __all__ = ["GalleryFigure", "GALLERY", "make_gallery", "gallery_readme"]
@@ -175,6 +176,16 @@ def _escape_law(h: int, s: float, eps):
         p_star = s * (1 - 1 / np.sqrt(2))
         return np.log((s / x0**2 - 1) / (s / p_star - 1)) / (2 * s)
     return x0 ** (2 - h) / ((h - 2) * s)
+
+
+def _fig_sweep(rng):
+    from ..sweeps import sweep  # Dask and xarray on first use
+
+    grid = {"widths": ["2,2,2", "2,2,2,2"], "scale": [5e-3, 1.5e-2, 4.5e-2]}
+    seeds = [int(x) for x in rng.integers(0, 2**31, size=3)]
+    ds = sweep("flow", grid, seeds=seeds, workers=1, progress=False,
+               settings={"spectrum": "3,1", "t_end": 1000.0, "n_points": 600})
+    return plot_escape_laws(ds)[0]
 
 
 def _fig_escape(rng):
@@ -347,6 +358,16 @@ GALLERY = [
                   "`eta^2 (G_i G_i^T - G_(i+1)^T G_(i+1))` (fitted slope 2), the drift accumulated over the fixed "
                   "time t = 12 scales like eta (slope 1); open circles: the run above the threshold (dashed line), "
                   "left out of the fits.", _fig_descent),
+    GalleryFigure(12, "sweep", "Escape laws from a sweep over scales, depths and seeds",
+                  "`geodln.sweep` of the flow over the initial scale `eps` (each weight `eps N(0,1)`), depths 2 and 3 "
+                  "(widths 2,2,2 and 2,2,2,2, data modes 3, 1) and 3 seeds. Left: the time `T_k` at which mode `k` "
+                  "is half learnt; right: the time each run spent at the saddle `{1..k-1}` it learns mode `k` from "
+                  "(the itinerary's exit minus entry time; depth 2 rests too briefly there to make a visit at most "
+                  "scales). Dots: runs, circles: medians, dashed: the law of that saddle. Depth 3: from a small start "
+                  "all three links of the next mode's path start at size `eps`, so the escape order is `m = 3` and "
+                  "the times go like `eps^(2-m)` (slope -1); depth 2: strict saddles, `T_k = log(1/eps)/s_k + O(1)`. "
+                  "The legends give the fitted slope and the theory's in brackets (for depth 2 the slope against "
+                  "`log(1/eps)`, theory `1/s_k`), as returned by `plot_escape_laws`.", _fig_sweep),
 ]
 
 

@@ -5,9 +5,13 @@ critical points ``J = {}, {1}, {1, 2}, ...`` one after another. Mode ``k`` is
 learnt when the flow leaves ``{1..k-1}``; its half-learning time ``T_k``
 follows the law of that saddle:
 
-- nonstrict saddle of escape order ``m`` (the origin of ``h >= 3`` layers has
-  ``m = h``): the mode grows like ``du/dt ~ u^(2 - 2/h)`` from ``u ~ eps^h``,
-  so ``T_k ~ eps^(2 - m) / s_k`` (slope ``2 - m`` on log-log axes);
+- nonstrict saddle of escape order ``m``: ``T_k ~ eps^(2 - m)`` (slope
+  ``2 - m`` on log-log axes). From a small start all ``h`` links of mode
+  ``k``'s path are of size ``eps``, so ``m = h`` at every top set
+  ``{1..k-1}``: the mode grows like ``du/dt ~ u^(2 - 2/h)`` from ``u ~ eps^h``.
+  (The point the flow shadows there may carry dangling links of size ``eps``
+  that make it strict, with a negative curvature too small to matter: the
+  law is set by the path the flow closes, not by that class);
 - strict saddle (``h = 2``): exponential growth at rate ``2 s_k`` from
   ``u ~ eps^2``, so ``T_k = log(1/eps) / s_k + O(1)`` (slope ``1 / s_k``
   against ``log(1/eps)``, the gap being ``s_k``);
@@ -21,6 +25,7 @@ import json
 from itertools import product
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from ..sweeps.tasks import half_learning_time
 from .style import STYLE, new_figure, set_label, styled
@@ -130,38 +135,32 @@ def plot_itineraries(ds, max_runs: int = 48):
     return fig
 
 
-def _law(ds, point: dict, k: int, spectrum: np.ndarray, depth: int, order: float):
+def _law(ds, point: dict, k: int, spectrum: np.ndarray, depth: int):
     """The theory for mode ``k`` (1-based): (law name, predicted slope, curve eps -> T or None)."""
     s = float(spectrum[k - 1])
     if _setting(ds, point, "init", "small") == "aligned":
         return "saxe", None, lambda eps: np.array([half_learning_time(s, e**depth, depth) for e in eps])
     if depth == 2:
         return "log(1/eps)/s_k", 1.0 / s, None
-    return f"eps^(2-m), m={order:g}", 2.0 - order, None
-
-
-def _order(ds, point: dict, k: int, depth: int) -> float:
-    """The escape order recorded at the visits of ``{1..k-1}`` (median over the runs), else ``h`` (the origin's)."""
-    sel = ds.sel(point)
-    J = ",".join(str(i) for i in range(1, k))
-    orders = sel["visit_escape_order"].values[(sel["visit_learned"].values == J) & (sel["visit_kind"].values != "")]
-    orders = orders[np.isfinite(orders)]
-    return float(np.median(orders)) if orders.size else float(depth)
+    return f"eps^(2-m), m={depth}", 2.0 - depth, None
 
 
 @styled
 def plot_escape_laws(ds):
-    """Half-learning time of each mode against the initial scale, with the theoretical laws and fitted slopes.
+    """Escape times against the initial scale, with the theoretical laws and fitted slopes.
 
-    One line per grid point (other than ``scale``) and mode: the median over
-    seeds of ``half_time`` (dots: single runs), the law of the saddle the mode
-    is learnt from (dashed; see the module docstring) and a least-squares fit
-    over the scales:
+    Left: the half-learning time ``T_k`` of each mode; right: the time each
+    run spent on its visit to ``{1..k-1}``, the saddle mode ``k`` is learnt
+    from (``visit_exit - visit_enter``; the start plateau for ``k = 1``). One
+    line per grid point (other than ``scale``) and mode: the median over seeds
+    (dots: single runs), the law of the saddle (dashed; see the module
+    docstring) and a least-squares fit over the scales:
 
-    - nonstrict saddles: the slope of ``log T`` against ``log eps``, theory ``2 - m``;
+    - nonstrict saddles (depth ``h >= 3``): the slope of ``log T`` against ``log eps``, theory ``2 - h``;
     - strict saddles (depth 2): the slope of ``T`` against ``log(1/eps)``, theory ``1 / s_k``;
     - aligned starts: the closed form itself; ``fitted``/``theory`` are the
-      log-log slopes of the measured and closed-form times.
+      log-log slopes of the measured and closed-form times (half-learning
+      times only: the stays have no closed form).
 
     Parameters
     ----------
@@ -173,8 +172,9 @@ def plot_escape_laws(ds):
     -------
     fig : matplotlib.figure.Figure
     fits : list of dict
-        One per line: ``point`` (the grid point), ``mode`` (1-based), ``law``,
-        ``fitted``, ``theory`` (slopes as above) and ``n_runs`` (finite runs used).
+        One per fitted line: ``point`` (the grid point), ``mode`` (1-based),
+        ``time`` (``"half_time"`` or ``"stay"``), ``law``, ``fitted``, ``theory``
+        (slopes as above) and ``n_runs`` (runs used).
 
     Raises
     ------
@@ -184,44 +184,74 @@ def plot_escape_laws(ds):
     if "scale" not in ds.dims or ds.sizes["scale"] < 2:
         raise ValueError("plot_escape_laws needs a sweep over 'scale' with at least two values")
     eps = np.asarray(ds["scale"].values, dtype=float)
-    fig, (ax,) = new_figure(1, width=STYLE["width"] * 0.6, height=3.4)
+    fig, axes = new_figure(2, height=3.2)
     fits, line = [], 0
     for point in _points(ds, skip=("scale",)):
         widths = [int(w) for w in str(_setting(ds, point, "widths")).split(",")]
         depth = len(widths) - 1
         default = ",".join(str(k) for k in range(min(widths[0], widths[-1]), 0, -1))
         spectrum = np.array([float(x) for x in str(_setting(ds, point, "spectrum", default)).split(",")])
-        times = ds["half_time"].sel(point).transpose("scale", "seed", "mode").values
-        for k in range(1, min(times.shape[2], len(spectrum)) + 1):
-            T = times[:, :, k - 1]
-            ok = np.all(np.isfinite(T), axis=1)
-            if depth < 2 or ok.sum() < 2:
+        sel = ds.sel(point)
+        half = sel["half_time"].transpose("scale", "seed", "mode").values
+        for k in range(1, min(half.shape[2], len(spectrum)) + 1):
+            if depth < 2:
                 continue
-            med = np.median(T[ok], axis=1)
-            law, slope, curve = _law(ds, point, k, spectrum, depth, _order(ds, point, k, depth))
-            x = np.log(eps[ok])
-            if curve is not None:
-                theory_T = curve(eps[ok])
-                fitted, theory = np.polyfit(x, np.log(med), 1)[0], np.polyfit(x, np.log(theory_T), 1)[0]
-            elif depth == 2:
-                fitted, theory = np.polyfit(-x, med, 1)[0], slope
-                theory_T = med.mean() + slope * (-x - (-x).mean())
-            else:
-                fitted, theory = np.polyfit(x, np.log(med), 1)[0], slope
-                theory_T = np.exp(np.log(med).mean() + slope * (x - x.mean()))
+            law, slope, curve = _law(ds, point, k, spectrum, depth)
             color = STYLE["colors"][line % len(STYLE["colors"])]
+            name = f"${set_label(range(1, k))}\\to$ {k}" + (f", {_name(point)}" if point else "")
+            stays = (law, slope if curve is None else None, None)  # no closed form for the stay of aligned starts
+            for what, ax, T, theory in (("half_time", axes[0], half[:, :, k - 1], (law, slope, curve)),
+                                        ("stay", axes[1], _stays(sel, k), stays)):
+                fit = _draw_law(ax, eps, T, depth, *theory, color=color, name=name)
+                if fit is not None:
+                    fits.append({"point": point, "mode": k, "time": what, "law": law, **fit})
             line += 1
-            ax.plot(np.repeat(eps[ok], T.shape[1]), T[ok].ravel(), ".", color=color, alpha=0.35, ms=3)
-            ax.plot(eps[ok], med, "o-", color=color, ms=4,
-                    label=f"${set_label(range(1, k))}\\to$ mode {k}: slope {fitted:.2f} ({theory:.2f})"
-                    + (f", {_name(point)}" if point else ""))
-            ax.plot(eps[ok], theory_T, "--", color=color, lw=1)
-            fits.append({"point": point, "mode": k, "law": law, "fitted": float(fitted), "theory": float(theory),
-                         "n_runs": int(np.isfinite(T[ok]).sum())})
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(r"initial scale $\varepsilon$")
-    ax.set_ylabel(r"half-learning time $T_k$")
-    ax.set_title("escape laws: measured (solid), theory (dashed)")
-    ax.legend(fontsize=STYLE["fontsize"] - 2)
+    for ax, ylabel, title in ((axes[0], r"half-learning time $T_k$", "mode $k$ half learnt"),
+                              (axes[1], r"time at $\{1..k-1\}$", "time spent at the saddle it leaves")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(eps, [f"{e:g}" for e in eps])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(r"initial scale $\varepsilon$")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=STYLE["fontsize"] - 2.5, title="fitted slope (theory)",
+                      title_fontsize=STYLE["fontsize"] - 2)
     return fig, fits
+
+
+def _stays(sel, k: int) -> np.ndarray:
+    """Time each run spent on its visit to ``{1..k-1}``, shape=[scale, seed] (NaN where it made none)."""
+    J = ",".join(str(i) for i in range(1, k))
+    dims = ("scale", "seed", "visit")
+    hit = (sel["visit_learned"].transpose(*dims).values == J) & (sel["visit_kind"].transpose(*dims).values != "")
+    span = sel["visit_exit"].transpose(*dims).values - sel["visit_enter"].transpose(*dims).values
+    return np.where(hit.any(axis=2), np.nansum(np.where(hit, span, 0.0), axis=2), np.nan)
+
+
+def _draw_law(ax, eps, T, depth, law, slope, curve, color, name):
+    """Runs (dots), medians over seeds (solid), the law (dashed); the fit as a dict, or None when the law has no
+    slope or fewer than two scales have finite times."""
+    ok = np.all(np.isfinite(T), axis=1)
+    if ok.sum() < 2:
+        return None
+    med, x = np.median(T[ok], axis=1), np.log(eps[ok])
+    if curve is not None:
+        theory_T = curve(eps[ok])
+        fitted, theory = np.polyfit(x, np.log(med), 1)[0], np.polyfit(x, np.log(theory_T), 1)[0]
+    elif slope is None:
+        fitted = theory = theory_T = None
+    elif depth == 2:
+        fitted, theory = np.polyfit(-x, med, 1)[0], slope
+        theory_T = med.mean() + slope * (-x - (-x).mean())
+    else:
+        fitted, theory = np.polyfit(x, np.log(med), 1)[0], slope
+        theory_T = np.exp(np.log(med).mean() + slope * (x - x.mean()))
+    ax.plot(np.repeat(eps[ok], T.shape[1]), T[ok].ravel(), ".", color=color, alpha=0.35, ms=3)
+    ax.plot(eps[ok], med, "o-", color=color, ms=4,
+            label=name + ("" if fitted is None else f": {fitted:.2f} ({theory:.2f})"))
+    if fitted is None:
+        return None
+    ax.plot(eps[ok], theory_T, "--", color="black", lw=0.8, zorder=3)
+    return {"fitted": float(fitted), "theory": float(theory), "n_runs": int(ok.sum() * T.shape[1])}
