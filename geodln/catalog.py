@@ -29,7 +29,7 @@ from .files import json_bytes, json_default, npz_bytes, output_lock, provenance,
 from .flow import GradientFlow
 from .landscape import KINDS, CriticalPoint, analyze_stratum
 from .progress import Progress
-from .saddles import local_manifolds, verify_direction
+from .saddles import certify_directions, local_manifolds
 from .strata import Piece, Stratum, enumerate_strata
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 from .topology import layered
@@ -436,11 +436,12 @@ def fill_saddles(catalog, progress: bool = False, argv=None) -> Catalog:
         stratum = Stratum(tuple(widths), tuple(rec["learned"]), tuple(Piece(*p) for p in rec["pieces"]), len(spectrum))
         theta = top.pack(catalog.point(rec))
         found = local_manifolds(flow, theta, stratum, catalog.similarity(rec), tolerances=tol)
+        checks = iter(certify_directions(flow, theta, found.unstable + found.stable, tolerances=tol))
         for label, group in (("u", found.unstable), ("s", found.stable)):
             items = []
             for j, d in enumerate(group):
                 key = f"{rec['id']}_{label}{j}"
-                check = verify_direction(flow, theta, d, tolerances=tol)
+                check = next(checks)
                 directions[key] = top.adjacency(d.vector)
                 items.append({"file": DIRECTIONS, "key": key, "order": d.order, "mode": d.mode,
                               "verified": check.verified, "eigenvalue": d.eigenvalue, "links": d.links,
