@@ -19,11 +19,13 @@ import csv
 import hashlib
 import io
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .counting import count_strata
 from .data import Data
 from .files import (json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance, replace_directory,
                     write_npz)
@@ -343,7 +345,9 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
     seed : int
         Seeds the data's singular vectors and every representative.
     max_per_set : int, optional
-        Cap on strata per learnt set (the count left out is in the manifest).
+        Cap on strata per learnt set: the simplest ones are kept; how many each
+        learnt set leaves out (counted by :func:`geodln.count_strata`, never
+        listed) is in the manifest's ``left_out`` and ``n_left_out``.
     tolerances : Tolerances
         The thresholds of every check (recorded in the manifest).
 
@@ -365,13 +369,19 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
             "value, whose strata and inertias the catalog cannot represent. Merge them into a single value "
             "with a larger gap to the others, or separate them by more than that")
     data = Data.from_spectrum(s, widths[0], widths[-1], seed=seed)
-    groups = list(enumerate_strata(widths, len(s), max_per_set))
-    total = sum(len(strata) for _, strata, _ in groups)
+    # the count comes first and without listing: the bar knows its total from the start, and the
+    # strata a cap leaves out are never walked
+    counts = count_strata(widths, len(s)).by_learned
+    total = sum(n if max_per_set is None else min(n, max_per_set) for n in counts.values())
     rng = np.random.default_rng(seed)
     top = layered(widths)
     bar = Progress(total, "analysing strata", enabled=progress)
-    records, points, spectra, similarities = [], {}, {}, {}
-    for _, strata, _ in groups:
+    bar.update(0, f"{sum(counts.values()):,} strata in all" + (f", at most {max_per_set} per learnt set" if max_per_set else ""))
+    records, points, spectra, similarities, left_out = [], {}, {}, {}, {}
+    start = time.monotonic()
+    for J, strata, _ in enumerate_strata(widths, len(s), max_per_set, count_left_out=False):
+        if counts[J] > len(strata):
+            left_out[" ".join(map(str, J)) or "-"] = counts[J] - len(strata)
         for stratum in strata:
             rid = f"cp{len(records):05d}"
             cp = analyze_stratum(stratum, data, seed=rng, tolerances=tolerances)
@@ -379,7 +389,7 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
             points[rid] = top.adjacency(cp.theta)
             spectra[rid] = cp.eigenvalues
             similarities[rid] = cp.similarity
-            bar.update(len(records))
+            bar.update(len(records), _pace(len(records), total, start, "strata"))
     bar.close(f"{total} strata")
     params = {"widths": widths, "spectrum": s.tolist(), "seed": seed, "max_per_set": max_per_set}
     manifest = provenance(argv, **params) | {
@@ -397,9 +407,19 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
         "data": {"Syx": data.Syx, "Sxx": data.Sxx, "singular_values": data.s, "U": data.U, "V": data.V},
         "n_records": len(records),
         "counts": {kind: sum(r["kind"] == kind for r in records) for kind in KINDS},
-        "left_out": {" ".join(map(str, J)) or "-": n for J, _, n in groups if n},
+        "left_out": left_out,
+        "n_left_out": sum(left_out.values()),
     }
     return Catalog(manifest, records, arrays={POINTS: points, SPECTRA: spectra, SIMILARITIES: similarities})
+
+
+def _pace(done: int, total: int, start: float, unit: str) -> str:
+    """``"12.3 strata/s, ~45 s left"``: the rate so far and the time the rest takes at that rate."""
+    elapsed = time.monotonic() - start
+    if done == 0 or elapsed <= 0:
+        return ""
+    rate = done / elapsed
+    return f"{rate:.3g} {unit}/s, ~{(total - done) / rate:.0f} s left"
 
 
 def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) -> Catalog:
@@ -442,6 +462,7 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) ->
     directions, n_verified, n_total, n_resumed = {}, 0, 0, 0
     saddles = [r for r in catalog.records if r["kind"] != "global_minimum"]
     bar = Progress(len(saddles), "verifying saddle directions", enabled=progress)
+    start = time.monotonic()
     for done, rec in enumerate(saddles, start=1):
         point = catalog.point(rec)
         saved = _resume(checkpoint, rec["id"], point, tol_text)
@@ -457,7 +478,8 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) ->
         items = fields["unstable_directions"] + fields["stable_directions"]
         n_verified += sum(item["verified"] for item in items)
         n_total += len(items)
-        bar.update(done, f"{n_resumed} from the checkpoint" if n_resumed else "")
+        bar.update(done, _pace(done, len(saddles), start, "saddles")
+                   + (f", {n_resumed} from the checkpoint" if n_resumed else ""))
     bar.close(f"{n_verified}/{n_total} directions verified" + (f" ({n_resumed} saddles resumed)" if n_resumed else ""))
     catalog.manifest.update(schema_version=SCHEMA_VERSION, saddles=provenance(argv) | {"n_directions": n_total,
                                                                                         "n_verified": n_verified})
