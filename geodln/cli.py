@@ -309,8 +309,9 @@ def run_catalog(args, argv) -> int:
         catalog = build_catalog(args.widths, args.spectrum, seed=args.seed, max_per_set=args.max_per_set,
                                 progress=not args.quiet, argv=argv)
         if not args.no_saddles:  # in memory: the folder changes only once, when everything is done
-            fill_saddles(catalog, progress=not args.quiet, argv=argv)
+            fill_saddles(catalog, progress=not args.quiet, argv=argv, checkpoint=_checkpoint(args.out))
         out = catalog.write(args.out, overwrite=args.force)
+        _drop_checkpoint(args.out)
     if not args.quiet:
         print(summary_table(catalog))
     counts = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in catalog.counts().items())
@@ -351,11 +352,28 @@ def run_saddles(args, argv) -> int:
     from .catalog import fill_saddles
 
     with output_lock(args.catalog):  # the catalog is rewritten once, at the end, in one step
-        catalog = fill_saddles(args.catalog, progress=not args.quiet, argv=argv)
+        catalog = fill_saddles(args.catalog, progress=not args.quiet, argv=argv, checkpoint=_checkpoint(args.catalog))
+        _drop_checkpoint(args.catalog)
     info = catalog.manifest["saddles"]
     print(f"{info['n_verified']}/{info['n_directions']} directions verified at "
           f"{sum(r['kind'] != 'global_minimum' for r in catalog.records)} saddles; wrote {catalog.path}")
     return 0 if info["n_verified"] == info["n_directions"] else 1
+
+
+def _checkpoint(out: Path) -> Path:
+    """Where the saddles of the catalog ``out`` are saved one by one while they are verified
+    (a hidden folder beside it), so that an interrupted run resumes there."""
+    return out.parent / f".{out.name}.geodln-checkpoint"
+
+
+def _drop_checkpoint(out: Path) -> None:
+    """Remove the checkpoint of ``out`` once the catalog is written (only the files geodln saved there)."""
+    folder = _checkpoint(out)
+    if folder.is_dir():
+        for item in [*folder.glob("cp*.npz"), *folder.glob(".cp*.npz.geodln-tmp-*")]:  # and those of killed writes
+            item.unlink()
+        if not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def summary_table(catalog, max_rows: int = 200) -> str:
