@@ -27,10 +27,10 @@ import numpy as np
 
 from .counting import count_strata
 from .data import Data
+from .errors import ClassificationError
 from .files import (json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance, replace_directory,
                     write_npz)
 from .flow import GradientFlow
-from .errors import ClassificationError
 from .landscape import KINDS, CriticalPoint, analyze_stratum, curvature
 from .progress import Progress
 from .saddles import certify_directions, local_manifolds
@@ -468,7 +468,7 @@ def _in_user_coordinates(cp: CriticalPoint, user: Data, tol: Tolerances) -> Crit
     label = cp.stratum.label
     if grad_norm > tol.gradient * scale or abs(loss - value) > tol.loss * scale:
         raise ClassificationError(f"{label}: in the user's coordinates |grad| = {grad_norm:.2e}, loss {loss} vs L_J = {value}")
-    lam, full, hor, orbit = curvature(flow, theta, tol)
+    lam, full, hor, _ = curvature(flow, theta, tol)
     if (full.negative, full.zero, full.positive, hor.negative, hor.zero, hor.positive) != (
             cp.hessian.negative, cp.hessian.zero, cp.hessian.positive,
             cp.horizontal_hessian.negative, cp.horizontal_hessian.zero, cp.horizontal_hessian.positive):
