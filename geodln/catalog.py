@@ -516,6 +516,9 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) ->
     catalog = Catalog.load(path) if path is not None else catalog
     params = catalog.manifest["parameters"]
     widths, spectrum = params["widths"], params["spectrum"]
+    if "data" in params:
+        raise ValueError(f"{catalog.path or 'the catalog'} is a catalog of real data: its saddle directions are not "
+                         "computed yet")
     data = Data.from_spectrum(spectrum, widths[0], widths[-1], seed=params["seed"])
     if not np.allclose(data.Syx, np.array(catalog.manifest["data"]["Syx"]), rtol=0, atol=1e-12):
         raise ValueError(f"{catalog.path or 'the catalog'}: its data cannot be regenerated from its seed")

@@ -50,4 +50,5 @@ def test_cli_catalog_reads_the_flow_data_file(tmp_path, capsys):
     loaded = Catalog.load(out)
     assert loaded.manifest["parameters"]["spectrum"] == pytest.approx(data.s.tolist())
     assert main(args + ["--no-saddles"]) == 0 and "nothing recomputed" in capsys.readouterr().out
+    assert main(["saddles", "--catalog", str(out)]) == 2 and "real data" in capsys.readouterr().err
 
