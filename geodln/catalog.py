@@ -20,17 +20,18 @@ import hashlib
 import io
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .counting import count_strata
 from .data import Data
+from .errors import ClassificationError
 from .files import (json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance, replace_directory,
                     write_npz)
 from .flow import GradientFlow
-from .landscape import KINDS, CriticalPoint, analyze_stratum
+from .landscape import KINDS, CriticalPoint, analyze_stratum, curvature
 from .progress import Progress
 from .saddles import certify_directions, local_manifolds
 from .strata import Piece, Stratum, enumerate_strata
@@ -342,8 +343,8 @@ def _csv_row(rec: dict) -> dict:
     }
 
 
-def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = None, progress: bool = False,
-                  argv=None, tolerances: Tolerances = DEFAULT_TOLERANCES) -> Catalog:
+def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None = None, progress: bool = False,
+                  argv=None, tolerances: Tolerances = DEFAULT_TOLERANCES, data: Data | None = None) -> Catalog:
     """Enumerate, analyse and classify every stratum of an architecture and spectrum.
 
     Parameters
@@ -360,13 +361,35 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
         listed) is in the manifest's ``left_out`` and ``n_left_out``.
     tolerances : Tolerances
         The thresholds of every check (recorded in the manifest).
+    data : Data, optional
+        Real data ``(X, Y)`` instead of a spectrum (then ``spectrum`` must be
+        None). With ``W~_1 = W_1 Sxx^{1/2}`` the loss is, up to a constant, the
+        whitened loss of ``M = Syx Sxx^{-1/2}``; the change of coordinates
+        ``W_1 -> W_1 Sxx^{-1/2}`` is linear and invertible, so it maps critical
+        points to critical points and, at a critical point, the Hessian by
+        congruence (Sylvester: same inertia). The strata are those of the
+        whitened problem with the spectrum of ``M``; each representative is
+        stored in the user's coordinates, where its gradient, its loss
+        ``L_J`` and its Hessian inertia are checked again.
 
     Returns
     -------
     Catalog
         In memory, with its arrays (``path`` is None); :meth:`Catalog.write` saves it.
+
+    Raises
+    ------
+    ClassificationError
+        With ``data``: a representative is not critical in the user's
+        coordinates, or its inertia there differs from the whitened one.
     """
     widths = list(layered(widths).widths)  # validates: positive integers, at least two layers
+    if (data is None) == (spectrum is None):
+        raise ValueError("give either a spectrum (whitened data) or data=Data(X, Y), not both and not neither")
+    user = data
+    if user is not None:
+        user.check_fits(layered(widths))
+        spectrum = user.s[: user.rank]
     s = np.asarray(spectrum, dtype=float)
     if s.ndim != 1 or np.any(np.diff(s) >= 0):
         raise ValueError(f"the spectrum must be strictly decreasing (distinct singular values), got {list(spectrum)}")
@@ -378,7 +401,10 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
             f"spectral_gap = {tolerances.spectral_gap:g} times s_1: at this resolution they are one repeated "
             "value, whose strata and inertias the catalog cannot represent. Merge them into a single value "
             "with a larger gap to the others, or separate them by more than that")
-    data = Data.from_spectrum(s, widths[0], widths[-1], seed=seed)
+    if user is None:
+        data = Data.from_spectrum(s, widths[0], widths[-1], seed=seed)
+    else:  # the whitened problem: X = I, Y = M = Syx Sxx^{-1/2}, with the user's singular vectors
+        data = Data(np.eye(widths[0]), np.linalg.solve(user.Sxx_sqrt, user.Syx.T).T)
     # the count comes first and without listing: the bar knows its total from the start, and the
     # strata a cap leaves out are never walked
     counts = count_strata(widths, len(s)).by_learned
@@ -395,6 +421,8 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
         for stratum in strata:
             rid = f"cp{len(records):05d}"
             cp = analyze_stratum(stratum, data, seed=rng, tolerances=tolerances)
+            if user is not None:
+                cp = _in_user_coordinates(cp, user, tolerances)
             records.append(_record(cp, rid))
             points[rid] = top.adjacency(cp.theta)
             spectra[rid] = cp.eigenvalues
@@ -402,11 +430,17 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
             bar.update(len(records), _pace(len(records), total, start, "strata"))
     bar.close(f"{total} strata")
     params = {"widths": widths, "spectrum": s.tolist(), "seed": seed, "max_per_set": max_per_set}
+    if user is not None:
+        params["data"] = data_fingerprint(user)
+        data = user
     manifest = provenance(argv, **params) | {
         "schema_version": SCHEMA_VERSION,
         "seed": seed,
         "conventions": {
-            "loss": "L = 1/2 ||Y - W X||_F^2, whitened data (Sxx = I), L_J = 1/2 sum_{k not in J} s_k^2",
+            "loss": ("L = 1/2 ||Y - W X||_F^2, whitened data (Sxx = I), L_J = 1/2 sum_{k not in J} s_k^2" if user is None
+                     else "L = 1/2 ||Y - W X||_F^2, L_J = L_* + 1/2 sum_{k not in J} s_k^2, s_k the singular values "
+                          "of Syx Sxx^(-1/2); points in the user's coordinates (W_1 of the whitened problem times "
+                          "Sxx^(-1/2))"),
             "adjacency": "A[j, k] is the weight of the edge j -> k (networkx.to_numpy_array); nodes layer by layer; "
                          "block (layer i-1, layer i) = W_i^T",
             "learned": "1-based mode indices, modes sorted by decreasing singular value",
@@ -421,6 +455,37 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
         "n_left_out": sum(left_out.values()),
     }
     return Catalog(manifest, records, arrays={POINTS: points, SPECTRA: spectra, SIMILARITIES: similarities})
+
+
+def data_fingerprint(data: Data) -> dict:
+    """``{n_samples, sha256}`` of real data: how a catalog's parameters name the data it was made from."""
+    digest = hashlib.sha256(np.ascontiguousarray(data.X).tobytes() + np.ascontiguousarray(data.Y).tobytes())
+    return {"shape_X": list(data.X.shape), "shape_Y": list(data.Y.shape), "sha256": digest.hexdigest()}
+
+
+def _in_user_coordinates(cp: CriticalPoint, user: Data, tol: Tolerances) -> CriticalPoint:
+    """A whitened critical point moved to the user's coordinates (``W_1 -> W_1 Sxx^{-1/2}``) and checked there:
+    critical, at ``L_J``, with the same Hessian inertia (full and horizontal)."""
+    top = layered(cp.stratum.widths)
+    A = top.adjacency(cp.theta)
+    d0 = top.widths[0]
+    A[:d0] = np.linalg.solve(user.Sxx_sqrt, A[:d0])  # block (input, layer 1) = W_1^T -> Sxx^{-1/2} W_1^T
+    flow = GradientFlow(top, user)
+    theta = top.pack(A)
+    grad_norm = float(np.linalg.norm(flow.rhs(theta)))
+    value, loss = user.critical_value(cp.learned), flow.loss(theta)
+    scale = tol.gradient_scale(user)
+    label = cp.stratum.label
+    if grad_norm > tol.gradient * scale or abs(loss - value) > tol.loss * scale:
+        raise ClassificationError(f"{label}: in the user's coordinates |grad| = {grad_norm:.2e}, loss {loss} vs L_J = {value}")
+    lam, full, hor, _ = curvature(flow, theta, tol)
+    if (full.negative, full.zero, full.positive, hor.negative, hor.zero, hor.positive) != (
+            cp.hessian.negative, cp.hessian.zero, cp.hessian.positive,
+            cp.horizontal_hessian.negative, cp.horizontal_hessian.zero, cp.horizontal_hessian.positive):
+        raise ClassificationError(f"{label}: the Hessian inertia in the user's coordinates ({full}) differs from the "
+                                  f"whitened one ({cp.hessian}), against Sylvester's law of inertia")
+    return replace(cp, theta=theta, critical_value=value, loss=loss, hessian=full, horizontal_hessian=hor,
+                   eigenvalues=lam, grad_norm=grad_norm)
 
 
 def _pace(done: int, total: int, start: float, unit: str) -> str:
@@ -461,6 +526,9 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) ->
     catalog = Catalog.load(path) if path is not None else catalog
     params = catalog.manifest["parameters"]
     widths, spectrum = params["widths"], params["spectrum"]
+    if "data" in params:
+        raise ValueError(f"{catalog.path or 'the catalog'} is a catalog of real data: its saddle directions are not "
+                         "computed yet")
     data = Data.from_spectrum(spectrum, widths[0], widths[-1], seed=params["seed"])
     if not np.allclose(data.Syx, np.array(catalog.manifest["data"]["Syx"]), rtol=0, atol=1e-12):
         raise ValueError(f"{catalog.path or 'the catalog'}: its data cannot be regenerated from its seed")

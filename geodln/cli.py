@@ -102,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--widths", type=_ints, default=[3, 3, 3, 3], help="layer widths (default 3,3,3,3)")
     c.add_argument("--spectrum", type=_floats, default=[3.0, 2.0, 1.0], help="distinct singular values (default 3,2,1)")
+    c.add_argument("--data", type=Path, default=None,
+                   help="real data: a .npz with X (d_in, N) and Y (d_out, N), as for geodln flow; the spectrum is then "
+                        "that of Syx Sxx^(-1/2) and the points are in your coordinates (needs --no-saddles for now)")
     c.add_argument("--seed", type=int, default=0, help="seed of the data and the representatives (default 0)")
     c.add_argument("--max-per-set", type=int, default=None, help="cap on strata per learnt set (default: none)")
     c.add_argument("--out", type=Path, default=Path("catalogs/default"), help="output directory (default catalogs/default)")
@@ -284,9 +287,15 @@ def _flow(args, argv, replace: bool) -> int:
 
 
 def run_catalog(args, argv) -> int:
-    from .catalog import Catalog, build_catalog, fill_saddles
+    from .catalog import Catalog, build_catalog, data_fingerprint, fill_saddles
     from .tolerances import Tolerances
 
+    data = _load_data(args, layered(args.widths)) if args.data is not None else None
+    if data is not None:
+        args.spectrum = data.s[: data.rank].tolist()
+        if not args.no_saddles:
+            raise ValueError("the saddle directions of a catalog of real data (--data) are not computed yet: "
+                             "add --no-saddles")
     if args.count:
         return _count(args)
     with output_lock(args.out):
@@ -294,6 +303,8 @@ def run_catalog(args, argv) -> int:
             previous = Catalog.load(args.out)
             wanted = {"widths": args.widths, "spectrum": [float(x) for x in args.spectrum], "seed": args.seed,
                       "max_per_set": args.max_per_set}
+            if data is not None:
+                wanted["data"] = data_fingerprint(data)
             same = (previous.manifest.get("parameters") == wanted and previous.tolerances == Tolerances()
                     and ("saddles" in previous.manifest or args.no_saddles))
             if not same:
@@ -306,8 +317,8 @@ def run_catalog(args, argv) -> int:
                   f"{previous.manifest.get('created_at', '?')}): nothing recomputed. Pass --force to rebuild it, "
                   "or --out DIR for a new one.")
             return 0
-        catalog = build_catalog(args.widths, args.spectrum, seed=args.seed, max_per_set=args.max_per_set,
-                                progress=not args.quiet, argv=argv)
+        catalog = build_catalog(args.widths, None if data is not None else args.spectrum, seed=args.seed,
+                                max_per_set=args.max_per_set, progress=not args.quiet, argv=argv, data=data)
         if not args.no_saddles:  # in memory: the folder changes only once, when everything is done
             fill_saddles(catalog, progress=not args.quiet, argv=argv, checkpoint=_checkpoint(args.out))
         out = catalog.write(args.out, overwrite=args.force)
