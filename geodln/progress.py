@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -38,7 +39,8 @@ class Progress:
         if self.enabled:
             from tqdm import tqdm  # on first use, keeping `import geodln` fast
 
-            self._bar = tqdm(total=self.total, desc=label, file=self.stream, mininterval=interval,
+            columns, lines = _shape(self.stream)
+            self._bar = tqdm(total=self.total, desc=label, file=self.stream, mininterval=interval, ncols=columns, nrows=lines,
                              bar_format="{desc}: {percentage:5.1f}%|{bar}| {n:.6g}/{total:.6g} [{elapsed}{postfix}]")
 
     def update(self, value: float, info: str = "") -> None:
@@ -46,7 +48,11 @@ class Progress:
         if self._bar is None:
             return
         self._bar.set_postfix_str(info, refresh=False)
-        self._bar.update(float(value) - self._bar.n)
+        step = float(value) - self._bar.n
+        if step:
+            self._bar.update(step)
+        else:  # no progress, news only (a count, a method): show it now
+            self._bar.refresh()
 
     def close(self, message: str = "done") -> None:
         """Finish the bar with a closing message (off a terminal: one line ``label: message in T s``)."""
@@ -59,3 +65,14 @@ class Progress:
         self._bar.set_postfix_str(message, refresh=False)
         self._bar.close()
         self._bar = None
+
+
+def _shape(stream) -> tuple[int, int]:
+    """The terminal's columns and lines; 100 and 24 where it does not say (a pseudo-terminal of size 0,
+    on which tqdm would otherwise hide the bar as lying below the last line)."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+        columns, lines = size.columns, size.lines
+    except (AttributeError, OSError, ValueError):
+        columns = lines = 0
+    return columns or 100, lines or 24

@@ -2,6 +2,7 @@
 and a large run reports its progress from the start."""
 
 import os
+import pty
 import subprocess
 import sys
 import time
@@ -40,21 +41,29 @@ def test_capped_catalog_reports_what_it_left_out(capsys, tmp_path):
 
 
 def test_a_huge_capped_catalog_shows_progress_at_once(tmp_path):
-    """10,10,10,10 with 10 modes (5,367,676 strata), --max-per-set 1: the bar shows the 1024 strata to
-    analyse and the total within seconds (the run is then stopped)."""
+    """10,10,10,10 with 10 modes (5,367,676 strata), --max-per-set 1: the bar, drawn on a real terminal
+    (a pseudo-terminal: off a terminal geodln draws no bar), shows the 1024 strata to analyse and the total
+    within seconds (the run is then stopped)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
     spectrum = ",".join(str(10 - k) for k in range(10))
+    main_end, child_end = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "geodln.cli", "catalog", "--widths", "10,10,10,10", "--spectrum",
                              spectrum, "--max-per-set", "1", "--no-saddles", "--out", str(tmp_path / "big")],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
+                            stderr=child_end, stdout=subprocess.DEVNULL, env=env)
+    os.close(child_end)
     try:
-        os.set_blocking(proc.stderr.fileno(), False)
+        os.set_blocking(main_end, False)
         seen, deadline = b"", time.monotonic() + 60
-        while b"strata in all" not in seen and time.monotonic() < deadline and proc.poll() is None:
-            seen += proc.stderr.read() or b""
-            time.sleep(0.05)
+        while not (b"strata in all" in seen and b"/1024" in seen) and time.monotonic() < deadline:
+            try:
+                seen += os.read(main_end, 65536)
+            except (BlockingIOError, OSError):  # nothing yet, or the child closed its end
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.05)
     finally:
         proc.kill()
         proc.wait()
-    text = seen.decode()
+        os.close(main_end)
+    text = seen.decode(errors="replace")
     assert "/1024" in text and "5,367,676 strata in all, at most 1 per learnt set" in text, text
