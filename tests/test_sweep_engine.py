@@ -272,3 +272,27 @@ def test_cli_errors_are_one_line_messages(tmp_path, args, words):
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow  # one small flow, but tens of seconds on a loaded 2-core machine
+def test_the_flow_task_through_the_command_line_and_again(tmp_path):
+    """`geodln sweep` runs the real flow task: each stored entry is that point's flow (all but wall_time), the
+    table names the itineraries, and the same command again computes nothing."""
+    import xarray as xr
+    from geodln.sweeps.tasks import TASKS
+
+    argv = ["sweep", "--widths", "2,2,2", "--spectrum", "2,1", "--scale", "1e-2", "--seeds", "0", "--t-end", "20",
+            "--max-visits", "4", "--workers", "1", "--out", "flows.nc"]
+    runs = [subprocess.run([sys.executable, "-m", "geodln.cli", *argv], cwd=tmp_path, env=ENV, capture_output=True,
+                           text=True, timeout=300) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
+    assert "computed 1 of 1 runs" in runs[0].stdout and "computed 0 of 1 runs" in runs[1].stdout
+    assert "{1,2} (1/1)" in runs[0].stdout and "converged" in runs[0].stdout  # seed 0 jumps to the minimum
+    ds = xr.load_dataset(tmp_path / "flows.nc", engine="h5netcdf")
+    assert (ds.status.values == "ok").all() and (ds.loss_gap.values < 1e-12).all()
+    for seed in (0,):
+        params = {"widths": "2,2,2", "spectrum": "2,1", "scale": 1e-2, "t_end": 20.0, "max_visits": 4, "max_modes": 2}
+        for name, value in TASKS["flow"](params, seed).items():
+            if name != "wall_time":
+                np.testing.assert_array_equal(ds[name].sel(seed=seed).values.ravel().astype(np.asarray(value).dtype),
+                                              np.ravel(value), err_msg=name)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from ..files import output_lock, package_version
+from ..progress import Progress
 from .grid import Grid, make_grid
 from .store import SweepStore
 
@@ -57,7 +58,7 @@ def sweep(task, grid, *, seeds, client=None, workers=None, store=None, progress=
         (``STORE.points/``), a rerun computes only the missing points, and the
         dataset is written there at the end (see :mod:`geodln.sweeps.store`).
     progress : bool
-        A progress bar over the points (tqdm; silent when stderr is not a terminal).
+        A progress bar over the points (:class:`geodln.progress.Progress`, silent when stderr is not a terminal).
     settings : mapping, optional
         Fixed parameters of every point (``{"t_end": 2000.0}``,
         ``{"step": 0.05, "n_steps": 5000}``); ``max_visits`` (default 12).
@@ -199,14 +200,13 @@ def _first_schema(results: dict) -> dict | None:
 
 def _compute(function, points: Grid, results: dict, save, client, workers, progress) -> int:
     """Compute the points missing from ``results`` (saving each as it completes); return how many."""
-    from tqdm.auto import tqdm
-
     missing = [(i, params, seed) for i, params, seed in points.points() if i not in results]
     schema = _first_schema(results)
-    bar = tqdm(total=len(missing), desc="sweep", unit="run", disable=None if progress else True)
+    bar = Progress(len(missing), f"sweep ({points.size - len(missing)} of {points.size} runs stored)", enabled=progress)
+    failed = done = 0
 
     def finish(index, result):
-        nonlocal schema
+        nonlocal schema, failed, done
         params, seed = points.point(index)
         if schema is not None:
             _check(schema, result, f"{params} seed {seed}")
@@ -215,7 +215,8 @@ def _compute(function, points: Grid, results: dict, save, client, workers, progr
         if save is not None:
             save(index, result)
         results[index] = result
-        bar.update()
+        failed, done = failed + (str(result["status"]) == "failed"), done + 1
+        bar.update(done, f"{failed} failed" if failed else "")
 
     try:
         if not missing:
@@ -226,7 +227,7 @@ def _compute(function, points: Grid, results: dict, save, client, workers, progr
         else:
             _on_dask(function, missing, finish, client, workers)
     finally:
-        bar.close()
+        bar.close(f"{failed} failed" if failed else "done")
     return len(missing)
 
 

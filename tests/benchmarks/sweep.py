@@ -92,7 +92,7 @@ def main() -> None:
           f"(goal >= 1.8x)   {_spread(parallel_all)}")
     print(f"    starting the 2-worker LocalCluster: {startup:.2f} s (speedup {bare / (parallel + startup):.2f}x "
           f"with it, as workers=2 pays it)")
-    print(f"    statuses {dict(zip(*_counts(ds.status.values)))}; serial and parallel datasets agree: {same}")
+    print(f"    statuses {dict(zip(*(v.tolist() for v in _counts(ds.status.values))))}; serial and parallel datasets agree: {same}")
 
 
 def _spread(times) -> str:
