@@ -365,7 +365,9 @@ GALLERY = [
                   "(the itinerary's exit minus entry time; depth 2 rests too briefly there to make a visit at most "
                   "scales). Dots: runs, circles: medians, dashed: the law of that saddle. Depth 3: from a small start "
                   "all three links of the next mode's path start at size `eps`, so the escape order is `m = 3` and "
-                  "the times go like `eps^(2-m)` (slope -1); depth 2: strict saddles, `T_k = log(1/eps)/s_k + O(1)`. "
+                  "the times go like `eps^(2-m)` (slope -1; the stay on the start plateau bends at the largest scale, "
+                  "where the start is hardly a plateau and the visit's ends are set by the speed threshold); "
+                  "depth 2: strict saddles, `T_k = log(1/eps)/s_k + O(1)`. "
                   "The legends give the fitted slope and the theory's in brackets (for depth 2 the slope against "
                   "`log(1/eps)`, theory `1/s_k`), as returned by `plot_escape_laws`.", _fig_sweep),
 ]
