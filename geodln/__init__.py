@@ -1,8 +1,8 @@
 """geodln: the gradient flow of deep linear networks, from the network point of view.
 
 The public API is exactly what this module names. ``geodln.geometry``
-(geomstats) and ``geodln.plots`` (matplotlib) are imported on first use, so
-``import geodln`` stays fast.
+(geomstats), ``geodln.plots`` (matplotlib) and ``geodln.sweep`` (Dask, xarray)
+are imported on first use, so ``import geodln`` stays fast.
 """
 
 import importlib
@@ -37,7 +37,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
-_LAZY = ("geometry", "plots")
+_LAZY = ("geometry", "plots", "sweeps")
 
 __all__ = [
     # networks and data
@@ -55,7 +55,9 @@ __all__ = [
     # errors
     "GeodlnError", "DivergenceError", "ClassificationError", "NotCriticalError",
     # modules
-    "symmetry", "geometry", "plots",
+    "symmetry", "geometry", "plots", "sweeps",
+    # studies at scale (Dask and xarray load on first use)
+    "sweep",
     "__version__",
 ]
 
@@ -63,4 +65,6 @@ __all__ = [
 def __getattr__(name):
     if name in _LAZY:
         return importlib.import_module(f".{name}", __name__)
+    if name == "sweep":
+        return importlib.import_module(".sweeps", __name__).sweep
     raise AttributeError(f"module 'geodln' has no attribute {name!r}")

@@ -19,17 +19,20 @@ import csv
 import hashlib
 import io
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .counting import count_strata
 from .data import Data
-from .files import json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance, replace_directory
+from .files import (json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance, replace_directory,
+                    write_npz)
 from .flow import GradientFlow
 from .landscape import KINDS, CriticalPoint, analyze_stratum
 from .progress import Progress
-from .saddles import local_manifolds, verify_direction
+from .saddles import certify_directions, local_manifolds
 from .strata import Piece, Stratum, enumerate_strata
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 from .topology import layered
@@ -352,7 +355,9 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
     seed : int
         Seeds the data's singular vectors and every representative.
     max_per_set : int, optional
-        Cap on strata per learnt set (the count left out is in the manifest).
+        Cap on strata per learnt set: the simplest ones are kept; how many each
+        learnt set leaves out (counted by :func:`geodln.count_strata`, never
+        listed) is in the manifest's ``left_out`` and ``n_left_out``.
     tolerances : Tolerances
         The thresholds of every check (recorded in the manifest).
 
@@ -374,13 +379,19 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
             "value, whose strata and inertias the catalog cannot represent. Merge them into a single value "
             "with a larger gap to the others, or separate them by more than that")
     data = Data.from_spectrum(s, widths[0], widths[-1], seed=seed)
-    groups = list(enumerate_strata(widths, len(s), max_per_set))
-    total = sum(len(strata) for _, strata, _ in groups)
+    # the count comes first and without listing: the bar knows its total from the start, and the
+    # strata a cap leaves out are never walked
+    counts = count_strata(widths, len(s)).by_learned
+    total = sum(n if max_per_set is None else min(n, max_per_set) for n in counts.values())
     rng = np.random.default_rng(seed)
     top = layered(widths)
     bar = Progress(total, "analysing strata", enabled=progress)
-    records, points, spectra, similarities = [], {}, {}, {}
-    for _, strata, _ in groups:
+    bar.update(0, f"{sum(counts.values()):,} strata in all" + (f", at most {max_per_set} per learnt set" if max_per_set else ""))
+    records, points, spectra, similarities, left_out = [], {}, {}, {}, {}
+    start = time.monotonic()
+    for J, strata, _ in enumerate_strata(widths, len(s), max_per_set, count_left_out=False):
+        if counts[J] > len(strata):
+            left_out[" ".join(map(str, J)) or "-"] = counts[J] - len(strata)
         for stratum in strata:
             rid = f"cp{len(records):05d}"
             cp = analyze_stratum(stratum, data, seed=rng, tolerances=tolerances)
@@ -388,7 +399,7 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
             points[rid] = top.adjacency(cp.theta)
             spectra[rid] = cp.eigenvalues
             similarities[rid] = cp.similarity
-            bar.update(len(records))
+            bar.update(len(records), _pace(len(records), total, start, "strata"))
     bar.close(f"{total} strata")
     params = {"widths": widths, "spectrum": s.tolist(), "seed": seed, "max_per_set": max_per_set}
     manifest = provenance(argv, **params) | {
@@ -406,19 +417,29 @@ def build_catalog(widths, spectrum, seed: int = 0, max_per_set: int | None = Non
         "data": {"Syx": data.Syx, "Sxx": data.Sxx, "singular_values": data.s, "U": data.U, "V": data.V},
         "n_records": len(records),
         "counts": {kind: sum(r["kind"] == kind for r in records) for kind in KINDS},
-        "left_out": {" ".join(map(str, J)) or "-": n for J, _, n in groups if n},
+        "left_out": left_out,
+        "n_left_out": sum(left_out.values()),
     }
     return Catalog(manifest, records, arrays={POINTS: points, SPECTRA: spectra, SIMILARITIES: similarities})
 
 
-def fill_saddles(catalog, progress: bool = False, argv=None) -> Catalog:
+def _pace(done: int, total: int, start: float, unit: str) -> str:
+    """``"12.3 strata/s, ~45 s left"``: the rate so far and the time the rest takes at that rate."""
+    elapsed = time.monotonic() - start
+    if done == 0 or elapsed <= 0:
+        return ""
+    rate = done / elapsed
+    return f"{rate:.3g} {unit}/s, ~{(total - done) / rate:.0f} s left"
+
+
+def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) -> Catalog:
     """Compute and verify the stable and unstable directions of every saddle of a catalog.
 
     Rebuilds each stratum and its representative, finds its local invariant
-    sets (:func:`geodln.saddles.local_manifolds`) and verifies every direction
-    by integrating the flow, with the catalog's own tolerances: per saddle
-    ``unstable_dim``, ``stable_dim``, ``center_dim`` and the lists
-    ``unstable_directions``, ``stable_directions`` of
+    sets (:func:`geodln.saddles.local_manifolds`) and certifies every direction
+    (:func:`geodln.saddles.certify_directions`), with the catalog's own
+    tolerances: per saddle ``unstable_dim``, ``stable_dim``, ``center_dim``
+    and the lists ``unstable_directions``, ``stable_directions`` of
     ``{file, key, order, mode, verified}`` naming ``(n, n)`` arrays in
     ``arrays/directions.npz`` (plus ``eigenvalue``, ``links`` and ``evidence``).
 
@@ -428,6 +449,13 @@ def fill_saddles(catalog, progress: bool = False, argv=None) -> Catalog:
         A catalog in memory (filled in place; write it afterwards) or the
         folder of one (loaded, filled, and written back in one atomic step,
         so an interrupted run leaves the folder as it was).
+    checkpoint : path, optional
+        A folder (created if missing) where each saddle's result is saved,
+        atomically, as soon as it is verified (``{id}.npz``). A saddle whose
+        result is already there, for the same representative and
+        tolerances, is taken from it instead of being verified again: an
+        interrupted run resumes where it stopped and gives the same records
+        and arrays as an uninterrupted one.
     """
     path = None if isinstance(catalog, Catalog) else Path(catalog)
     catalog = Catalog.load(path) if path is not None else catalog
@@ -439,31 +467,71 @@ def fill_saddles(catalog, progress: bool = False, argv=None) -> Catalog:
     top = layered(widths)
     flow = GradientFlow(top, data)
     tol = catalog.tolerances
-    directions, n_verified, n_total = {}, 0, 0
+    tol_text = json.dumps(asdict(tol), sort_keys=True)
+    checkpoint = None if checkpoint is None else Path(checkpoint)
+    directions, n_verified, n_total, n_resumed = {}, 0, 0, 0
     saddles = [r for r in catalog.records if r["kind"] != "global_minimum"]
     bar = Progress(len(saddles), "verifying saddle directions", enabled=progress)
+    start = time.monotonic()
     for done, rec in enumerate(saddles, start=1):
-        stratum = Stratum(tuple(widths), tuple(rec["learned"]), tuple(Piece(*p) for p in rec["pieces"]), len(spectrum))
-        theta = top.pack(catalog.point(rec))
-        found = local_manifolds(flow, theta, stratum, catalog.similarity(rec), tolerances=tol)
-        for label, group in (("u", found.unstable), ("s", found.stable)):
-            items = []
-            for j, d in enumerate(group):
-                key = f"{rec['id']}_{label}{j}"
-                check = verify_direction(flow, theta, d, tolerances=tol)
-                directions[key] = top.adjacency(d.vector)
-                items.append({"file": DIRECTIONS, "key": key, "order": d.order, "mode": d.mode,
-                              "verified": check.verified, "eigenvalue": d.eigenvalue, "links": d.links,
-                              "evidence": check.evidence})
-                n_verified += check.verified
-                n_total += 1
-            rec["unstable_directions" if label == "u" else "stable_directions"] = items
-        rec.update(unstable_dim=found.unstable_dim, stable_dim=found.stable_dim, center_dim=found.center_dim)
-        bar.update(done)
-    bar.close(f"{n_verified}/{n_total} directions verified")
+        point = catalog.point(rec)
+        saved = _resume(checkpoint, rec["id"], point, tol_text)
+        if saved is None:
+            fields, arrays = _saddle_fields(flow, rec, point, catalog.similarity(rec), len(spectrum), tol)
+            if checkpoint is not None:
+                write_npz(checkpoint / f"{rec['id']}.npz", point=point, tolerances=np.array(tol_text),
+                          fields=np.array(json.dumps(fields, default=json_default)), **arrays)
+        else:
+            (fields, arrays), n_resumed = saved, n_resumed + 1
+        rec.update(fields)
+        directions.update(arrays)
+        items = fields["unstable_directions"] + fields["stable_directions"]
+        n_verified += sum(item["verified"] for item in items)
+        n_total += len(items)
+        bar.update(done, _pace(done, len(saddles), start, "saddles")
+                   + (f", {n_resumed} from the checkpoint" if n_resumed else ""))
+    bar.close(f"{n_verified}/{n_total} directions verified" + (f" ({n_resumed} saddles resumed)" if n_resumed else ""))
     catalog.manifest.update(schema_version=SCHEMA_VERSION, saddles=provenance(argv) | {"n_directions": n_total,
                                                                                         "n_verified": n_verified})
     catalog.arrays[DIRECTIONS] = directions
     if path is not None:
         catalog.write(path, overwrite=True)
     return catalog
+
+
+def _saddle_fields(flow: GradientFlow, rec: dict, point, similarity, n_modes: int, tol: Tolerances):
+    """The saddle fields of one record and its direction arrays ``{key: (n, n)}``."""
+    top = flow.top
+    stratum = Stratum(tuple(top.widths), tuple(rec["learned"]), tuple(Piece(*p) for p in rec["pieces"]), n_modes)
+    theta = top.pack(point)
+    found = local_manifolds(flow, theta, stratum, similarity, tolerances=tol)
+    checks = iter(certify_directions(flow, theta, found.unstable + found.stable, tolerances=tol))
+    fields, arrays = {}, {}
+    for label, group in (("u", found.unstable), ("s", found.stable)):
+        items = []
+        for j, d in enumerate(group):
+            key = f"{rec['id']}_{label}{j}"
+            check = next(checks)
+            arrays[key] = top.adjacency(d.vector)
+            items.append({"file": DIRECTIONS, "key": key, "order": d.order, "mode": d.mode,
+                          "verified": check.verified, "eigenvalue": d.eigenvalue, "links": d.links,
+                          "evidence": check.evidence})
+        fields["unstable_directions" if label == "u" else "stable_directions"] = items
+    fields.update(unstable_dim=found.unstable_dim, stable_dim=found.stable_dim, center_dim=found.center_dim)
+    return fields, arrays
+
+
+def _resume(checkpoint: Path | None, rid: str, point, tol_text: str):
+    """The saved ``(fields, arrays)`` of record ``rid`` if the checkpoint holds it for this very
+    point and these tolerances, else None."""
+    if checkpoint is None or not (checkpoint / f"{rid}.npz").is_file():
+        return None
+    try:
+        with np.load(checkpoint / f"{rid}.npz") as f:
+            saved = dict(f)
+    except (OSError, ValueError):
+        return None  # unreadable: verified again, and rewritten
+    if not (np.array_equal(saved.pop("point", None), point) and str(saved.pop("tolerances", "")) == tol_text):
+        return None
+    fields = json.loads(str(saved.pop("fields")))
+    return fields, saved

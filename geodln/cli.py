@@ -9,6 +9,8 @@ every saddle of an existing catalog.
 ``geodln figures``: regenerate the numbered gallery under ``figures/``.
 ``geodln laws``: count a network's conservation laws and say which are known.
 ``geodln classify``: what critical point a user's weights are, of what class.
+``geodln sweep``: flows or descents over a grid of widths, spectra, scales and
+seeds, on Dask, into one resumable zarr/netCDF dataset (:mod:`geodln.sweeps.command`).
 
 No command overwrites an earlier result without ``--force``; every output is
 written aside and swapped in as one unit (:mod:`geodln.files`).
@@ -32,6 +34,7 @@ from .errors import ClassificationError
 from .losses import get_loss
 from .saddles import itinerary
 from .graph_files import read_graph
+from .sweeps.command import add_parser as add_sweep_parser, run_sweep
 from .topology import layered
 
 __all__ = ["main"]
@@ -161,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
     k.add_argument("--catalog", type=Path, help="a catalog of the same network and data: name the matching record")
     k.add_argument("--json", action="store_true", help="print the record as JSON")
+    add_sweep_parser(sub)
     return parser
 
 
@@ -305,8 +309,9 @@ def run_catalog(args, argv) -> int:
         catalog = build_catalog(args.widths, args.spectrum, seed=args.seed, max_per_set=args.max_per_set,
                                 progress=not args.quiet, argv=argv)
         if not args.no_saddles:  # in memory: the folder changes only once, when everything is done
-            fill_saddles(catalog, progress=not args.quiet, argv=argv)
+            fill_saddles(catalog, progress=not args.quiet, argv=argv, checkpoint=_checkpoint(args.out))
         out = catalog.write(args.out, overwrite=args.force)
+        _drop_checkpoint(args.out)
     if not args.quiet:
         print(summary_table(catalog))
     counts = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in catalog.counts().items())
@@ -347,11 +352,28 @@ def run_saddles(args, argv) -> int:
     from .catalog import fill_saddles
 
     with output_lock(args.catalog):  # the catalog is rewritten once, at the end, in one step
-        catalog = fill_saddles(args.catalog, progress=not args.quiet, argv=argv)
+        catalog = fill_saddles(args.catalog, progress=not args.quiet, argv=argv, checkpoint=_checkpoint(args.catalog))
+        _drop_checkpoint(args.catalog)
     info = catalog.manifest["saddles"]
     print(f"{info['n_verified']}/{info['n_directions']} directions verified at "
           f"{sum(r['kind'] != 'global_minimum' for r in catalog.records)} saddles; wrote {catalog.path}")
     return 0 if info["n_verified"] == info["n_directions"] else 1
+
+
+def _checkpoint(out: Path) -> Path:
+    """Where the saddles of the catalog ``out`` are saved one by one while they are verified
+    (a hidden folder beside it), so that an interrupted run resumes there."""
+    return out.parent / f".{out.name}.geodln-checkpoint"
+
+
+def _drop_checkpoint(out: Path) -> None:
+    """Remove the checkpoint of ``out`` once the catalog is written (only the files geodln saved there)."""
+    folder = _checkpoint(out)
+    if folder.is_dir():
+        for item in [*folder.glob("cp*.npz"), *folder.glob(".cp*.npz.geodln-tmp-*")]:  # and those of killed writes
+            item.unlink()
+        if not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def summary_table(catalog, max_rows: int = 200) -> str:
@@ -442,12 +464,13 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
     runners = {"flow": run_flow, "catalog": run_catalog, "saddles": run_saddles, "figures": run_figures,
-               "laws": run_laws, "classify": run_classify}
+               "laws": run_laws, "classify": run_classify, "sweep": run_sweep}
     try:
         return runners[args.command](args, argv)
     except KeyboardInterrupt:
-        print(f"geodln {args.command}: interrupted; the output folder holds what it held before the run",
-              file=sys.stderr)
+        kept = ("the finished points are kept: rerun the command to compute the rest" if args.command == "sweep"
+                else "the output folder holds what it held before the run")
+        print(f"geodln {args.command}: interrupted; {kept}", file=sys.stderr)
         return 130
     except (ValueError, OSError) as err:
         print(f"geodln {args.command}: error: {err}", file=sys.stderr)

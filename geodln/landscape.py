@@ -39,7 +39,7 @@ from .tolerances import DEFAULT_TOLERANCES, Tolerances
 from .topology import Topology, layered
 
 __all__ = ["KINDS", "classify", "Curvature", "curvature", "stratum_kind", "point_tightened", "point_kind", "CriticalPoint", "analyze_stratum",
-           "path_direction", "CriticalTrace", "trace_critical_set"]
+           "path_direction", "loss_order", "CriticalTrace", "trace_critical_set"]
 
 KINDS = ("global_minimum", "strict_saddle", "nonstrict_saddle")
 
@@ -299,7 +299,7 @@ def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0
         raise ClassificationError(f"{stratum.label}: {kind} but the Hessian has {full.negative} negative eigenvalues")
     if full.zero - orbit != hor.zero or hor.negative != full.negative:
         raise ClassificationError(f"{stratum.label}: the vertical space ({orbit}) is not in the Hessian kernel")
-    escape = _measure_escape(stratum, flow, S, theta, value, tol) if kind == "nonstrict_saddle" else None
+    escape = _measure_escape(stratum, flow, S, theta, tol) if kind == "nonstrict_saddle" else None
     return CriticalPoint(
         stratum=stratum, theta=theta, learned=list(stratum.learned), critical_value=value, loss=loss, kind=kind,
         hessian=full, horizontal_hessian=hor, eigenvalues=lam, orbit_dim=orbit,
@@ -329,14 +329,46 @@ def path_direction(stratum: Stratum, top: Topology, data: Data, path, S: np.ndar
     return D / np.linalg.norm(D)
 
 
-def _measure_escape(stratum, flow, S, theta, value, tol: Tolerances) -> dict:
+def loss_order(flow: GradientFlow, theta, direction, order: int, tolerances: Tolerances = DEFAULT_TOLERANCES):
+    """The change of the loss along ``direction`` at two step sizes, and the order it fits.
+
+    Along an escape path of order ``m`` the loss moves like ``c eps^m``; the
+    step sizes have ``eps^m = escape_drop`` and half of it, so the change
+    stays far above rounding for any order.
+
+    Parameters
+    ----------
+    flow : GradientFlow
+    theta : array-like, shape=[n_params]
+        A critical point.
+    direction : array-like, shape=[n_params]
+        Unit direction.
+    order : int
+        The order ``m`` expected (it only chooses the step sizes).
+    tolerances : Tolerances
+
+    Returns
+    -------
+    steps : tuple of float
+    drops : list of float
+        ``L(theta) - L(theta + eps d)`` (positive when the loss falls).
+    measured : float
+        ``log2`` of the ratio of the two changes (nan when they differ in sign or vanish).
+    """
+    theta = np.asarray(theta, dtype=float)
+    value = flow.loss(theta)
+    steps = (tolerances.escape_drop ** (1 / order), 0.5 * tolerances.escape_drop ** (1 / order))
+    drops = [value - flow.loss(theta + eps * np.asarray(direction)) for eps in steps]
+    same_sign = drops[0] * drops[1] > 0
+    measured = float(np.log(drops[0] / drops[1]) / np.log(2.0)) if same_sign else float("nan")
+    return steps, drops, measured
+
+
+def _measure_escape(stratum, flow, S, theta, tol: Tolerances) -> dict:
     """Loss decrease along the new path's links at two step sizes, and the fitted order."""
     path = stratum.escape_path()
     D = path_direction(stratum, flow.top, flow.data, path, S)
-    # step sizes with eps^m ~ escape_drop: the drop stays far above rounding for any order
-    steps = (tol.escape_drop ** (1 / path.order), 0.5 * tol.escape_drop ** (1 / path.order))
-    drops = [value - flow.loss(theta + eps * D) for eps in steps]
-    order = float(np.log(drops[0] / drops[1]) / np.log(2.0)) if min(drops) > 0 else float("nan")
+    steps, drops, order = loss_order(flow, theta, D, path.order, tol)
     if not (min(drops) > 0 and abs(order - path.order) < tol.escape_order):
         raise ClassificationError(
             f"{stratum.label}: along the escape path of order {path.order} the loss drops {drops} (fitted order {order:.2f})")

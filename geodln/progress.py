@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 __all__ = ["Progress"]
 
@@ -21,15 +22,18 @@ class Progress:
     interval : float
         Minimum seconds between two redraws.
     stream : file-like, optional
-        Where the bar is drawn (default standard error). Nothing is drawn
-        when the stream is not a terminal (logs, pipes, batch jobs stay clean).
+        Where the bar is drawn (default standard error). No bar is drawn
+        when the stream is not a terminal (logs, pipes, batch jobs stay
+        clean); they get only the closing line ``label: message in T s``.
     """
 
     def __init__(self, total: float, label: str, enabled: bool = True, interval: float = 0.5, stream=None):
         self.total, self.label, self.interval = float(total), label, interval
         self.stream = stream if stream is not None else sys.stderr
+        self.requested = bool(enabled)
         isatty = getattr(self.stream, "isatty", None)
         self.enabled = bool(enabled and isatty is not None and isatty())
+        self._start = time.monotonic()
         self._bar = None
         if self.enabled:
             from tqdm import tqdm  # on first use, keeping `import geodln` fast
@@ -45,8 +49,12 @@ class Progress:
         self._bar.update(float(value) - self._bar.n)
 
     def close(self, message: str = "done") -> None:
-        """Finish the bar with a closing message."""
+        """Finish the bar with a closing message (off a terminal: one line ``label: message in T s``)."""
         if self._bar is None:
+            if self.requested:
+                self.stream.write(f"{self.label}: {message} in {time.monotonic() - self._start:.1f} s\n")
+                self.stream.flush()
+                self.requested = False
             return
         self._bar.set_postfix_str(message, refresh=False)
         self._bar.close()

@@ -44,13 +44,14 @@ from .flow import GradientFlow
 from .hessian import horizontal_hessian, inertia
 from .errors import NotCriticalError
 from .itinerary import Visit, itinerary
-from .landscape import path_direction
+from .landscape import loss_order, path_direction
 from .points import analyze_point, frame_link
 from .strata import EscapePath, Stratum
 from .symmetry import vertical_basis
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
 
-__all__ = ["Direction", "LocalManifolds", "local_manifolds", "Verification", "verify_direction", "escape_time",
+__all__ = ["Direction", "LocalManifolds", "local_manifolds", "Verification", "verify_direction", "certify_directions",
+           "escape_time",
            "Visit", "itinerary"]
 
 
@@ -231,7 +232,7 @@ def _link_norm(stratum, flow, k, link, similarity) -> float:
 
 
 def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0,
-                     tolerances: Tolerances = DEFAULT_TOLERANCES) -> Verification:
+                     tolerances: Tolerances = DEFAULT_TOLERANCES, robust: bool = True) -> Verification:
     """Integrate the flow from ``theta + eps d`` and check the claim.
 
     Hessian directions (eigenvalue ``lambda``) first pass a linear test: after
@@ -256,6 +257,8 @@ def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0,
     seed : int or numpy.random.Generator
         Draws the horizontal perturbation.
     tolerances : Tolerances
+    robust : bool
+        Also escape from the perturbed start (default); False: from ``theta + eps d`` only.
 
     Returns
     -------
@@ -274,10 +277,12 @@ def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0,
         evidence["growth_at_1_over_lambda"] = growth
         linear_ok = growth >= tol.growth_unstable if direction.unstable else growth <= tol.growth_stable
     if direction.unstable:
-        Qv = vertical_basis(flow.top, theta)
-        xi = np.random.default_rng(seed).standard_normal(theta.size)
-        xi -= Qv @ (Qv.T @ xi)
-        starts = [x0, x0 + tol.perturbation * eps * xi / np.linalg.norm(xi)]
+        starts = [x0]
+        if robust:
+            Qv = vertical_basis(flow.top, theta)
+            xi = np.random.default_rng(seed).standard_normal(theta.size)
+            xi -= Qv @ (Qv.T @ xi)
+            starts.append(x0 + tol.perturbation * eps * xi / np.linalg.norm(xi))
         ends = [_first_event(flow, x, [lambda y: flow.loss(y) - (value - margin)], tol) for x in starts]
         times = tuple(None if e is None else e[0] for e in ends)
         evidence["escape_times"] = list(times)
@@ -293,6 +298,111 @@ def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0,
         evidence["distance_ratio"] = ratio
         returned = ratio < 1.0
     return Verification(linear_ok and returned, evidence, (evidence["return_time"],))
+
+
+def certify_directions(flow: GradientFlow, theta, directions, tolerances: Tolerances = DEFAULT_TOLERANCES) -> list:
+    """Check every claimed direction at one saddle, as cheaply as the mathematics allows.
+
+    Hessian directions (eigenvalue ``lambda != 0``): near the saddle the flow
+    is linear, ``d/dt (theta - theta*) = -H (theta - theta*) + O(|theta - theta*|^2)``,
+    so an eigenvector ``d`` is certified by (i) the flow's velocity at
+    ``theta* + eps d`` (``eps = hessian_eps / 8``) being ``-lambda eps d`` within
+    ``linear_rate |lambda| eps`` (``d`` is an eigenvector of the flow's
+    linearisation, not only of the Hessian computed beforehand), and (ii) one
+    short integration of the flow: the directions whose eigenvalues lie within
+    ``linear_band`` of each other start together, superposed
+    (``theta* + eps sum_i d_i / sqrt(k)``: in the linear regime the
+    components evolve independently, each as ``e^{-lambda_i t}``), up to
+    ``t = 1 / max |lambda_i|``; each component's measured rate
+    ``-log(growth) / t`` must be ``lambda_i`` within ``linear_rate |lambda_i|``
+    and of the sign the claim says (negative: unstable). A direction that
+    fails in the band gets its own linear test (:func:`verify_direction`'s,
+    ``t = 1/|lambda|``) before it is declared unverified.
+
+    Directions of a path of order ``m >= 3`` (nonstrict saddles): the loss
+    change at two step sizes must fit the order ``m`` within
+    ``escape_order``, falling along an unstable ray and rising along a stable
+    one, and one integration from ``theta* + path_eps d`` must leave the
+    critical value (unstable) or come back (stable), as in :func:`verify_direction`.
+
+    Parameters
+    ----------
+    flow : GradientFlow
+    theta : array-like, shape=[n_params]
+        The saddle.
+    directions : list of Direction
+        The claims (from :func:`local_manifolds`).
+    tolerances : Tolerances
+
+    Returns
+    -------
+    list of Verification
+        One per direction, in order; ``evidence`` holds what was measured.
+    """
+    tol = tolerances
+    theta = np.asarray(theta, dtype=float)
+    results = [None] * len(directions)
+    # an eigenvalue the inertia counts as zero is no hyperbolic direction (and 1/|lambda| no time scale)
+    zero = tol.inertia * tol.hessian_scale(flow.data, flow.top.depth)
+    hessian_dirs = [i for i, d in enumerate(directions) if d.eigenvalue is not None and abs(d.eigenvalue) > zero]
+    for band in _bands([abs(directions[i].eigenvalue) for i in hessian_dirs], tol.linear_band):
+        members = [hessian_dirs[j] for j in band]
+        for i, ok in zip(members, _certify_band(flow, theta, [directions[i] for i in members], tol)):
+            results[i] = ok
+    for i, d in enumerate(directions):
+        if d.eigenvalue is None:
+            results[i] = _certify_path(flow, theta, d, tol)
+        elif abs(d.eigenvalue) <= zero:
+            results[i] = Verification(False, {"eigenvalue_below": zero}, ())
+    return results
+
+
+def _bands(magnitudes, ratio: float) -> list:
+    """Indices grouped so that within a group the largest magnitude is at most ``ratio`` times the smallest."""
+    order = np.argsort(magnitudes)[::-1]
+    bands = []
+    for i in order:
+        if bands and magnitudes[bands[-1][0]] <= ratio * magnitudes[i]:
+            bands[-1].append(int(i))
+        else:
+            bands.append([int(i)])
+    return bands
+
+
+def _certify_band(flow: GradientFlow, theta, dirs, tol: Tolerances) -> list:
+    """:func:`certify_directions` for Hessian directions of comparable eigenvalues."""
+    lam = np.array([d.eigenvalue for d in dirs])
+    V = np.stack([d.vector for d in dirs], axis=1)
+    eps = tol.hessian_eps
+    small = eps / 8
+    residuals = [float(np.linalg.norm(flow.rhs(theta + small * d.vector) / small + d.eigenvalue * d.vector)
+                       / abs(d.eigenvalue)) for d in dirs]
+    t = 1.0 / np.max(np.abs(lam))
+    c = eps / np.sqrt(len(dirs))
+    end = flow.solve(theta + c * V.sum(axis=1), (0.0, t), t_eval=[t], rtol=tol.verify_rtol, atol=tol.linear_atol).y[:, -1]
+    growth = (end - theta) @ V / c
+    results = []
+    for d, g, res in zip(dirs, growth, residuals):
+        rate = float(-np.log(g) / t) if g > 0 else float("nan")
+        evidence = {"eps": eps, "residual": res, "t": float(t), "band": len(dirs), "rate": rate}
+        signed = rate < 0 if d.unstable else rate > 0
+        ok = signed and abs(rate - d.eigenvalue) <= tol.linear_rate * abs(d.eigenvalue)
+        if not ok:  # superposition was not accurate enough for this one: its own linear test
+            g1 = _growth(flow, theta, d.vector, eps, 1.0 / abs(d.eigenvalue), tol)
+            evidence["growth_at_1_over_lambda"] = g1
+            ok = g1 >= tol.growth_unstable if d.unstable else g1 <= tol.growth_stable
+        results.append(Verification(bool(ok and res <= tol.linear_rate), evidence, ()))
+    return results
+
+
+def _certify_path(flow: GradientFlow, theta, d: Direction, tol: Tolerances) -> Verification:
+    """:func:`certify_directions` for the ray of a path of order ``m >= 3``."""
+    steps, drops, measured = loss_order(flow, theta, d.vector, d.order, tol)
+    falls = min(drops) > 0 if d.unstable else max(drops) < 0
+    fits = falls and abs(measured - d.order) < tol.escape_order
+    flown = verify_direction(flow, theta, d, tolerances=tol, robust=False)
+    evidence = flown.evidence | {"order_eps": list(steps), "decrease": drops, "measured_order": measured}
+    return Verification(bool(fits and flown.verified), evidence, flown.times)
 
 
 def _growth(flow: GradientFlow, theta, d, eps: float, t: float, tol: Tolerances) -> float:

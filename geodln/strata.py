@@ -372,9 +372,11 @@ def _piece_types(widths, learned, n_modes) -> list[Piece]:
     return types
 
 
-def _multisets(types, start, chosen, capacity, n_modes, widths):
-    """Multisets of piece types that fit the capacity; mode labels used once per side."""
+def _multisets(types, start, chosen, capacity, n_modes, widths, max_pieces=None):
+    """Multisets of piece types (at most ``max_pieces`` of them) that fit the capacity; mode labels used once per side."""
     yield tuple(chosen)
+    if max_pieces is not None and len(chosen) >= max_pieces:
+        return
     for t in range(start, len(types)):
         p = types[t]
         if any(capacity[i] == 0 for i in range(p.a, p.b + 1)):
@@ -390,13 +392,13 @@ def _multisets(types, start, chosen, capacity, n_modes, widths):
         for i in range(p.a, p.b + 1):
             capacity[i] -= 1
         chosen.append(p)
-        yield from _multisets(types, t, chosen, capacity, n_modes, widths)
+        yield from _multisets(types, t, chosen, capacity, n_modes, widths, max_pieces)
         chosen.pop()
         for i in range(p.a, p.b + 1):
             capacity[i] += 1
 
 
-def enumerate_strata(widths, n_modes: int, max_per_set: int | None = None):
+def enumerate_strata(widths, n_modes: int, max_per_set: int | None = None, count_left_out: bool = True):
     """All strata of critical points of a layered network, grouped by learnt set.
 
     Parameters
@@ -408,14 +410,20 @@ def enumerate_strata(widths, n_modes: int, max_per_set: int | None = None):
     max_per_set : int, optional
         Cap on the strata kept per learnt set ``J``: the simplest ones (fewest
         pieces, then fewest links) are kept, the rest counted.
+    count_left_out : bool
+        With a cap, walk every stratum to count those left out (default), or
+        only as far as the cap needs -- strata by increasing number of
+        pieces, up to the first number at which the cap is reached -- and
+        yield ``left_out = None`` (:func:`geodln.count_strata` gives the
+        count without listing). The strata kept are the same.
 
     Yields
     ------
     learned : tuple of int
         ``J``, for every ``|J| <= min(min(widths), m)``, by size then order.
     strata : list of Stratum
-    left_out : int
-        Strata of this ``J`` beyond the cap.
+    left_out : int or None
+        Strata of this ``J`` beyond the cap (None when not counted).
 
     Examples
     --------
@@ -432,11 +440,21 @@ def enumerate_strata(widths, n_modes: int, max_per_set: int | None = None):
         for learned in combinations(range(1, n_modes + 1), size):
             capacity = [w - size for w in widths]
             types = _piece_types(widths, learned, n_modes) if h >= 2 else []
-            found = []
-            for pieces in _multisets(types, 0, [], capacity, n_modes, widths):
-                stratum = Stratum(widths, learned, pieces, n_modes)
-                if stratum.is_critical():
-                    found.append(stratum)
+            found, n_pieces = [], None  # None: every number of pieces at once
+            if max_per_set is not None and not count_left_out:
+                n_pieces = 0
+            while True:
+                sizes = []
+                for pieces in _multisets(types, 0, [], capacity, n_modes, widths, n_pieces):
+                    sizes.append(len(pieces))
+                    stratum = Stratum(widths, learned, pieces, n_modes)
+                    if (n_pieces is None or len(pieces) == n_pieces) and stratum.is_critical():
+                        found.append(stratum)
+                # the sort puts fewer pieces first: once the cap is reached at n pieces, no
+                # stratum with more pieces can be among the kept ones
+                if n_pieces is None or len(found) >= max_per_set or max(sizes) < n_pieces:
+                    break
+                n_pieces += 1
             found.sort(key=lambda s: (len(s.pieces), sum(p.b - p.a for p in s.pieces), s.pieces))
             kept = found if max_per_set is None else found[:max_per_set]
-            yield learned, kept, len(found) - len(kept)
+            yield learned, kept, (len(found) - len(kept)) if n_pieces is None else None

@@ -50,6 +50,15 @@ class Tolerances:
         Linear test of a Hessian direction: after ``t = 1/|lambda|`` its
         component must have grown by at least ``growth_unstable`` (``e`` in
         theory) or shrunk to at most ``growth_stable`` (``1/e``).
+    linear_rate : float
+        Certificate of a Hessian direction ``d`` (eigenvalue ``lambda``) in a
+        catalog: the flow's velocity at ``theta + eps d`` must be
+        ``-lambda eps d`` within ``linear_rate |lambda| eps``, and the rate at
+        which the flow moves the component along ``d`` must be ``lambda``
+        within ``linear_rate |lambda|``.
+    linear_band : float
+        Directions whose eigenvalues are within this ratio of each other are
+        certified by one integration together (superposed starts).
     margin : float
         An escape means ``L < L(theta*) - margin * max(1, L(theta*))``.
     perturbation : float
@@ -102,6 +111,8 @@ class Tolerances:
     n_checks: int = 80
     growth_unstable: float = 1.5
     growth_stable: float = 0.6
+    linear_rate: float = 0.25
+    linear_band: float = 8.0
     margin: float = 1e-3
     perturbation: float = 0.1
     verify_rtol: float = 1e-8

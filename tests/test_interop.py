@@ -1,6 +1,7 @@
 """Interop: Trajectory.to_xarray (netCDF and zarr round trips), Catalog.to_dataframe (pandas), tqdm progress."""
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -62,6 +63,7 @@ class _Terminal(io.StringIO):
 
 
 def test_progress_draws_on_a_terminal_only():
+    """A bar on a terminal; off a terminal (logs, pipes) only the closing line; nothing when disabled."""
     tty, pipe = _Terminal(), io.StringIO()
     for stream in (tty, pipe):
         bar = Progress(8.0, "integrating t", stream=stream, interval=0)
@@ -70,7 +72,8 @@ def test_progress_draws_on_a_terminal_only():
         bar.close("reached t_end")
     text = tty.getvalue()
     assert "integrating t" in text and " 50.0%" in text and "8/8" in text and "DOP853" in text
-    assert text.rstrip().endswith("reached t_end]") and pipe.getvalue() == ""
+    assert text.rstrip().endswith("reached t_end]")
+    assert re.fullmatch(r"integrating t: reached t_end in \d+\.\d s\n", pipe.getvalue())
     off = _Terminal()
     bar = Progress(1.0, "x", enabled=False, stream=off)
     bar.update(0.5)

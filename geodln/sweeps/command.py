@@ -1,0 +1,162 @@
+"""``geodln sweep``: a study over architectures, spectra, scales and seeds from the command line.
+
+``geodln sweep --widths 4,4,4,4 --spectrum 4,3,2,1 --scale 1e-4,1e-3,1e-2
+--seeds 0:16 --t-end 2000 --out sweep.zarr`` runs one flow per point
+(``--task descent --step S --n-steps N`` for gradient descent), on a local
+cluster (``--workers N``, ``--workers 1`` serially) or on a running Dask
+scheduler (``--scheduler tcp://HOST:PORT``), and prints one row per grid point:
+the fraction of runs that converged, the median time spent at a visited
+saddle and the most frequent itinerary.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+import numpy as np
+
+from ..landscape import KINDS
+
+__all__ = ["add_parser", "run_sweep", "summary_table"]
+
+SADDLES = KINDS[1:]  # the saddle classes, named as landscape.classify names them
+CONVERGED_GAP = 1e-6  # a run converged when status is ok and loss_gap <= CONVERGED_GAP * max(1, |global_min|)
+
+
+def _list(kind):
+    def parse(text: str) -> list:
+        try:
+            return [kind(x) for x in text.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__}s, got {text!r}") from None
+    return parse
+
+
+def _architectures(text: str) -> list[str]:
+    """``"4,4,4,4;4,4,4,4,4"``: architectures (or spectra) separated by ``;``, each a comma list."""
+    items = [item.strip().replace(" ", "") for item in text.split(";") if item.strip()]
+    for item in items:
+        _list(float)(item)
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 4,4,4,4, got {text!r}")
+    return items
+
+
+def add_parser(sub) -> None:
+    """Add the ``sweep`` subcommand to the ``geodln`` parser's subparsers."""
+    s = sub.add_parser(
+        "sweep",
+        help="a study over widths, spectra, scales and seeds: one labelled dataset (zarr or netCDF)",
+        description="Run one flow (or gradient descent) per point of the grid widths x spectrum x scale x seeds, "
+        "on a local Dask cluster or a running scheduler, saving each point as it finishes; rerunning the same "
+        "command computes only the missing points. Writes OUT (.zarr or .nc) and prints a summary per grid point.",
+    )
+    s.add_argument("--widths", type=_architectures, action="append", required=True,
+                   help="layer widths d_0,...,d_h of one architecture; several separated by ';' or by repeating "
+                   "the option (e.g. --widths 4,4,4,4 --widths 4,4,4,4,4)")
+    s.add_argument("--spectrum", type=_architectures, action="append",
+                   help="singular values of Syx (whitened synthetic data); several separated by ';' or repeated")
+    s.add_argument("--scale", type=_list(float), help="initial scales, comma-separated (e.g. 1e-4,1e-3,1e-2)")
+    s.add_argument("--seeds", default="0:16", help="seeds: a:b (range) or a comma list (default 0:16)")
+    s.add_argument("--task", choices=("flow", "descent"), default="flow", help="what each point runs (default flow)")
+    s.add_argument("--t-end", type=float, help="flow: final time")
+    s.add_argument("--step", type=float, help="descent: step size")
+    s.add_argument("--n-steps", type=int, help="descent: number of steps")
+    s.add_argument("--max-visits", type=int, default=None, help="length of the per-visit arrays (default 12)")
+    where = s.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="processes of the local cluster (default: one per core; 1: serial)")
+    where.add_argument("--scheduler", metavar="ADDR", help="a running Dask scheduler, e.g. tcp://HOST:8786")
+    s.add_argument("--out", default="sweep.zarr", help="the store, ending in .zarr or .nc (default sweep.zarr)")
+    s.add_argument("--force", action="store_true", help="replace a store that holds another sweep")
+    s.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+
+
+def _settings(args) -> dict:
+    if args.task == "flow":
+        if args.t_end is None or args.step is not None or args.n_steps is not None:
+            raise ValueError("--task flow needs --t-end T (and takes no --step/--n-steps)")
+        settings = {"t_end": args.t_end}
+    else:
+        if args.step is None or args.n_steps is None or args.t_end is not None:
+            raise ValueError("--task descent needs --step S and --n-steps N (and takes no --t-end)")
+        settings = {"step": args.step, "n_steps": args.n_steps}
+    if args.max_visits is not None:
+        settings["max_visits"] = args.max_visits
+    return settings
+
+
+def run_sweep(args, argv) -> int:
+    """Run the sweep the options describe; print the table and what was computed."""
+    from .engine import sweep
+
+    grid = {"widths": [w for group in args.widths for w in group]}
+    if args.spectrum:
+        grid["spectrum"] = [s for group in args.spectrum for s in group]
+    if args.scale:
+        grid["scale"] = args.scale
+    settings = _settings(args)
+    client = _connect(args.scheduler) if args.scheduler else None
+    try:
+        ds = sweep(args.task, grid, seeds=args.seeds, client=client, workers=args.workers, store=args.out,
+                   progress=not args.quiet, settings=settings, force=args.force, argv=argv)
+    finally:
+        if client is not None:
+            client.close()
+    if not args.quiet:
+        print(summary_table(ds))
+    total = int(np.prod([ds.sizes[d] for d in ds.status.dims]))
+    print(f"computed {ds.attrs['computed']} of {total} runs ({total - ds.attrs['computed']} already in the store); "
+          f"wrote {args.out}")
+    return 0
+
+
+def _connect(address: str):
+    """A client of the scheduler at ``address``; gives up after Dask's connect timeout
+    (``distributed.comm.timeouts.connect``, 30 s unless configured)."""
+    from distributed import Client
+
+    try:
+        return Client(address)
+    except (OSError, TimeoutError) as err:
+        raise ValueError(f"could not reach a Dask scheduler at {address}: {err}") from None
+
+
+def itinerary_string(learned, kinds) -> str:
+    """``"{} -> {0} -> {0,1}"`` from one run's ``visit_learned`` and ``visit_kind`` (padding left out)."""
+    return " -> ".join("{" + str(j) + "}" for j, kind in zip(learned, kinds) if kind != "")
+
+
+def summary_table(ds) -> str:
+    """One row per grid point: runs, failures, fraction converged, median time at a saddle, the most frequent itinerary.
+
+    A run converged when its status is ``ok`` and ``loss_gap <= 1e-6 max(1, |global_min|)``;
+    the time at a saddle is ``visit_exit - visit_enter`` over the visits whose kind is a saddle.
+    Columns whose variables the task does not return are left out.
+    """
+    import pandas as pd
+
+    grid_dims = [d for d in ds.status.dims if d != "seed"]
+    rows = []
+    for key in np.ndindex(*[ds.sizes[d] for d in grid_dims]):
+        point = ds.isel(dict(zip(grid_dims, key)))
+        row = {d: point[d].item() for d in grid_dims}
+        status = point.status.values
+        row["runs"] = status.size
+        row["failed"] = int(np.sum(status == "failed"))
+        if "loss_gap" in point and "global_min" in point:
+            gap, low = point.loss_gap.values, point.global_min.values
+            row["converged"] = float(np.mean((status == "ok") & (gap <= CONVERGED_GAP * np.maximum(1, np.abs(low)))))
+        if {"visit_kind", "visit_enter", "visit_exit"} <= set(point.data_vars):
+            at_saddle = np.isin(point.visit_kind.values.astype(object), SADDLES)
+            stays = (point.visit_exit.values - point.visit_enter.values)[at_saddle]
+            stays = stays[np.isfinite(stays)]
+            row["median saddle time"] = float(np.median(stays)) if stays.size else np.nan
+        if {"visit_learned", "visit_kind"} <= set(point.data_vars):
+            routes = Counter(itinerary_string(learned, kinds) for learned, kinds, st in
+                             zip(point.visit_learned.values, point.visit_kind.values, status) if st == "ok")
+            route, count = routes.most_common(1)[0] if routes else ("-", 0)
+            row["most frequent itinerary"] = f"{route} ({count}/{status.size})"
+        rows.append(row)
+    with pd.option_context("display.max_colwidth", 80, "display.width", 200):
+        return pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.4g}")
