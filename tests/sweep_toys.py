@@ -58,7 +58,7 @@ def itinerary_point(params, seed):
     {} -> {0,1} and stops short (loss_gap 1). Saddle stays are seed + 1 (at {}) and 2 (at {0})."""
     n = params["max_visits"]
     route = ["", "0", "0,1"] if seed < 3 else ["", "0,1"]
-    kinds = ["strict saddle", "nonstrict saddle", "global minimum"] if seed < 3 else ["strict saddle", "global minimum"]
+    kinds = ["strict_saddle", "nonstrict_saddle", "global_minimum"] if seed < 3 else ["strict_saddle", "global_minimum"]
     enter = np.full(n, np.nan)
     exit_ = np.full(n, np.nan)
     enter[: len(route)] = [0.0, seed + 1.0, seed + 3.0][: len(route)]
