@@ -184,7 +184,7 @@ def plot_escape_laws(ds):
     if "scale" not in ds.dims or ds.sizes["scale"] < 2:
         raise ValueError("plot_escape_laws needs a sweep over 'scale' with at least two values")
     eps = np.asarray(ds["scale"].values, dtype=float)
-    fig, axes = new_figure(2, height=3.2)
+    fig, axes = new_figure(2, height=4.2)
     fits, line = [], 0
     for point in _points(ds, skip=("scale",)):
         widths = [int(w) for w in str(_setting(ds, point, "widths")).split(",")]
@@ -216,8 +216,8 @@ def plot_escape_laws(ds):
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=STYLE["fontsize"] - 2.5, title="fitted slope (theory)",
-                      title_fontsize=STYLE["fontsize"] - 2)
+            ax.legend(fontsize=STYLE["fontsize"] - 2.5, title="fitted slope (theory)", loc="upper center",
+                      bbox_to_anchor=(0.5, -0.2), title_fontsize=STYLE["fontsize"] - 2)
     return fig, fits
 
 
