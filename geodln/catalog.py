@@ -32,7 +32,7 @@ from .files import (json_bytes, json_default, npz_bytes, output_lock, provenance
                     write_npz)
 from .flow import GradientFlow
 from .landscape import KINDS, CriticalPoint, analyze_stratum, curvature
-from .progress import Progress
+from .progress import Progress, pace
 from .saddles import certify_directions, local_manifolds
 from .strata import Piece, Stratum, enumerate_strata
 from .tolerances import DEFAULT_TOLERANCES, Tolerances
@@ -427,7 +427,7 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
             points[rid] = top.adjacency(cp.theta)
             spectra[rid] = cp.eigenvalues
             similarities[rid] = cp.similarity
-            bar.update(len(records), _pace(len(records), total, start, "strata"))
+            bar.update(len(records), pace(len(records), total, start, "strata"))
     bar.close(f"{total} strata")
     params = {"widths": widths, "spectrum": s.tolist(), "seed": seed, "max_per_set": max_per_set}
     if user is not None:
@@ -486,15 +486,6 @@ def _in_user_coordinates(cp: CriticalPoint, user: Data, tol: Tolerances) -> Crit
                                   f"whitened one ({cp.hessian}), against Sylvester's law of inertia")
     return replace(cp, theta=theta, critical_value=value, loss=loss, hessian=full, horizontal_hessian=hor,
                    eigenvalues=lam, grad_norm=grad_norm)
-
-
-def _pace(done: int, total: int, start: float, unit: str) -> str:
-    """``"12.3 strata/s, ~45 s left"``: the rate so far and the time the rest takes at that rate."""
-    elapsed = time.monotonic() - start
-    if done == 0 or elapsed <= 0:
-        return ""
-    rate = done / elapsed
-    return f"{rate:.3g} {unit}/s, ~{(total - done) / rate:.0f} s left"
 
 
 def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) -> Catalog:
@@ -556,7 +547,7 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) ->
         items = fields["unstable_directions"] + fields["stable_directions"]
         n_verified += sum(item["verified"] for item in items)
         n_total += len(items)
-        bar.update(done, _pace(done, len(saddles), start, "saddles")
+        bar.update(done, pace(done, len(saddles), start, "saddles")
                    + (f", {n_resumed} from the checkpoint" if n_resumed else ""))
     bar.close(f"{n_verified}/{n_total} directions verified" + (f" ({n_resumed} saddles resumed)" if n_resumed else ""))
     catalog.manifest.update(schema_version=SCHEMA_VERSION, saddles=provenance(argv) | {"n_directions": n_total,

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "pace"]
 
 
 class Progress:
@@ -76,3 +76,12 @@ def _shape(stream) -> tuple[int, int]:
     except (AttributeError, OSError, ValueError):
         columns = lines = 0
     return columns or 100, lines or 24
+
+
+def pace(done: int, total: int, start: float, unit: str) -> str:
+    """``"12.3 strata/s, ~45 s left"``: the rate since ``start`` (``time.monotonic()``) and the time the rest takes at that rate."""
+    elapsed = time.monotonic() - start
+    if done == 0 or elapsed <= 0:
+        return ""
+    rate = done / elapsed
+    return f"{rate:.3g} {unit}/s, ~{(total - done) / rate:.0f} s left"
