@@ -81,3 +81,16 @@ def test_every_point_returns_the_same_keys_shapes_and_types():
 def test_bad_points_say_what_is_wrong(params, words):
     with pytest.raises(GeodlnError, match=words):
         flow_point({"t_end": 1.0, **POINT, **params}, 0)
+
+
+def test_a_sweep_with_a_diverging_descent_records_it_and_finishes():
+    """The issue's case through the engine: a grid over the step in which the large step diverges; the sweep
+    returns every point, the diverged ones with their status and NaNs, the others converging."""
+    import geodln
+
+    ds = geodln.sweep("descent", {"step": [0.02, 5.0]}, seeds="0:2", workers=1, progress=False,
+                      settings={"widths": "2,3,2", "spectrum": "3,1", "scale": 0.1, "n_steps": 300, "max_visits": 5})
+    status = ds.status.values.astype(object)
+    assert list(status[0]) == ["ok", "ok"] and list(status[1]) == ["diverged", "diverged"]
+    assert np.all(np.isnan(ds.final_loss.values[1])) and np.all(np.isfinite(ds.final_loss.values[0]))
+    assert np.all(ds.final_loss.values[0] < 0.5 * (3.0**2 + 1.0) / 2)  # the descent did learn
