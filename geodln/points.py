@@ -244,7 +244,8 @@ def _truncate(flow: GradientFlow, theta, gap: float) -> tuple[np.ndarray, int]:
     j = int(np.argmax(ratios))
     if ratios[j] < gap:
         return theta, 0
-    cut = ladder[j + 1] * unit
+    # the middle of the gap: cutting at ladder[j + 1] itself would keep or drop that value by rounding
+    cut = np.sqrt(ladder[j] * ladder[j + 1]) * unit
     out, count = [], 0
     for U, sv, Vt in svds:
         keep = sv > cut

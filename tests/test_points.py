@@ -202,3 +202,27 @@ def test_cli_classify(tmp_path, capsys):
     record = json.loads(capsys.readouterr().out)
     assert record["kind"] == "nonstrict_saddle" and record["escape_order"] == 3 and record["distance"] == 0
     assert list(tmp_path.iterdir()) == [tmp_path / "net.npz"]  # no files written
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_plateau_truncation_removes_every_remnant_whatever_the_rounding(seed):
+    """Layers with singular values {1, 0.8} x s_1^(1/h) (learnt) and remnants of a few percent below them:
+    the truncation removes exactly the remnants, the largest one included (a cut placed at a remnant's own
+    value kept or dropped it by rounding, which flipped a plateau's class between strict and nonstrict)."""
+    from geodln.points import _truncate
+
+    rng = np.random.default_rng(seed)
+    top = geodln.layered([4, 4, 4, 4])
+    s = np.sort(rng.uniform(1.0, 9.0, 3))[::-1]
+    flow = geodln.GradientFlow(top, geodln.Data.from_spectrum(s, 4, 4, seed=seed))
+    unit = s[0] ** (1 / top.depth)
+    remnants = rng.uniform(1e-3, 2e-2, (3, 2))
+    layers = []
+    for i in range(3):
+        U, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+        V, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+        layers.append((U * (np.concatenate([[1.0, 0.8], remnants[i]]) * unit)) @ V.T)
+    theta, count = _truncate(flow, top.from_layer_weights(layers), 10.0)
+    assert count == remnants.size
+    for W in top.layer_weights(theta):
+        assert np.allclose(np.linalg.svd(W, compute_uv=False) / unit, [1.0, 0.8, 0.0, 0.0], atol=1e-12)
