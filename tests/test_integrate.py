@@ -13,6 +13,7 @@ from scipy.integrate import solve_ivp
 import geodln
 from geodln import Data, GradientFlow, init, layered
 from geodln.integrate import Conservation, solve_auto
+from geodln.integrate.krylov import EigenPhi, LanczosPhi, phi_values
 from geodln.integrate.steppers import exprb43_step, rkc_step
 
 from conftest import data_for
@@ -176,7 +177,7 @@ def test_exprb43_is_fourth_order():
         for j in range(3):  # exact Jacobian of -y^3 - A y
             J[j, j] = -3 * y[j] ** 2 - [1.0, 4.0, 9.0][j]
         lam, Q = np.linalg.eigh(-J)
-        return exprb43_step(f, y, f(y), dt, lam, Q)[0]
+        return exprb43_step(f, y, f(y), dt, EigenPhi(lam, Q))[0]
 
     assert _order(step, [0.1, 0.05]) == pytest.approx(4.0, abs=0.35)
 
@@ -185,3 +186,42 @@ def test_solve_auto_hits_every_output_time():
     sol = solve_auto(lambda y: -y, np.ones(3), (0.0, 2.0), t_eval=np.linspace(0, 2, 7), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(sol.t, np.linspace(0, 2, 7), rtol=0, atol=0)
     np.testing.assert_allclose(sol.y, np.exp(-sol.t)[None].repeat(3, 0), rtol=1e-9)
+
+
+# ------------------------------------------------------------ Krylov products
+def test_phi_values_match_their_series():
+    """phi_k(z) = sum_j z^j / (j + k)!, summed exactly in rationals, on both sides of the series/recurrence switch."""
+    from fractions import Fraction
+    from math import factorial
+
+    z = np.array([-1e-3, -0.5, 0.7, -0.99, -1.0, 1.5, -5.0, -30.0])
+    got = phi_values(z, 5)
+    for k in range(6):
+        for i, x in enumerate(z):
+            exact = float(sum(Fraction(x) ** j / factorial(j + k) for j in range(200)))
+            assert got[k][i] == pytest.approx(exact, rel=2e-15, abs=1e-300)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lanczos_products_match_the_eigendecomposition(seed):
+    """phi_k(tau J) v by Lanczos equals Q phi_k(-tau lam) Q^T v to the tolerance, for stiff tau ||J|| up to 7e3."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    lam = np.concatenate([np.zeros(20), np.geomspace(1e-2, 700.0, n - 20)])  # a PSD Hessian with a kernel
+    J = -(Q * lam) @ Q.T
+    v = rng.standard_normal(n)
+    pairs = [(tau, k) for tau in (0.01, 1.0, 10.0) for k in (0, 1, 3, 4)]
+    exact = EigenPhi(lam, Q).products(v, pairs)
+    tol = 1e-9
+    krylov = LanczosPhi(lambda u: J @ u, tol, max_dim=2 * n)
+    for (tau, _), a, b in zip(pairs, exact, krylov.products(v, pairs)):
+        assert tau * np.linalg.norm(a - b) <= 10 * tol
+
+
+def test_exprb43_with_lanczos_is_fourth_order():
+    def step(f, y, dt):
+        jac = lambda u: -3 * y**2 * u - np.array([1.0, 4.0, 9.0]) * u  # noqa: E731
+        return exprb43_step(f, y, f(y), dt, LanczosPhi(jac, 1e-15, max_dim=3))[0]
+
+    assert _order(step, [0.1, 0.05]) == pytest.approx(4.0, abs=0.35)

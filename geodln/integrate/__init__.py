@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .conserve import Conservation
+from .krylov import EigenPhi, KrylovLimit, LanczosPhi, difference_jv
 from .stiffness import EXPLICIT_STABILITY, StiffnessWatch, dense_jacobian, spectral_radius
-from .steppers import (DOP853_STABILITY, dop853_error_norm, dop853_step, exprb43_step, rkc_stages, rkc_step)
+from .steppers import DOP853_STABILITY, dop853_error_norm, dop853_step, exprb43_step, rkc_stages, rkc_step
 
 __all__ = ["solve_auto", "AutoResult", "Conservation", "StiffnessWatch", "DENSE_LIMIT", "EXPLICIT_STABILITY"]
 
@@ -45,6 +46,8 @@ DENSE_LIMIT = 128  # parameters up to which the stiff method is exprb43 with a d
 _CHECK_EVERY = 8  # explicit steps between two stiffness estimates
 _SAFETY = 1.2  # margin on the power-iteration estimate of rho (an estimate from below)
 _MAX_RKC_STAGES = 400
+_KRYLOV_TOL = 1e-4  # Krylov error of each product, relative to ||atol + rtol |y|||_2
+_MAX_KRYLOV = 200  # largest Krylov space; beyond it the step is halved
 
 
 @dataclass
@@ -73,6 +76,8 @@ class AutoResult:
         Moves back onto the conserved level set.
     diverged : bool
         The state stopped being finite or grew by more than ``1e8`` (then ``status = -1``).
+    krylov_dims : list of int
+        The Krylov dimension of each phi-function product (empty unless Lanczos ran).
     """
 
     t: np.ndarray
@@ -86,6 +91,7 @@ class AutoResult:
     rho: float = 0.0
     projections: int = 0
     diverged: bool = False
+    krylov_dims: list = field(default_factory=list)
     t_events: object = None
     y_events: object = None
 
@@ -155,7 +161,8 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
             outs_y.append(y.copy())
             targets = targets[1:]
     keep_steps = t_eval is None
-    stiff_method = "exprb43" if n <= DENSE_LIMIT else None  # see the module notes on rkc
+    stiff_method = "exprb43"
+    krylov_dims = []
     method = method_hint or "dop853"
     steps = {"dop853": 0, "rkc": 0, "exprb43": 0, "rejected": 0, "loss_rejected": 0}
     f0 = fun(y)
@@ -197,15 +204,24 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
             enorm = float(np.sqrt(np.mean((err / scale) ** 2))) if np.all(np.isfinite(y_new)) else np.inf
             order = 2.0
         else:
-            if jac is None:
-                J, nj = dense_jacobian(fun, y, f0)
-                lam, Q = np.linalg.eigh(-J)
-                njev += 1
-                jac = (lam, Q)
-                rho = float(np.max(np.abs(lam))) if lam.size else 0.0
-            lam, Q = jac
-            y_new, f_new, err, _ = exprb43_step(fun, y, f0, h, lam, Q)
-            scale = atol + rtol * np.maximum(np.abs(y), np.abs(y_new))
+            scale = atol + rtol * np.abs(y)
+            if n <= DENSE_LIMIT:
+                if jac is None:
+                    J, _ = dense_jacobian(fun, y, f0)
+                    lam, Q = np.linalg.eigh(-J)
+                    njev += 1
+                    jac = EigenPhi(lam, Q)
+                    rho = float(np.max(np.abs(lam))) if lam.size else 0.0
+                phi = jac
+            else:
+                phi = LanczosPhi(difference_jv(fun, y), _KRYLOV_TOL * float(np.linalg.norm(scale)), _MAX_KRYLOV)
+            try:
+                y_new, f_new, err, _ = exprb43_step(fun, y, f0, h, phi)
+            except KrylovLimit:
+                y_new = err = np.full(n, np.nan)
+            krylov_dims.extend(phi.dims)
+            step_cost = 3 + 2 * (n if n <= DENSE_LIMIT else sum(phi.dims))
+            scale = np.maximum(scale, atol + rtol * np.abs(y_new))
             enorm = float(np.sqrt(np.mean((err / scale) ** 2))) if np.all(np.isfinite(y_new)) else np.inf
             order = 4.0
         if not np.isfinite(enorm):
@@ -259,7 +275,7 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
         stiff_steps = stiff_steps + 1 if method != "dop853" else 0
         if method_hint is None and method != "dop853" and stiff_steps >= 10 and factor < 5.0:
             # the stiff method's step has settled (it is limited by accuracy, not still growing)
-            evals = rkc_stages(dt, rho) if method == "rkc" else 2 * n + 3
+            evals = rkc_stages(dt, rho) if method == "rkc" else step_cost
             if evals / dt > 12.0 * rho / DOP853_STABILITY or dt * rho < 0.5 * DOP853_STABILITY:
                 method, hold_explicit = "dop853", 200  # DOP853 is as cheap here: back to it for a while
                 dt = min(dt, DOP853_STABILITY / max(rho, 1e-300))
@@ -281,7 +297,7 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
     Y = np.array(outs_y).T if outs_y else np.empty((n, 0))
     projections = conservation.n_moves if conservation is not None else 0
     return AutoResult(np.array(outs_t), Y, nfev[0], njev, status, message, status >= 0, steps, rho, projections,
-                      diverged="diverged" in message)
+                      diverged="diverged" in message, krylov_dims=krylov_dims)
 
 
 def _failure(outs_t, outs_y, n, nfev, njev, message, steps):

@@ -15,16 +15,16 @@ number of evaluations of ``f`` spent.
   of ``~ 2 dt rho``. The stages are the three-term Chebyshev recurrence.
 - :func:`exprb43_step`: the exponential Rosenbrock method of order 4 with an
   embedded order-3 solution (Hochbruck, Ostermann, Schweitzer 2009), for a
-  symmetric Jacobian ``J = -H = -Q diag(lam) Q^T`` given by its
-  eigendecomposition: ``phi_k(dt J) = Q phi_k(-dt lam) Q^T``. Exact for
-  linear problems, so no step size limit from stiffness at all.
+  symmetric Jacobian ``J = -H``, whose phi-function products come from a
+  dense eigendecomposition or from Lanczos (:mod:`geodln.integrate.krylov`).
+  Exact for linear problems, so no step size limit from stiffness at all.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["dop853_step", "rkc_stages", "rkc_step", "phi_functions", "exprb43_step", "DOP853_STABILITY", "RKC_BETA"]
+__all__ = ["dop853_step", "rkc_stages", "rkc_step", "exprb43_step", "DOP853_STABILITY", "RKC_BETA"]
 
 DOP853_STABILITY = 6.4  # |dt lambda| at the edge of DOP853's real stability interval (measured)
 RKC_BETA = 0.65  # the damped RKC2 with s stages is stable on [-RKC_BETA s^2, 0] (about 0.653 s^2 for eps = 2/13)
@@ -128,59 +128,29 @@ def rkc_step(f, y, f0, dt, s: int):
 
 
 # ------------------------------------------------------------ exponential
-def phi_functions(z, kmax: int = 4):
-    """``[phi_1(z), ..., phi_kmax(z)]``, ``phi_k(z) = sum_j z^j / (j + k)!``, elementwise.
+def exprb43_step(f, y, f0, dt, phi):
+    """One exprb43 step with the Jacobian ``J`` at ``y`` (3 evaluations of ``f`` plus ``phi``'s products).
 
-    Series for ``|z| < 1`` (no cancellation), else the recurrence
-    ``phi_k(z) = (phi_{k-1}(z) - 1/(k-1)!) / z`` from ``phi_0 = e^z``.
-    """
-    z = np.asarray(z, dtype=float)
-    out = []
-    small = np.abs(z) < 1.0
-    zs = np.where(small, z, 0.0)
-    zl = np.where(small, 1.0, z)
-    prev = np.exp(np.minimum(z, 700.0))
-    fact = 1.0
-    for k in range(1, kmax + 1):
-        # series: sum_{j=0}^{24} z^j / (j + k)!
-        term = np.full_like(zs, 1.0)
-        f = 1.0
-        for i in range(1, k + 1):
-            f *= i
-        term /= f
-        series = term.copy()
-        for j in range(1, 25):
-            term = term * zs / (j + k)
-            series += term
-        direct = (prev - 1.0 / fact) / zl
-        fact *= k
-        val = np.where(small, series, direct)
-        out.append(val)
-        prev = val
-    return out
-
-
-def exprb43_step(f, y, f0, dt, lam, Q):
-    """One exprb43 step with the Jacobian ``-Q diag(lam) Q^T`` at ``y`` (3 evaluations).
-
-    In eigen-coordinates (``g = Q^T f0``, ``D(U) = f(U) - f0 - J (U - y)``)::
+    ``phi.products(v, [(tau, k), ...])`` returns ``[phi_k(tau J) v, ...]``
+    (:class:`~geodln.integrate.krylov.EigenPhi` or
+    :class:`~geodln.integrate.krylov.LanczosPhi`). With
+    ``D(U) = f(U) - f0 - J (U - y)``::
 
         U2 = y + dt/2 phi_1(dt J / 2) f0
         U3 = y + dt phi_1(dt J) (f0 + D(U2))
         y1 = y + dt phi_1 f0 + dt (16 phi_3 - 48 phi_4) D(U2) + dt (12 phi_4 - 2 phi_3) D(U3)
 
-    and the order-3 solution drops the ``phi_4`` terms (their difference is the error).
+    and the order-3 solution drops the ``phi_4`` terms (their difference is
+    the error). ``J (U - y)`` comes from the same products,
+    ``tau J phi_1(tau J) v = phi_0(tau J) v - v``, so no extra Jacobian product is needed.
     """
-    z = -dt * lam
-    p1h = phi_functions(0.5 * z, 1)[0]
-    p1, _, p3, p4 = phi_functions(z, 4)
-    g0 = Q.T.dot(f0)
-    a2 = 0.5 * dt * p1h * g0
-    d2 = Q.T.dot(f(y + Q.dot(a2))) - g0 + lam * a2
-    a3 = dt * p1 * (g0 + d2)
-    d3 = Q.T.dot(f(y + Q.dot(a3))) - g0 + lam * a3
-    err_c = dt * p4 * (12.0 * d3 - 48.0 * d2)
-    step_c = dt * (p1 * g0 + (16.0 * p3) * d2 - (2.0 * p3) * d3) + err_c
-    y_new = y + Q.dot(step_c)
-    f_new = f(y_new)
-    return y_new, f_new, Q.dot(err_c), 3
+    e_h, p1_h, e_f, p1_f = phi.products(f0, [(0.5 * dt, 0), (0.5 * dt, 1), (dt, 0), (dt, 1)])
+    a2 = 0.5 * dt * p1_h
+    d2 = f(y + a2) - e_h  # f(U2) - f0 - J a2, with J a2 = e^{dt J / 2} f0 - f0
+    e_2, p1_2, p3_2, p4_2 = phi.products(d2, [(dt, 0), (dt, 1), (dt, 3), (dt, 4)])
+    a3 = dt * (p1_f + p1_2)
+    d3 = f(y + a3) - e_f - e_2 + d2  # f(U3) - f0 - J a3, with J a3 = (e^{dt J} - 1)(f0 + d2)
+    p3_3, p4_3 = phi.products(d3, [(dt, 3), (dt, 4)])
+    err = dt * (12.0 * p4_3 - 48.0 * p4_2)
+    y_new = y + dt * (p1_f + 16.0 * p3_2 - 2.0 * p3_3) + err
+    return y_new, f(y_new), err, 3
