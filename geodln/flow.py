@@ -366,8 +366,9 @@ class GradientFlow:
         method : str or OdeSolver class, optional
             Default :data:`DEFAULT_METHOD`, ``"auto"``
             (:func:`geodln.integrate.solve_auto`: DOP853 while the flow is not
-            stiff, then an exponential Rosenbrock method with the dense
-            Jacobian or a Runge-Kutta-Chebyshev method; conserved balances
+            stiff, then the exponential Rosenbrock method exprb43 with the
+            dense Jacobian (small networks) or Lanczos phi-function products
+            (large ones); conserved balances
             kept to ``1e-10`` relative by moves along the group orbit; loss
             nonincreasing). Any other value goes to ``solve_ivp`` unchanged;
             an explicit one ("DOP853", "RK45", "RK23") is watched and a
