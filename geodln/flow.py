@@ -368,9 +368,8 @@ class GradientFlow:
             (:func:`geodln.integrate.solve_auto`: DOP853 while the flow is not
             stiff, then the exponential Rosenbrock method exprb43 with the
             dense Jacobian (small networks) or Lanczos phi-function products
-            (large ones); conserved balances
-            kept to ``1e-10`` relative by moves along the group orbit; loss
-            nonincreasing). Any other value goes to ``solve_ivp`` unchanged;
+            (large ones); conserved balances kept to ``1e-10`` relative by
+            moves along the group orbit; loss nonincreasing). Any other value goes to ``solve_ivp`` unchanged;
             an explicit one ("DOP853", "RK45", "RK23") is watched and a
             warning says when the flow is stiff.
         progress : Progress, optional
