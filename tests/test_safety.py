@@ -16,7 +16,7 @@ import pytest
 from geodln.catalog import Catalog
 
 CATALOG = ["catalog", "--widths", "3,2,3", "--spectrum", "3,2,1", "--quiet"]
-LONG_CATALOG = ["catalog", "--widths", "2,2,2,2", "--spectrum", "3,1", "--quiet"]  # runs for several seconds
+LONG_CATALOG = ["catalog", "--widths", "4,4,4,4", "--spectrum", "4,3,2,1", "--quiet"]  # runs for several seconds
 FLOW = ["flow", "--widths", "3,4,4,3", "--t-end", "60", "--n-points", "50", "--quiet"]
 
 
@@ -83,7 +83,7 @@ def test_a_second_writer_is_told_about_the_lock(tmp_path):
     first.communicate(timeout=300)
     assert first.returncode == 0
     assert code == 2 and "being written by another geodln process" in err
-    assert Catalog.load(out).manifest["parameters"]["widths"] == [2, 2, 2, 2]
+    assert Catalog.load(out).manifest["parameters"]["widths"] == [4, 4, 4, 4]
 
 
 def test_catalog_is_no_clobber_and_force_replaces_it_keeping_user_files(tmp_path):
