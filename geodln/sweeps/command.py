@@ -17,6 +17,7 @@ from collections import Counter
 import numpy as np
 
 from ..landscape import KINDS
+from .grid import parse_numbers
 
 __all__ = ["add_parser", "run_sweep", "summary_table"]
 
@@ -25,11 +26,12 @@ CONVERGED_GAP = 1e-6  # a run converged when status is ok and loss_gap <= CONVER
 
 
 def _list(kind):
+    """An argparse type: a comma list of ``kind`` through :func:`geodln.sweeps.grid.parse_numbers`."""
     def parse(text: str) -> list:
         try:
-            return [kind(x) for x in text.split(",")]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__}s, got {text!r}") from None
+            return parse_numbers(text, kind, "value")
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
     return parse
 
 

@@ -123,10 +123,18 @@ def _plain(name: str, value):
                     "strings (widths and spectra as comma-separated strings like '4,4,4,4')")
 
 
-def _counts(text, name: str) -> list[float]:
+def parse_numbers(text, kind, name: str) -> list:
+    """``"4,3,2,1"`` (or a sequence) as a list of ``kind``: the one reader of widths, spectra and scales.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the text, if a part is not a ``kind``.
+    """
+    parts = text.split(",") if isinstance(text, str) else list(text)
     try:
-        return [float(x) for x in str(text).split(",")]
-    except ValueError:
+        return [kind(p) for p in parts]
+    except (TypeError, ValueError):
         raise ValueError(f"{name} {text!r}: expected comma-separated numbers like '4,3,2,1'") from None
 
 
@@ -185,5 +193,5 @@ def _max_modes(axes: dict, settings: dict) -> int:
     for key, count in (("spectrum", lambda s: len(s)), ("widths", lambda w: int(min(w[0], w[-1])))):
         values = axes.get(key, (settings[key],) if key in settings else ())
         if values:
-            return max(count(_counts(v, key)) for v in values)
+            return max(count(parse_numbers(v, float, key)) for v in values)
     return 0

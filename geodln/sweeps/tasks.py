@@ -38,17 +38,17 @@ from ..flow import GradientFlow, Trajectory
 from ..init import aligned, aligned_mode_curve, small
 from ..itinerary import itinerary
 from ..topology import layered
+from .grid import parse_numbers
 
 __all__ = ["flow_point", "descent_point", "half_learning_time", "TASKS"]
 
 
 def _numbers(text, kind, name: str) -> list:
-    """``"4,3,2"`` (or a sequence) as a list of ``kind``."""
-    parts = text.split(",") if isinstance(text, str) else list(text)
+    """:func:`geodln.sweeps.grid.parse_numbers`, its error as a :class:`GeodlnError` (a bad point, not a bad grid)."""
     try:
-        return [kind(p) for p in parts]
-    except (TypeError, ValueError):
-        raise GeodlnError(f"{name} must be comma-separated numbers like '4,3,2,1', got {text!r}") from None
+        return parse_numbers(text, kind, name)
+    except ValueError as error:
+        raise GeodlnError(str(error)) from None
 
 
 def _problem(params: dict, seed: int):
