@@ -458,7 +458,7 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
 
 
 def data_fingerprint(data: Data) -> dict:
-    """``{n_samples, sha256}`` of real data: how a catalog's parameters name the data it was made from."""
+    """``{shape_X, shape_Y, sha256}`` of real data: how a catalog's parameters name the data it was made from."""
     digest = hashlib.sha256(np.ascontiguousarray(data.X).tobytes() + np.ascontiguousarray(data.Y).tobytes())
     return {"shape_X": list(data.X.shape), "shape_Y": list(data.Y.shape), "sha256": digest.hexdigest()}
 
