@@ -5,7 +5,7 @@ import pytest
 
 import geodln
 from geodln.plots import gallery, plot_escape_laws, plot_itineraries
-from geodln.plots.sweeps import itinerary_strings
+from geodln.sweeps.command import itinerary_strings
 
 
 def _sweep(grid, seeds, settings):
@@ -58,11 +58,11 @@ def test_aligned_starts_follow_the_closed_form():
 
 def test_itinerary_distribution(deep):
     texts = itinerary_strings(deep)
-    assert texts.shape == (2, 2) and set(texts.ravel()) == {"{} > {1} > {1,2}"}
+    assert texts.shape == (2, 2) and set(texts.ravel()) == {"{} -> {1} -> {1,2}"}
     fig = plot_itineraries(deep)
     bars = fig.axes[0].patches
     assert sum(b.get_width() for b in bars) == pytest.approx(2.0)  # the fractions of each grid point add up to 1
-    assert fig.axes[0].get_legend().get_texts()[0].get_text() == "{} > {1} > {1,2}"
+    assert fig.axes[0].get_legend().get_texts()[0].get_text() == "{} -> {1} -> {1,2}"
     n_visits = int(np.sum(deep["visit_kind"].values != ""))
     assert len([ln for ln in fig.axes[1].lines if len(ln.get_xdata())]) == n_visits
 

@@ -27,10 +27,11 @@ from itertools import product
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
+from ..sweeps.command import itinerary_strings
 from ..sweeps.tasks import half_learning_time
 from .style import STYLE, new_figure, set_label, styled
 
-__all__ = ["plot_itineraries", "plot_escape_laws", "itinerary_strings"]
+__all__ = ["plot_itineraries", "plot_escape_laws"]
 
 _ARRAY_DIMS = ("seed", "visit", "mode")
 
@@ -51,28 +52,6 @@ def _setting(ds, point: dict, key: str, default=None):
 
 def _name(point: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in point.items()) or "all runs"
-
-
-def itinerary_strings(ds) -> np.ndarray:
-    """Each run's itinerary as text, e.g. ``"{} > {1} > {1,2}"`` (or its status when it did not finish).
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        A sweep of the ``"flow"`` or ``"descent"`` task.
-
-    Returns
-    -------
-    ndarray of str, shape = the shape of ``ds.status`` (grid dims, seed)
-    """
-    status = ds["status"].values
-    learned = ds["visit_learned"].transpose(*ds["status"].dims, "visit").values
-    kinds = ds["visit_kind"].transpose(*ds["status"].dims, "visit").values
-    out = np.empty(status.shape, dtype=object)
-    for idx in np.ndindex(status.shape):
-        steps = ["{" + J + "}" for J, kind in zip(learned[idx], kinds[idx]) if kind]
-        out[idx] = " > ".join(steps) if status[idx] == "ok" else str(status[idx])
-    return out
 
 
 @styled

@@ -19,7 +19,7 @@ import numpy as np
 from ..landscape import KINDS
 from .grid import parse_numbers
 
-__all__ = ["add_parser", "run_sweep", "summary_table"]
+__all__ = ["add_parser", "run_sweep", "summary_table", "itinerary_strings"]
 
 SADDLES = KINDS[1:]  # the saddle classes, named as landscape.classify names them
 CONVERGED_GAP = 1e-6  # a run converged when status is ok and loss_gap <= CONVERGED_GAP * max(1, |global_min|)
@@ -124,9 +124,26 @@ def _connect(address: str):
         raise ValueError(f"could not reach a Dask scheduler at {address}: {err}") from None
 
 
-def itinerary_string(learned, kinds) -> str:
-    """``"{} -> {0} -> {0,1}"`` from one run's ``visit_learned`` and ``visit_kind`` (padding left out)."""
-    return " -> ".join("{" + str(j) + "}" for j, kind in zip(learned, kinds) if kind != "")
+def itinerary_strings(ds) -> np.ndarray:
+    """Each run's itinerary as text, e.g. ``"{} -> {1} -> {1,2}"`` (or its status when it did not finish).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep of the ``"flow"`` or ``"descent"`` task.
+
+    Returns
+    -------
+    ndarray of str, shape = the shape of ``ds.status`` (grid dims, seed)
+    """
+    status = ds["status"].values
+    learned = ds["visit_learned"].transpose(*ds["status"].dims, "visit").values
+    kinds = ds["visit_kind"].transpose(*ds["status"].dims, "visit").values
+    out = np.empty(status.shape, dtype=object)
+    for idx in np.ndindex(status.shape):
+        steps = ["{" + J + "}" for J, kind in zip(learned[idx], kinds[idx]) if kind]
+        out[idx] = " -> ".join(steps) if status[idx] == "ok" else str(status[idx])
+    return out
 
 
 def summary_table(ds) -> str:
@@ -139,6 +156,8 @@ def summary_table(ds) -> str:
     import pandas as pd
 
     grid_dims = [d for d in ds.status.dims if d != "seed"]
+    with_visits = {"visit_learned", "visit_kind"} <= set(ds.data_vars)
+    texts = itinerary_strings(ds.transpose(*grid_dims, "seed", ...)) if with_visits else None
     rows = []
     for key in np.ndindex(*[ds.sizes[d] for d in grid_dims]):
         point = ds.isel(dict(zip(grid_dims, key)))
@@ -154,9 +173,8 @@ def summary_table(ds) -> str:
             stays = (point.visit_exit.values - point.visit_enter.values)[at_saddle]
             stays = stays[np.isfinite(stays)]
             row["median saddle time"] = float(np.median(stays)) if stays.size else np.nan
-        if {"visit_learned", "visit_kind"} <= set(point.data_vars):
-            routes = Counter(itinerary_string(learned, kinds) for learned, kinds, st in
-                             zip(point.visit_learned.values, point.visit_kind.values, status) if st == "ok")
+        if texts is not None:
+            routes = Counter(text for text, st in zip(texts[key], status) if st == "ok")
             route, count = routes.most_common(1)[0] if routes else ("-", 0)
             row["most frequent itinerary"] = f"{route} ({count}/{status.size})"
         rows.append(row)
