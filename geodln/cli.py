@@ -34,26 +34,12 @@ from .errors import ClassificationError
 from .losses import get_loss
 from .saddles import itinerary
 from .graph_files import read_graph
-from .sweeps.command import add_parser as add_sweep_parser, run_sweep
+from .sweeps.command import add_parser as add_sweep_parser, comma_list, run_sweep
 from .topology import layered
 
 __all__ = ["main"]
 
 CLI_INITS = ("small", "orthogonal", "balanced", "delta_balanced", "aligned")
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-
-
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,10 +53,10 @@ def _parser() -> argparse.ArgumentParser:
         "DIR/summary.json and DIR/loss.png.",
     )
     net = p.add_mutually_exclusive_group()
-    net.add_argument("--widths", type=_ints, default=[3, 4, 4, 3], help="layer widths d_0,...,d_h (default 3,4,4,3)")
+    net.add_argument("--widths", type=comma_list(int), default=[3, 4, 4, 3], help="layer widths d_0,...,d_h (default 3,4,4,3)")
     net.add_argument("--graph", type=Path, help="a network file (.graphml, .gml, .gexf, .json) with input/output nodes marked")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--spectrum", type=_floats, help="singular values of Syx for whitened synthetic data (default 3,2,1)")
+    src.add_argument("--spectrum", type=comma_list(float), help="singular values of Syx for whitened synthetic data (default 3,2,1)")
     src.add_argument("--data", type=Path, help="an .npz file with arrays X (d_in, N) and Y (d_out, N)")
     p.add_argument("--init", choices=CLI_INITS, default="small", help="initialisation (default small)")
     p.add_argument("--scale", type=float, default=1e-2,
@@ -100,8 +86,8 @@ def _parser() -> argparse.ArgumentParser:
         "data with the given spectrum, classify each (global minimum / strict / nonstrict saddle) and check it "
         "three ways, and write OUT/manifest.json, critical_points.jsonl, summary.csv and arrays/.",
     )
-    c.add_argument("--widths", type=_ints, default=[3, 3, 3, 3], help="layer widths (default 3,3,3,3)")
-    c.add_argument("--spectrum", type=_floats, default=[3.0, 2.0, 1.0], help="distinct singular values (default 3,2,1)")
+    c.add_argument("--widths", type=comma_list(int), default=[3, 3, 3, 3], help="layer widths (default 3,3,3,3)")
+    c.add_argument("--spectrum", type=comma_list(float), default=[3.0, 2.0, 1.0], help="distinct singular values (default 3,2,1)")
     c.add_argument("--data", type=Path, default=None,
                    help="real data: a .npz with X (d_in, N) and Y (d_out, N), as for geodln flow; the spectrum is then "
                         "that of Syx Sxx^(-1/2) and the points are in your coordinates (needs --no-saddles for now)")
@@ -147,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         "Writes no files.",
     )
     wnet = w.add_mutually_exclusive_group()
-    wnet.add_argument("--widths", type=_ints, default=[1, 2, 2, 1], help="layer widths (default 1,2,2,1)")
+    wnet.add_argument("--widths", type=comma_list(int), default=[1, 2, 2, 1], help="layer widths (default 1,2,2,1)")
     wnet.add_argument("--graph", type=Path, help="a network file (.graphml, .gml, .gexf, .json) with input/output nodes marked")
     w.add_argument("--seed", type=int, default=0, help="seed of the random point (default 0)")
     w.add_argument("--degree", type=int, default=0,
@@ -162,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     k.add_argument("--weights", type=Path, required=True, help="the weight file (.npz or .safetensors)")
     ksrc = k.add_mutually_exclusive_group()
-    ksrc.add_argument("--spectrum", type=_floats, help="singular values of Syx for whitened synthetic data (default 3,2,1)")
+    ksrc.add_argument("--spectrum", type=comma_list(float), help="singular values of Syx for whitened synthetic data (default 3,2,1)")
     ksrc.add_argument("--data", type=Path, help="an .npz file with arrays X (d_in, N) and Y (d_out, N)")
     k.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
     k.add_argument("--catalog", type=Path, help="a catalog of the same network and data: name the matching record")

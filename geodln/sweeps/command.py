@@ -25,8 +25,9 @@ SADDLES = KINDS[1:]  # the saddle classes, named as landscape.classify names the
 CONVERGED_GAP = 1e-6  # a run converged when status is ok and loss_gap <= CONVERGED_GAP * max(1, |global_min|)
 
 
-def _list(kind):
-    """An argparse type: a comma list of ``kind`` through :func:`geodln.sweeps.grid.parse_numbers`."""
+def comma_list(kind):
+    """An argparse type: a comma list of ``kind`` through :func:`geodln.sweeps.grid.parse_numbers`
+    (the one reader of ``--widths``, ``--spectrum`` and ``--scale`` in every command)."""
     def parse(text: str) -> list:
         try:
             return parse_numbers(text, kind, "value")
@@ -39,7 +40,7 @@ def _architectures(text: str) -> list[str]:
     """``"4,4,4,4;4,4,4,4,4"``: architectures (or spectra) separated by ``;``, each a comma list."""
     items = [item.strip().replace(" ", "") for item in text.split(";") if item.strip()]
     for item in items:
-        _list(float)(item)
+        comma_list(float)(item)
     if not items:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 4,4,4,4, got {text!r}")
     return items
@@ -59,7 +60,7 @@ def add_parser(sub) -> None:
                    "the option (e.g. --widths 4,4,4,4 --widths 4,4,4,4,4)")
     s.add_argument("--spectrum", type=_architectures, action="append",
                    help="singular values of Syx (whitened synthetic data); several separated by ';' or repeated")
-    s.add_argument("--scale", type=_list(float), help="initial scales, comma-separated (e.g. 1e-4,1e-3,1e-2)")
+    s.add_argument("--scale", type=comma_list(float), help="initial scales, comma-separated (e.g. 1e-4,1e-3,1e-2)")
     s.add_argument("--seeds", default="0:16", help="seeds: a:b (range) or a comma list (default 0:16)")
     s.add_argument("--task", choices=("flow", "descent"), default="flow", help="what each point runs (default flow)")
     s.add_argument("--t-end", type=float, help="flow: final time")
