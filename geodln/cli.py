@@ -273,7 +273,8 @@ def _flow(args, argv, replace: bool) -> int:
 
 
 def run_catalog(args, argv) -> int:
-    from .catalog import Catalog, build_catalog, data_fingerprint, fill_saddles
+    from .catalog import Catalog, build_catalog, data_fingerprint
+    from .verification import fill_saddles
     from .tolerances import Tolerances
 
     data = _load_data(args, layered(args.widths)) if args.data is not None else None
@@ -346,7 +347,7 @@ def _count(args) -> int:
 
 
 def run_saddles(args, argv) -> int:
-    from .catalog import fill_saddles
+    from .verification import fill_saddles
 
     with output_lock(args.catalog):  # the catalog is rewritten once, at the end, in one step
         catalog = fill_saddles(args.catalog, progress=not args.quiet, argv=argv, checkpoint=_checkpoint(args.catalog))

@@ -16,7 +16,7 @@ FLOORS = [
     {"hessian", "init", "laws"},
     {"landscape", "points", "counting"},
     {"saddles", "itinerary"},
-    {"catalog", "geometry", "sweeps"},
+    {"catalog", "geometry", "sweeps", "verification"},
     {"plots"},
     {"cli"},
 ]

@@ -61,7 +61,8 @@ SCALE = ["3,3,3,3", "4,4,4,4", "3,3,3,3,3", "5,5,5,5", "2,2,2,2,2,2,2"]
 TIMER = """
 import json, sys, time
 import numpy as np
-from geodln.catalog import build_catalog, fill_saddles
+from geodln.catalog import build_catalog
+from geodln.verification import fill_saddles
 widths = [int(w) for w in sys.argv[1].split(",")]
 m = min(widths[0], widths[-1])
 t0 = time.perf_counter()

@@ -1,0 +1,137 @@
+"""Verification of a catalog's saddles: their stable and unstable directions, certified, resumably.
+
+:func:`fill_saddles` completes a catalog written by :func:`geodln.build_catalog`:
+for each saddle it finds the local invariant sets
+(:func:`geodln.saddles.local_manifolds`) and certifies every direction
+(:func:`geodln.saddles.certify_directions`), saving each saddle's result in a
+checkpoint folder as soon as it is known, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .catalog import DIRECTIONS, SCHEMA_VERSION, Catalog
+from .data import Data
+from .files import json_default, provenance, write_npz
+from .flow import GradientFlow
+from .progress import Progress, pace
+from .saddles import certify_directions, local_manifolds
+from .strata import Piece, Stratum
+from .tolerances import Tolerances
+from .topology import layered
+
+__all__ = ["fill_saddles"]
+
+
+def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) -> Catalog:
+    """Compute and verify the stable and unstable directions of every saddle of a catalog.
+
+    Rebuilds each stratum and its representative, finds its local invariant
+    sets (:func:`geodln.saddles.local_manifolds`) and certifies every direction
+    (:func:`geodln.saddles.certify_directions`), with the catalog's own
+    tolerances: per saddle ``unstable_dim``, ``stable_dim``, ``center_dim``
+    and the lists ``unstable_directions``, ``stable_directions`` of
+    ``{file, key, order, mode, verified}`` naming ``(n, n)`` arrays in
+    ``arrays/directions.npz`` (plus ``eigenvalue``, ``links`` and ``evidence``).
+
+    Parameters
+    ----------
+    catalog : Catalog or path
+        A catalog in memory (filled in place; write it afterwards) or the
+        folder of one (loaded, filled, and written back in one atomic step,
+        so an interrupted run leaves the folder as it was).
+    checkpoint : path, optional
+        A folder (created if missing) where each saddle's result is saved,
+        atomically, as soon as it is verified (``{id}.npz``). A saddle whose
+        result is already there, for the same representative and
+        tolerances, is taken from it instead of being verified again: an
+        interrupted run resumes where it stopped and gives the same records
+        and arrays as an uninterrupted one.
+    """
+    path = None if isinstance(catalog, Catalog) else Path(catalog)
+    catalog = Catalog.load(path) if path is not None else catalog
+    params = catalog.manifest["parameters"]
+    widths, spectrum = params["widths"], params["spectrum"]
+    if "data" in params:
+        raise ValueError(f"{catalog.path or 'the catalog'} is a catalog of real data: its saddle directions are not "
+                         "computed yet")
+    data = Data.from_spectrum(spectrum, widths[0], widths[-1], seed=params["seed"])
+    if not np.allclose(data.Syx, np.array(catalog.manifest["data"]["Syx"]), rtol=0, atol=1e-12):
+        raise ValueError(f"{catalog.path or 'the catalog'}: its data cannot be regenerated from its seed")
+    top = layered(widths)
+    flow = GradientFlow(top, data)
+    tol = catalog.tolerances
+    tol_text = json.dumps(asdict(tol), sort_keys=True)
+    checkpoint = None if checkpoint is None else Path(checkpoint)
+    directions, n_verified, n_total, n_resumed = {}, 0, 0, 0
+    saddles = [r for r in catalog.records if r["kind"] != "global_minimum"]
+    bar = Progress(len(saddles), "verifying saddle directions", enabled=progress)
+    start = time.monotonic()
+    for done, rec in enumerate(saddles, start=1):
+        point = catalog.point(rec)
+        saved = _resume(checkpoint, rec["id"], point, tol_text)
+        if saved is None:
+            fields, arrays = _saddle_fields(flow, rec, point, catalog.similarity(rec), len(spectrum), tol)
+            if checkpoint is not None:
+                write_npz(checkpoint / f"{rec['id']}.npz", point=point, tolerances=np.array(tol_text),
+                          fields=np.array(json.dumps(fields, default=json_default)), **arrays)
+        else:
+            (fields, arrays), n_resumed = saved, n_resumed + 1
+        rec.update(fields)
+        directions.update(arrays)
+        items = fields["unstable_directions"] + fields["stable_directions"]
+        n_verified += sum(item["verified"] for item in items)
+        n_total += len(items)
+        bar.update(done, pace(done, len(saddles), start, "saddles")
+                   + (f", {n_resumed} from the checkpoint" if n_resumed else ""))
+    bar.close(f"{n_verified}/{n_total} directions verified" + (f" ({n_resumed} saddles resumed)" if n_resumed else ""))
+    catalog.manifest.update(schema_version=SCHEMA_VERSION, saddles=provenance(argv) | {"n_directions": n_total,
+                                                                                        "n_verified": n_verified})
+    catalog.arrays[DIRECTIONS] = directions
+    if path is not None:
+        catalog.write(path, overwrite=True)
+    return catalog
+
+
+def _saddle_fields(flow: GradientFlow, rec: dict, point, similarity, n_modes: int, tol: Tolerances):
+    """The saddle fields of one record and its direction arrays ``{key: (n, n)}``."""
+    top = flow.top
+    stratum = Stratum(tuple(top.widths), tuple(rec["learned"]), tuple(Piece(*p) for p in rec["pieces"]), n_modes)
+    theta = top.pack(point)
+    found = local_manifolds(flow, theta, stratum, similarity, tolerances=tol)
+    checks = iter(certify_directions(flow, theta, found.unstable + found.stable, tolerances=tol))
+    fields, arrays = {}, {}
+    for label, group in (("u", found.unstable), ("s", found.stable)):
+        items = []
+        for j, d in enumerate(group):
+            key = f"{rec['id']}_{label}{j}"
+            check = next(checks)
+            arrays[key] = top.adjacency(d.vector)
+            items.append({"file": DIRECTIONS, "key": key, "order": d.order, "mode": d.mode,
+                          "verified": check.verified, "eigenvalue": d.eigenvalue, "links": d.links,
+                          "evidence": check.evidence})
+        fields["unstable_directions" if label == "u" else "stable_directions"] = items
+    fields.update(unstable_dim=found.unstable_dim, stable_dim=found.stable_dim, center_dim=found.center_dim)
+    return fields, arrays
+
+
+def _resume(checkpoint: Path | None, rid: str, point, tol_text: str):
+    """The saved ``(fields, arrays)`` of record ``rid`` if the checkpoint holds it for this very
+    point and these tolerances, else None."""
+    if checkpoint is None or not (checkpoint / f"{rid}.npz").is_file():
+        return None
+    try:
+        with np.load(checkpoint / f"{rid}.npz") as f:
+            saved = dict(f)
+    except (OSError, ValueError):
+        return None  # unreadable: verified again, and rewritten
+    if not (np.array_equal(saved.pop("point", None), point) and str(saved.pop("tolerances", "")) == tol_text):
+        return None
+    fields = json.loads(str(saved.pop("fields")))
+    return fields, saved
