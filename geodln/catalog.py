@@ -94,7 +94,8 @@ class Catalog:
         return self._array(record, "spectrum")
 
     def similarity(self, record) -> np.ndarray:
-        """The group element ``S`` (n, n) with ``point = S A_canonical S^{-1}``."""
+        """The group element ``S`` (n, n) with ``point = S A_canonical S^{-1}`` (for real data: the point
+        of the whitened problem, which :func:`to_user_coordinates` carries to the stored one)."""
         return self._array(record, "similarity")
 
     def direction(self, item: dict) -> np.ndarray:
@@ -446,7 +447,8 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
                       "by an input/output piece (0: a direction orthogonal to every mode, null: none)",
         },
         "tolerances": asdict(tolerances),
-        "data": {"Syx": data.Syx, "Sxx": data.Sxx, "singular_values": data.s, "U": data.U, "V": data.V},
+        "data": {"Syx": data.Syx, "Sxx": data.Sxx, "singular_values": data.s, "U": data.U, "V": data.V}
+                | ({} if user is None else {"Syy": data.Syy}),
         "n_records": len(records),
         "counts": {kind: sum(r["kind"] == kind for r in records) for kind in KINDS},
         "left_out": left_out,
@@ -465,11 +467,8 @@ def _in_user_coordinates(cp: CriticalPoint, user: Data, tol: Tolerances) -> Crit
     """A whitened critical point moved to the user's coordinates (``W_1 -> W_1 Sxx^{-1/2}``) and checked there:
     critical, at ``L_J``, with the same Hessian inertia (full and horizontal)."""
     top = layered(cp.stratum.widths)
-    A = top.adjacency(cp.theta)
-    d0 = top.widths[0]
-    A[:d0] = np.linalg.solve(user.Sxx_sqrt, A[:d0])  # block (input, layer 1) = W_1^T -> Sxx^{-1/2} W_1^T
     flow = GradientFlow(top, user)
-    theta = top.pack(A)
+    theta = top.pack(to_user_coordinates(top, user, top.adjacency(cp.theta)))
     grad_norm = float(np.linalg.norm(flow.rhs(theta)))
     value, loss = user.critical_value(cp.learned), flow.loss(theta)
     scale = tol.gradient_scale(user)
@@ -484,3 +483,19 @@ def _in_user_coordinates(cp: CriticalPoint, user: Data, tol: Tolerances) -> Crit
                                   f"whitened one ({cp.hessian}), against Sylvester's law of inertia")
     return replace(cp, theta=theta, critical_value=value, loss=loss, hessian=full, horizontal_hessian=hor,
                    eigenvalues=lam, grad_norm=grad_norm)
+
+
+def to_user_coordinates(top, user: Data, M) -> np.ndarray:
+    """``M`` with its input rows multiplied by ``Sxx^{-1/2}``, shape=[n, n].
+
+    On an adjacency matrix (block (input, layer 1) = ``W_1^T``) this is
+    ``W_1 -> W_1 Sxx^{-1/2}``, which carries the whitened problem to the
+    user's coordinates; on a group element ``S`` (identity on the input
+    level) it gives ``D S`` with ``D`` that change of coordinates, so
+    ``symmetry.act(top, D S, A_0) = D (S . A_0)``: a canonical direction moved
+    and carried over in one action.
+    """
+    M = np.array(M, dtype=float)
+    d0 = top.widths[0]
+    M[:d0] = np.linalg.solve(user.Sxx_sqrt, M[:d0])
+    return M

@@ -280,9 +280,6 @@ def run_catalog(args, argv) -> int:
     data = _load_data(args, layered(args.widths)) if args.data is not None else None
     if data is not None:
         args.spectrum = data.s[: data.rank].tolist()
-        if not args.no_saddles:
-            raise ValueError("the saddle directions of a catalog of real data (--data) are not computed yet: "
-                             "add --no-saddles")
     if args.count:
         return _count(args)
     with output_lock(args.out):

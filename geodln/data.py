@@ -155,6 +155,47 @@ class Data:
         return self.critical_value(range(1, min(max_rank, len(self.s)) + 1))
 
     @classmethod
+    def from_moments(cls, Sxx, Syx, Syy) -> "Data":
+        """Data with exactly the given second moments: all the loss and its flow depend on.
+
+        With ``Z`` the symmetric square root of the joint moment matrix
+        ``[[Sxx, Syx^T], [Syx, Syy]]`` (positive semidefinite), ``X`` is its
+        first ``d_in`` rows and ``Y`` the rest (``d_in + d_out`` samples), so
+        ``X X^T = Sxx``, ``Y X^T = Syx`` and ``Y Y^T = Syy`` up to rounding.
+
+        Parameters
+        ----------
+        Sxx : array-like, shape=[d_in, d_in]
+        Syx : array-like, shape=[d_out, d_in]
+        Syy : array-like, shape=[d_out, d_out]
+
+        Raises
+        ------
+        ValueError
+            If the shapes do not fit together or the joint matrix is not
+            positive semidefinite (no data set has these moments).
+
+        Examples
+        --------
+        >>> data = Data.from_moments(np.diag([4.0, 1.0]), np.array([[2.0, 0.0]]), np.array([[2.0]]))
+        >>> bool(np.allclose(data.Syx, [[2.0, 0.0]])), round(data.loss_floor, 12)
+        (True, 0.5)
+        """
+        Sxx, Syx, Syy = (_finite_matrix(M, name) for M, name in ((Sxx, "Sxx"), (Syx, "Syx"), (Syy, "Syy")))
+        d_in, d_out = Sxx.shape[0], Syy.shape[0]
+        if Sxx.shape != (d_in, d_in) or Syy.shape != (d_out, d_out) or Syx.shape != (d_out, d_in):
+            raise ValueError(f"moments of shapes Sxx {Sxx.shape}, Syx {Syx.shape}, Syy {Syy.shape} do not fit "
+                             "together: need (d_in, d_in), (d_out, d_in), (d_out, d_out)")
+        joint = np.block([[Sxx, Syx.T], [Syx, Syy]])
+        joint = 0.5 * (joint + joint.T)
+        evals, evecs = np.linalg.eigh(joint)
+        if evals[0] < -1e-10 * max(abs(evals[-1]), 1.0):
+            raise ValueError(f"the moments are not those of any data set: [[Sxx, Syx^T], [Syx, Syy]] has the "
+                             f"negative eigenvalue {evals[0]:.3g}")
+        Z = (evecs * np.sqrt(np.clip(evals, 0.0, None))) @ evecs.T
+        return cls(Z[:d_in], Z[d_in:])
+
+    @classmethod
     def from_spectrum(cls, singular_values, d_in: int, d_out: int, seed=None) -> "Data":
         """Whitened data whose ``Syx`` has exactly the given singular values.
 

@@ -196,7 +196,7 @@ def local_manifolds(flow: GradientFlow, theta, stratum: Stratum | None = None, s
             heaviest = int(np.argmax([np.linalg.norm(d) for d in links]))
             down = up - 2 * links[heaviest]
             unstable.append(Direction(up / np.linalg.norm(up), True, path.order, mode=k, links=names))
-            if _decoupled(stratum, path):
+            if flow.data.whitened and _decoupled(stratum, path):
                 stable.append(Direction(down / np.linalg.norm(down), False, path.order, mode=k, links=names))
     return LocalManifolds(unstable, stable, flow.top.n_params)
 
@@ -206,9 +206,11 @@ def _decoupled(stratum: Stratum, path: EscapePath) -> bool:
     ``v_k`` or ``u_k``, and every new link lands on an idle coordinate or on the
     start of an internal piece (never inside a piece, nor on one carrying a mode).
 
-    Then the reversed path is an exact invariant set that returns to the
-    saddle; otherwise other links can close the path with the other sign, and
-    only the unstable ray is claimed.
+    Then, for whitened data, the reversed path is an exact invariant set that
+    returns to the saddle; otherwise other links can close the path with the
+    other sign, and only the unstable ray is claimed. With ``Sxx != I`` the
+    input link couples to every input direction through ``Sxx``, the subnetwork
+    is not invariant, and only the unstable ray is claimed too.
     """
     slots, pieces = stratum.slots(), stratum.all_pieces()
     if any(p.source == path.mode or p.target == path.mode for p in stratum.pieces):
@@ -345,9 +347,13 @@ def certify_directions(flow: GradientFlow, theta, directions, tolerances: Tolera
     # an eigenvalue the inertia counts as zero is no hyperbolic direction (and 1/|lambda| no time scale)
     zero = tol.inertia * tol.hessian_scale(flow.data, flow.top.depth)
     hessian_dirs = [i for i, d in enumerate(directions) if d.eigenvalue is not None and abs(d.eigenvalue) > zero]
+    # the fastest unstable rate bounds every integration: over t <= 1/rate, what rounding and the
+    # quadratic terms put into the unstable directions grows at most e-fold
+    fastest = max((-directions[i].eigenvalue for i in hessian_dirs if directions[i].eigenvalue < 0), default=0.0)
+    horizon = 1.0 / fastest if fastest else np.inf
     for band in _bands([abs(directions[i].eigenvalue) for i in hessian_dirs], tol.linear_band):
         members = [hessian_dirs[j] for j in band]
-        for i, ok in zip(members, _certify_band(flow, theta, [directions[i] for i in members], tol)):
+        for i, ok in zip(members, _certify_band(flow, theta, [directions[i] for i in members], tol, horizon)):
             results[i] = ok
     for i, d in enumerate(directions):
         if d.eigenvalue is None:
@@ -369,15 +375,16 @@ def _bands(magnitudes, ratio: float) -> list:
     return bands
 
 
-def _certify_band(flow: GradientFlow, theta, dirs, tol: Tolerances) -> list:
-    """:func:`certify_directions` for Hessian directions of comparable eigenvalues."""
+def _certify_band(flow: GradientFlow, theta, dirs, tol: Tolerances, horizon: float = np.inf) -> list:
+    """:func:`certify_directions` for Hessian directions of comparable eigenvalues, integrating
+    for at most ``horizon``."""
     lam = np.array([d.eigenvalue for d in dirs])
     V = np.stack([d.vector for d in dirs], axis=1)
     eps = tol.hessian_eps
     small = eps / 8
     residuals = [float(np.linalg.norm(flow.rhs(theta + small * d.vector) / small + d.eigenvalue * d.vector)
                        / abs(d.eigenvalue)) for d in dirs]
-    t = 1.0 / np.max(np.abs(lam))
+    t = min(1.0 / np.max(np.abs(lam)), horizon)
     c = eps / np.sqrt(len(dirs))
     end = flow.solve(theta + c * V.sum(axis=1), (0.0, t), t_eval=[t], rtol=tol.verify_rtol, atol=tol.linear_atol).y[:, -1]
     growth = (end - theta) @ V / c
@@ -387,10 +394,15 @@ def _certify_band(flow: GradientFlow, theta, dirs, tol: Tolerances) -> list:
         evidence = {"eps": eps, "residual": res, "t": float(t), "band": len(dirs), "rate": rate}
         signed = rate < 0 if d.unstable else rate > 0
         ok = signed and abs(rate - d.eigenvalue) <= tol.linear_rate * abs(d.eigenvalue)
-        if not ok:  # superposition was not accurate enough for this one: its own linear test
+        if not ok and horizon >= 1.0 / abs(d.eigenvalue):  # superposition not accurate enough: its own linear test
             g1 = _growth(flow, theta, d.vector, eps, 1.0 / abs(d.eigenvalue), tol)
             evidence["growth_at_1_over_lambda"] = g1
             ok = g1 >= tol.growth_unstable if d.unstable else g1 <= tol.growth_stable
+        elif not ok:  # a faster unstable direction bounds the time: its own rate, alone, over t
+            g1 = _growth(flow, theta, d.vector, eps, t, tol)
+            rate = float(-np.log(g1) / t) if g1 > 0 else float("nan")
+            evidence["rate_alone"] = rate
+            ok = (rate < 0 if d.unstable else rate > 0) and abs(rate - d.eigenvalue) <= tol.linear_rate * abs(d.eigenvalue)
         results.append(Verification(bool(ok and res <= tol.linear_rate), evidence, ()))
     return results
 

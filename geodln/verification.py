@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalog import DIRECTIONS, SCHEMA_VERSION, Catalog
+from .catalog import DIRECTIONS, SCHEMA_VERSION, Catalog, to_user_coordinates
 from .data import Data
 from .files import json_default, provenance, write_npz
 from .flow import GradientFlow
@@ -58,13 +58,8 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) ->
     catalog = Catalog.load(path) if path is not None else catalog
     params = catalog.manifest["parameters"]
     widths, spectrum = params["widths"], params["spectrum"]
-    if "data" in params:
-        raise ValueError(f"{catalog.path or 'the catalog'} is a catalog of real data: its saddle directions are not "
-                         "computed yet")
-    data = Data.from_spectrum(spectrum, widths[0], widths[-1], seed=params["seed"])
-    if not np.allclose(data.Syx, np.array(catalog.manifest["data"]["Syx"]), rtol=0, atol=1e-12):
-        raise ValueError(f"{catalog.path or 'the catalog'}: its data cannot be regenerated from its seed")
     top = layered(widths)
+    data = _catalog_data(catalog)
     flow = GradientFlow(top, data)
     tol = catalog.tolerances
     tol_text = json.dumps(asdict(tol), sort_keys=True)
@@ -77,7 +72,9 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) ->
         point = catalog.point(rec)
         saved = _resume(checkpoint, rec["id"], point, tol_text)
         if saved is None:
-            fields, arrays = _saddle_fields(flow, rec, point, catalog.similarity(rec), len(spectrum), tol)
+            similarity = catalog.similarity(rec)  # of the whitened problem; carried to the user's coordinates
+            similarity = similarity if data.whitened else to_user_coordinates(top, data, similarity)
+            fields, arrays = _saddle_fields(flow, rec, point, similarity, len(spectrum), tol)
             if checkpoint is not None:
                 write_npz(checkpoint / f"{rec['id']}.npz", point=point, tolerances=np.array(tol_text),
                           fields=np.array(json.dumps(fields, default=json_default)), **arrays)
@@ -97,6 +94,29 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) ->
     if path is not None:
         catalog.write(path, overwrite=True)
     return catalog
+
+
+def _catalog_data(catalog: Catalog) -> Data:
+    """The data a catalog was made from: regenerated from its spectrum and seed, or, for real data,
+    rebuilt from the second moments in its manifest (all the flow depends on); checked against the
+    manifest's ``Syx`` and mode frames ``U``, ``V``, in which the escape paths are written."""
+    params, stored = catalog.manifest["parameters"], catalog.manifest["data"]
+    where = catalog.path or "the catalog"
+    if "data" not in params:
+        widths = params["widths"]
+        data = Data.from_spectrum(params["spectrum"], widths[0], widths[-1], seed=params["seed"])
+    elif "Syy" not in stored:
+        raise ValueError(f"{where} is a catalog of real data made before geodln stored Syy in its manifest: "
+                         "rebuild it with `geodln catalog --data` to verify its saddles")
+    else:
+        data = Data.from_moments(*(np.array(stored[key], dtype=float) for key in ("Sxx", "Syx", "Syy")))
+    m = len(params["spectrum"])
+    scale = max(1.0, float(np.abs(data.Syx).max()))
+    if not (np.allclose(data.Syx, np.array(stored["Syx"]), rtol=0, atol=1e-12 * scale)
+            and np.allclose(data.U[:, :m], np.array(stored["U"])[:, :m], rtol=0, atol=1e-8)
+            and np.allclose(data.V[:, :m], np.array(stored["V"])[:, :m], rtol=0, atol=1e-8)):
+        raise ValueError(f"{where}: its data cannot be rebuilt from its manifest (seed or moments)")
+    return data
 
 
 def _saddle_fields(flow: GradientFlow, rec: dict, point, similarity, n_modes: int, tol: Tolerances):
