@@ -34,12 +34,22 @@ from .errors import ClassificationError
 from .losses import get_loss
 from .saddles import itinerary
 from .graph_files import read_graph
+from .sweeps.cluster import scheduler_client
 from .sweeps.command import add_parser as add_sweep_parser, comma_list, run_sweep
 from .topology import layered
 
 __all__ = ["main"]
 
 CLI_INITS = ("small", "orthogonal", "balanced", "delta_balanced", "aligned")
+
+
+def _verification_engine(parser) -> None:
+    """``--workers`` / ``--scheduler``: where the saddles are verified (each saddle one Dask task)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None,
+                       help="verify the saddles on a local Dask cluster of N one-thread processes (default: serially)")
+    where.add_argument("--scheduler", metavar="ADDR", help="verify the saddles on a running Dask scheduler, "
+                       "e.g. tcp://HOST:8786")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--spectrum", type=comma_list(float), default=[3.0, 2.0, 1.0], help="distinct singular values (default 3,2,1)")
     c.add_argument("--data", type=Path, default=None,
                    help="real data: a .npz with X (d_in, N) and Y (d_out, N), as for geodln flow; the spectrum is then "
-                        "that of Syx Sxx^(-1/2) and the points are in your coordinates (needs --no-saddles for now)")
+                        "that of Syx Sxx^(-1/2) and the points (and saddle directions) are in your coordinates")
     c.add_argument("--seed", type=int, default=0, help="seed of the data and the representatives (default 0)")
     c.add_argument("--max-per-set", type=int, default=None, help="cap on strata per learnt set (default: none)")
     c.add_argument("--out", type=Path, default=Path("catalogs/default"), help="output directory (default catalogs/default)")
@@ -101,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--no-saddles", action="store_true",
                    help="skip the stable/unstable directions of the saddles (fill them later with geodln saddles)")
     c.add_argument("--quiet", action="store_true", help="no progress report and no table")
+    _verification_engine(c)
 
     d = sub.add_parser(
         "saddles",
@@ -111,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--catalog", type=Path, required=True, help="the catalog directory")
     d.add_argument("--quiet", action="store_true", help="no progress report")
+    _verification_engine(d)
 
     f = sub.add_parser(
         "figures",
@@ -304,7 +316,9 @@ def run_catalog(args, argv) -> int:
         catalog = build_catalog(args.widths, None if data is not None else args.spectrum, seed=args.seed,
                                 max_per_set=args.max_per_set, progress=not args.quiet, argv=argv, data=data)
         if not args.no_saddles:  # in memory: the folder changes only once, when everything is done
-            fill_saddles(catalog, progress=not args.quiet, argv=argv, checkpoint=_checkpoint(args.out))
+            with scheduler_client(args.scheduler) as client:
+                fill_saddles(catalog, progress=not args.quiet, argv=argv, checkpoint=_checkpoint(args.out),
+                             client=client, workers=args.workers)
         out = catalog.write(args.out, overwrite=args.force)
         _drop_checkpoint(args.out)
     if not args.quiet:
@@ -347,7 +361,9 @@ def run_saddles(args, argv) -> int:
     from .verification import fill_saddles
 
     with output_lock(args.catalog):  # the catalog is rewritten once, at the end, in one step
-        catalog = fill_saddles(args.catalog, progress=not args.quiet, argv=argv, checkpoint=_checkpoint(args.catalog))
+        with scheduler_client(args.scheduler) as client:
+            catalog = fill_saddles(args.catalog, progress=not args.quiet, argv=argv,
+                                   checkpoint=_checkpoint(args.catalog), client=client, workers=args.workers)
         _drop_checkpoint(args.catalog)
     info = catalog.manifest["saddles"]
     print(f"{info['n_verified']}/{info['n_directions']} directions verified at "

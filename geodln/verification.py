@@ -10,6 +10,7 @@ checkpoint folder as soon as it is known, so an interrupted run resumes.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -23,13 +24,15 @@ from .flow import GradientFlow
 from .progress import Progress, pace
 from .saddles import certify_directions, local_manifolds
 from .strata import Piece, Stratum
+from .sweeps.cluster import has_client, on_dask
 from .tolerances import Tolerances
 from .topology import layered
 
 __all__ = ["fill_saddles"]
 
 
-def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) -> Catalog:
+def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, client=None,
+                 workers: int | None = None) -> Catalog:
     """Compute and verify the stable and unstable directions of every saddle of a catalog.
 
     Rebuilds each stratum and its representative, finds its local invariant
@@ -53,7 +56,18 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) ->
         tolerances, is taken from it instead of being verified again: an
         interrupted run resumes where it stopped and gives the same records
         and arrays as an uninterrupted one.
+    client : distributed.Client, optional
+        Verify the saddles in parallel on this Dask client (each saddle is
+        one task; results are saved and gathered in this process).
+    workers : int, optional
+        Without ``client``: more than 1 verifies on the active Dask client,
+        or on a local cluster of that many one-thread processes; 1 verifies
+        serially, in this process; None (the default) uses the active client
+        if there is one, else verifies serially. Every engine gives the same
+        catalog: the saddles are independent and gathered in order.
     """
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
     path = None if isinstance(catalog, Catalog) else Path(catalog)
     catalog = Catalog.load(path) if path is not None else catalog
     params = catalog.manifest["parameters"]
@@ -64,29 +78,43 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None) ->
     tol = catalog.tolerances
     tol_text = json.dumps(asdict(tol), sort_keys=True)
     checkpoint = None if checkpoint is None else Path(checkpoint)
-    directions, n_verified, n_total, n_resumed = {}, 0, 0, 0
     saddles = [r for r in catalog.records if r["kind"] != "global_minimum"]
-    bar = Progress(len(saddles), "verifying saddle directions", enabled=progress)
-    start = time.monotonic()
-    for done, rec in enumerate(saddles, start=1):
+    outcomes, calls = {}, {}  # saddle index -> (fields, arrays); the saddles still to verify
+    for i, rec in enumerate(saddles):
         point = catalog.point(rec)
         saved = _resume(checkpoint, rec["id"], point, tol_text)
-        if saved is None:
-            similarity = catalog.similarity(rec)  # of the whitened problem; carried to the user's coordinates
-            similarity = similarity if data.whitened else to_user_coordinates(top, data, similarity)
-            fields, arrays = _saddle_fields(flow, rec, point, similarity, len(spectrum), tol)
-            if checkpoint is not None:
-                write_npz(checkpoint / f"{rec['id']}.npz", point=point, tolerances=np.array(tol_text),
-                          fields=np.array(json.dumps(fields, default=json_default)), **arrays)
-        else:
-            (fields, arrays), n_resumed = saved, n_resumed + 1
+        if saved is not None:
+            outcomes[i] = saved
+            continue
+        similarity = catalog.similarity(rec)  # of the whitened problem; carried to the user's coordinates
+        similarity = similarity if data.whitened else to_user_coordinates(top, data, similarity)
+        calls[i] = (_saddle_fields, flow, rec, point, similarity, len(spectrum), tol)
+    n_resumed = len(outcomes)
+    bar = Progress(len(saddles), "verifying saddle directions", enabled=progress)
+    start = time.monotonic()
+    resumed = f", {n_resumed} from the checkpoint" if n_resumed else ""
+
+    def finish(i, result):
+        fields, arrays = outcomes[i] = result
+        if checkpoint is not None:
+            write_npz(checkpoint / f"{saddles[i]['id']}.npz", point=calls[i][3], tolerances=np.array(tol_text),
+                      fields=np.array(json.dumps(fields, default=json_default)), **arrays)
+        bar.update(len(outcomes), pace(len(outcomes) - n_resumed, len(calls), start, "saddles") + resumed)
+
+    active = workers is None and "distributed" in sys.modules and has_client()  # a client only exists once imported
+    if client is None and not active and (workers is None or workers == 1):
+        for i, (function, *args) in calls.items():
+            finish(i, function(*args))
+    else:
+        on_dask(calls, finish, client, workers)
+    directions, n_verified, n_total = {}, 0, 0
+    for i, rec in enumerate(saddles):  # in the catalog's order, whatever the order of completion
+        fields, arrays = outcomes[i]
         rec.update(fields)
         directions.update(arrays)
         items = fields["unstable_directions"] + fields["stable_directions"]
         n_verified += sum(item["verified"] for item in items)
         n_total += len(items)
-        bar.update(done, pace(done, len(saddles), start, "saddles")
-                   + (f", {n_resumed} from the checkpoint" if n_resumed else ""))
     bar.close(f"{n_verified}/{n_total} directions verified" + (f" ({n_resumed} saddles resumed)" if n_resumed else ""))
     catalog.manifest.update(schema_version=SCHEMA_VERSION, saddles=provenance(argv) | {"n_directions": n_total,
                                                                                         "n_verified": n_verified})

@@ -15,10 +15,10 @@ from geodln.catalog import Catalog
 ARGS = ["catalog", "--widths", "3,3,3,3", "--spectrum", "3,2,1", "--seed", "1"]
 
 
-def _geodln(args, cwd):
+def _geodln(args, cwd, **popen):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
     return subprocess.Popen([sys.executable, "-m", "geodln.cli", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env, **popen)
 
 
 def _same_catalog(a, b):
@@ -81,3 +81,23 @@ def test_geodln_saddles_resumes_from_its_checkpoint(tmp_path, whole):
     _, err = again.communicate(timeout=600)
     assert again.returncode == 0 and "saddles resumed" in err, err
     _same_catalog(whole, tmp_path / "c")
+
+
+def test_killed_parallel_verification_resumes_to_the_same_catalog(tmp_path, whole):
+    """`geodln catalog --workers 2` killed with its whole process group (driver and Dask workers, as a
+    batch system kills a job), run again serially: the same catalog as the uninterrupted serial run."""
+    out, checkpoint = tmp_path / "cut", tmp_path / ".cut.geodln-checkpoint"
+    proc = _geodln([*ARGS, "--out", out, "--quiet", "--workers", "2"], tmp_path, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list(checkpoint.glob("cp*.npz"))) < 10 and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    saved = len(list(checkpoint.glob("cp*.npz")))
+    assert saved >= 10 and not (out / "manifest.json").exists()
+    again = _geodln([*ARGS, "--out", out], tmp_path)
+    _, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err
+    assert f"{saved} saddles resumed" in err
+    _same_catalog(whole, out)

@@ -17,6 +17,7 @@ from collections import Counter
 import numpy as np
 
 from ..landscape import KINDS
+from .cluster import scheduler_client
 from .grid import parse_numbers
 
 __all__ = ["add_parser", "run_sweep", "summary_table", "itinerary_strings"]
@@ -99,13 +100,9 @@ def run_sweep(args, argv) -> int:
     if args.scale:
         grid["scale"] = args.scale
     settings = _settings(args)
-    client = _connect(args.scheduler) if args.scheduler else None
-    try:
+    with scheduler_client(args.scheduler) as client:
         ds = sweep(args.task, grid, seeds=args.seeds, client=client, workers=args.workers, store=args.out,
                    progress=not args.quiet, settings=settings, force=args.force, argv=argv)
-    finally:
-        if client is not None:
-            client.close()
     if not args.quiet:
         print(summary_table(ds))
     total = int(np.prod([ds.sizes[d] for d in ds.status.dims]))
@@ -113,16 +110,6 @@ def run_sweep(args, argv) -> int:
           f"wrote {args.out}")
     return 0
 
-
-def _connect(address: str):
-    """A client of the scheduler at ``address``; gives up after Dask's connect timeout
-    (``distributed.comm.timeouts.connect``, 30 s unless configured)."""
-    from distributed import Client
-
-    try:
-        return Client(address)
-    except (OSError, TimeoutError) as err:
-        raise ValueError(f"could not reach a Dask scheduler at {address}: {err}") from None
 
 
 def itinerary_strings(ds) -> np.ndarray:

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..files import output_lock, package_version
 from ..progress import Progress
+from .cluster import has_client, on_dask
 from .grid import Grid, make_grid
 from .store import SweepStore
 
@@ -221,51 +222,15 @@ def _compute(function, points: Grid, results: dict, save, client, workers, progr
     try:
         if not missing:
             return 0
-        if client is None and (workers == 1 or (workers is None and os.cpu_count() == 1 and not _has_client())):
+        if client is None and (workers == 1 or (workers is None and os.cpu_count() == 1 and not has_client())):
             for index, params, seed in missing:
                 finish(index, run_point(function, params, seed))
         else:
-            _on_dask(function, missing, finish, client, workers)
+            on_dask({index: (run_point, function, params, seed) for index, params, seed in missing}, finish, client,
+                    workers)
     finally:
         bar.close(f"{failed} failed" if failed else "done")
     return len(missing)
-
-
-def _has_client() -> bool:
-    from distributed import default_client
-
-    try:
-        default_client()
-    except ValueError:
-        return False
-    return True
-
-
-def _on_dask(function, missing, finish, client, workers) -> None:
-    """Submit every missing point to Dask and hand each result to ``finish`` as it arrives."""
-    from distributed import Client, LocalCluster, as_completed, default_client
-
-    cluster = None
-    if client is None:
-        try:
-            client = default_client()
-        except ValueError:
-            cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = Client(cluster)
-    try:
-        futures = {client.submit(run_point, function, params, seed, pure=False): index
-                   for index, params, seed in missing}
-        try:
-            for future in as_completed(futures):
-                finish(futures[future], future.result())
-        except BaseException:
-            client.cancel(list(futures))
-            raise
-    finally:
-        if cluster is not None:
-            client.close()
-            cluster.close()
 
 
 def assemble(points: Grid, results: dict, identity: dict, argv=None):
