@@ -17,8 +17,9 @@ Run: ``python tests/benchmarks/catalog.py`` (``--quick`` for widths 6,6,6,6).
 ``--scale``: time to count, to classify and to verify the full catalog of
 3,3,3,3; 4,4,4,4; 3,3,3,3,3; 5,5,5,5; 2,2,2,2,2,2,2 (as many modes as the
 narrowest end allows, spectrum m, m-1, ..., 1), each in a fresh process,
-for this checkout and (``--before DIR``, e.g. ``/work/main``) another one,
-in one run; ``--only`` picks architectures. BLAS runs on one thread
+for this checkout (serially, and on a local Dask cluster of ``--workers``
+processes, its start-up included) and (``--before DIR``, e.g. ``/work/main``)
+another one, in one run; ``--only`` picks architectures. BLAS runs on one thread
 (``OPENBLAS_NUM_THREADS=1``): for these small matrices more threads only
 fight over the cores (measured: a 75 x 300 SVD 36 times slower with the
 default threads on a loaded 2-core machine).
@@ -62,8 +63,11 @@ TIMER = """
 import json, sys, time
 import numpy as np
 from geodln.catalog import build_catalog
-from geodln.verification import fill_saddles
-widths = [int(w) for w in sys.argv[1].split(",")]
+try:
+    from geodln.verification import fill_saddles
+except ImportError:  # a checkout from before the move
+    from geodln.catalog import fill_saddles
+widths, workers = [int(w) for w in sys.argv[1].split(",")], int(sys.argv[2])
 m = min(widths[0], widths[-1])
 t0 = time.perf_counter()
 try:
@@ -74,17 +78,17 @@ except ImportError:
 t1 = time.perf_counter()
 cat = build_catalog(widths, np.arange(m, 0, -1.0), seed=0)
 t2 = time.perf_counter()
-fill_saddles(cat)
+fill_saddles(cat, **({"workers": workers} if workers > 1 else {}))  # the local cluster's start-up counts
 t3 = time.perf_counter()
 print(json.dumps({"strata": len(cat), "counted": total, "count": t1 - t0, "classify": t2 - t1, "verify": t3 - t2,
                   "directions": cat.manifest["saddles"]["n_directions"], "verified": cat.manifest["saddles"]["n_verified"]}))
 """
 
 
-def time_catalog(widths: str, checkout: Path, timeout: float) -> dict | None:
+def time_catalog(widths: str, checkout: Path, timeout: float, workers: int = 1) -> dict | None:
     env = dict(os.environ, PYTHONPATH=str(checkout), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     try:
-        run = subprocess.run([sys.executable, "-c", TIMER, widths], env=env, capture_output=True, text=True,
+        run = subprocess.run([sys.executable, "-c", TIMER, widths, str(workers)], env=env, capture_output=True, text=True,
                              timeout=timeout)
     except subprocess.TimeoutExpired:
         return None
@@ -95,12 +99,13 @@ def time_catalog(widths: str, checkout: Path, timeout: float) -> dict | None:
 
 def scale(args):
     here = Path(__file__).resolve().parents[2]
-    checkouts = [("after", here)] + ([("before", Path(args.before))] if args.before else [])
+    checkouts = [("after", here, 1)] + [(f"{w} wkrs", here, w) for w in args.workers if w > 1]
+    checkouts += [("before", Path(args.before), 1)] if args.before else []
     print(f"{'widths':15} {'':6} {'strata':>7} {'count s':>8} {'classify s':>10} {'verify s':>9} {'total s':>8}  directions")
     for widths in args.only or SCALE:
         row = {}
-        for name, checkout in checkouts:
-            r = time_catalog(widths, checkout, args.timeout)
+        for name, checkout, workers in checkouts:
+            r = time_catalog(widths, checkout, args.timeout, workers)
             row[name] = r
             if r is None:
                 print(f"{widths:15} {name:6} (more than {args.timeout:.0f} s)")
@@ -112,6 +117,9 @@ def scale(args):
             b, a = row["before"], row["after"]
             print(f"{'':15} ratio  verify before/after {b['verify'] / a['verify']:.1f}, "
                   f"total {(b['classify'] + b['verify']) / (a['count'] + a['classify'] + a['verify']):.1f}")
+        for name in row:
+            if name.endswith("wkrs") and row[name] and row.get("after"):
+                print(f"{'':15} ratio  verify serial/{name} {row['after']['verify'] / row[name]['verify']:.2f}")
 
 
 def main():
@@ -121,6 +129,8 @@ def main():
     parser.add_argument("--before", help="another checkout to time the same way (e.g. /work/main)")
     parser.add_argument("--only", nargs="*", help="architectures for --scale, e.g. 4,4,4,4")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per catalog before giving up")
+    parser.add_argument("--workers", type=int, nargs="*", default=[2],
+                        help="also verify on a local Dask cluster of this many workers (default 2; none: serial only)")
     args = parser.parse_args()
     if args.scale:
         return scale(args)
