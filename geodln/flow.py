@@ -30,10 +30,10 @@ from .losses import get_loss
 from .progress import Progress
 from .topology import Topology
 
-__all__ = ["GradientFlow", "Trajectory", "vector_field_dense", "DEFAULT_METHOD", "EVENT_METHOD"]
+__all__ = ["GradientFlow", "Trajectory", "vector_field_dense", "DEFAULT_METHOD", "BACKWARD_METHOD"]
 
 DEFAULT_METHOD = "auto"  # the integrator every part of geodln uses unless told otherwise (geodln.integrate)
-EVENT_METHOD = "DOP853"  # what "auto" hands calls with events to (SciPy locates the events)
+BACKWARD_METHOD = "DOP853"  # what "auto" hands integrations backward in time to (SciPy's)
 
 
 def _is_packed_buffer(out, n: int) -> bool:
@@ -357,10 +357,8 @@ class GradientFlow:
         t_eval : array-like, optional
             Output times (default: the solver's own steps).
         events : list of callables, optional
-            ``scipy.integrate.solve_ivp`` events ``g(t, theta)``. ``"auto"``
-            does not locate events: a call with events runs SciPy's
-            :data:`EVENT_METHOD` (escape times start near a saddle, where the
-            flow is not stiff).
+            ``scipy.integrate.solve_ivp`` events ``g(t, theta)`` (with
+            ``terminal``, ``direction``); ``"auto"`` locates them itself.
         rtol, atol : float
             Solver tolerances.
         method : str or OdeSolver class, optional
@@ -392,17 +390,17 @@ class GradientFlow:
             raise ValueError(f"unknown integration method {method!r}; choose one of {', '.join(METHODS)} "
                              "(or pass a scipy OdeSolver class)")
         forward = t_span[1] > t_span[0]
-        if method == "auto" and not events and forward:
+        if method == "auto" and forward:
             stop = None if grad_tol is None else (lambda y, fy: np.linalg.norm(fy) < grad_tol)
             tell = None if progress is None else progress.update
             # With weight decay the balances decay (e^{-2 lambda t} C(0)): holding them at C(0) would be wrong.
             keep = None if self.weight_decay else Conservation(self.top, theta0)
             return solve_auto(self.rhs, theta0, t_span, t_eval=t_eval, rtol=rtol, atol=atol, loss=self.loss,
-                              conservation=keep, stop=stop, progress=tell)
+                              conservation=keep, stop=stop, progress=tell, events=events)
         from scipy.integrate import solve_ivp  # on first use: scipy.integrate costs ~0.5 s at import
 
         if method == "auto":
-            method = EVENT_METHOD
+            method = BACKWARD_METHOD
         if grad_tol is not None:
             def critical(t, y):
                 return np.linalg.norm(self.rhs(y)) - grad_tol

@@ -32,8 +32,8 @@ After the accepted steps a small move along the hidden-layer group orbit
 balances back to their start (keeping ``W`` and the loss), a step that raises
 the loss is rejected, and a state that stops being finite is reported as a
 failure (``status = -1``). Output times ``t_eval`` are hit exactly (steps are
-shortened to land on them). Events are not supported here:
-:meth:`geodln.GradientFlow.solve` sends calls with events to SciPy.
+shortened to land on them). Events (zeros of ``g(t, y)``) are located after
+each accepted step (:mod:`geodln.integrate.events`).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .conserve import Conservation
+from .events import EventWatch
 from .krylov import EigenPhi, KrylovLimit, LanczosPhi, difference_jv
 from .stiffness import EXPLICIT_STABILITY, StiffnessWatch, dense_jacobian, spectral_radius
 from .steppers import DOP853_STABILITY, dop853_error_norm, dop853_step, exprb43_step, rkc_stages, rkc_step
@@ -74,8 +75,8 @@ class AutoResult:
         0 reached the end, 1 stopped by ``stop``, -1 failed.
     message : str
     success : bool
-    t_events, y_events : None
-        Events are not supported by ``auto``.
+    t_events, y_events : list of ndarray or None
+        Per event, its zeros' times (shape ``[k]``) and states (shape ``[k, n]``); None without events.
     steps : dict
         Accepted steps per method (``"dop853"``, ``"rkc"``, ``"exprb43"``).
     rho : float
@@ -119,7 +120,8 @@ def _initial_step(f, y, f0, rtol, atol, span):
 
 
 def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e-12, loss=None,
-               conservation: Conservation | None = None, stop=None, progress=None, method_hint=None) -> AutoResult:
+               conservation: Conservation | None = None, stop=None, progress=None, method_hint=None,
+               events=None) -> AutoResult:
     """Integrate ``dy/dt = f(y)``, a gradient flow, choosing the method along the way.
 
     Parameters
@@ -145,6 +147,11 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
         Told the time reached and a string with the method and the stiffness estimate.
     method_hint : {"dop853", "rkc", "exprb43"}, optional
         Force one method (for benchmarks and tests).
+    events : list of callables, optional
+        ``g(t, y)`` with SciPy's optional ``terminal`` and ``direction``: their
+        zeros are located (:class:`~geodln.integrate.events.EventWatch`) and
+        returned in ``t_events``, ``y_events``; a terminal one ends the
+        integration there (``status = 1``; without ``t_eval`` its state is the last output).
 
     Returns
     -------
@@ -176,6 +183,16 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
     f0 = fun(y)
     if not np.all(np.isfinite(f0)):
         return _failure(outs_t, outs_y, n, nfev[0], 0, "the flow diverged: the vector field is not finite at the start", steps)
+    watch = None if events is None else EventWatch(events, t0, y)
+
+    def advance(y_a, t_a, t_b):
+        """The state at ``t_b`` from ``(t_a, y_a)``: a fresh integration across an event's bracket."""
+        if t_b - t_a <= 4 * np.finfo(float).eps * max(1.0, abs(t_b)):
+            return y_a
+        sub = solve_auto(f, y_a, (t_a, t_b), t_eval=[t_b], rtol=rtol, atol=atol, loss=loss)
+        nfev[0] += sub.nfev
+        return sub.y[:, -1] if sub.y.shape[1] else np.full(n, np.nan)
+
     L0 = loss(y) if loss is not None else None
     loss_noise = 64 * np.finfo(float).eps * abs(L0) if loss is not None else 0.0
     dt = _initial_step(fun, y, f0, rtol, atol, t1 - t0)
@@ -260,6 +277,7 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
             continue
         # accepted
         steps[method] += 1
+        t_before, y_before = t, y
         t = target if landing else t + h
         y, f0 = y_new, f_new
         L0 = L_new if L_new is not None else L0
@@ -287,6 +305,13 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
             if evals / dt > 12.0 * rho / DOP853_STABILITY or dt * rho < 0.5 * DOP853_STABILITY:
                 method, hold_explicit = "dop853", 200  # DOP853 is as cheap here: back to it for a while
                 dt = min(dt, DOP853_STABILITY / max(rho, 1e-300))
+        hit = None if watch is None else watch.step(t_before, y_before, t, y, advance)
+        if hit is not None:
+            if keep_steps:
+                outs_t.append(hit[0])
+                outs_y.append(hit[1].copy())
+            status, message = 1, "a termination event occurred"
+            break
         if stop is not None and stop(y, f0):
             outs_t.append(t)
             outs_y.append(y.copy())
@@ -304,8 +329,12 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
     steps["rejected"], steps["loss_rejected"] = n_rej, n_loss_rej
     Y = np.array(outs_y).T if outs_y else np.empty((n, 0))
     projections = conservation.n_moves if conservation is not None else 0
-    return AutoResult(np.array(outs_t), Y, nfev[0], njev, status, message, status >= 0, steps, rho, projections,
-                      diverged="diverged" in message, krylov_dims=krylov_dims)
+    result = AutoResult(np.array(outs_t), Y, nfev[0], njev, status, message, status >= 0, steps, rho, projections,
+                        diverged="diverged" in message, krylov_dims=krylov_dims)
+    if watch is not None:
+        result.t_events = [np.array(ts) for ts in watch.t_events]
+        result.y_events = [np.array(ys).reshape(len(ys), n) for ys in watch.y_events]
+    return result
 
 
 def _failure(outs_t, outs_y, n, nfev, njev, message, steps):

@@ -126,6 +126,9 @@ class LanczosPhi:
             w = self.jv(V[j])
             a = float(w.dot(V[j]))
             w = w - a * V[j] - (beta[-1] * V[j - 1] if j else 0.0)
+            # once Ritz values converge, rounding makes the basis lose orthogonality (ghost eigenvalues,
+            # a space that never closes): one more Gram-Schmidt pass against the whole basis keeps it
+            w -= (V[: j + 1] @ w) @ V[: j + 1]
             b = float(np.linalg.norm(w))
             alpha.append(a)
             beta.append(b)
