@@ -44,7 +44,7 @@ CLI_INITS = ("small", "orthogonal", "balanced", "delta_balanced", "aligned")
 
 
 def _verification_engine(parser) -> None:
-    """``--workers`` / ``--scheduler``: where the saddles are verified (each saddle one Dask task)."""
+    """``--workers`` / ``--scheduler``: where the saddles are verified (on Dask, in batches of saddles)."""
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None,
                        help="verify the saddles on a local Dask cluster of N one-thread processes (default: serially)")

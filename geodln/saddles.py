@@ -390,21 +390,24 @@ def _certify_band(flow: GradientFlow, theta, dirs, tol: Tolerances, horizon: flo
     growth = (end - theta) @ V / c
     results = []
     for d, g, res in zip(dirs, growth, residuals):
-        rate = float(-np.log(g) / t) if g > 0 else float("nan")
+        rate, ok = _rate_check(d, g, t, tol)
         evidence = {"eps": eps, "residual": res, "t": float(t), "band": len(dirs), "rate": rate}
-        signed = rate < 0 if d.unstable else rate > 0
-        ok = signed and abs(rate - d.eigenvalue) <= tol.linear_rate * abs(d.eigenvalue)
         if not ok and horizon >= 1.0 / abs(d.eigenvalue):  # superposition not accurate enough: its own linear test
             g1 = _growth(flow, theta, d.vector, eps, 1.0 / abs(d.eigenvalue), tol)
             evidence["growth_at_1_over_lambda"] = g1
             ok = g1 >= tol.growth_unstable if d.unstable else g1 <= tol.growth_stable
         elif not ok:  # a faster unstable direction bounds the time: its own rate, alone, over t
-            g1 = _growth(flow, theta, d.vector, eps, t, tol)
-            rate = float(-np.log(g1) / t) if g1 > 0 else float("nan")
-            evidence["rate_alone"] = rate
-            ok = (rate < 0 if d.unstable else rate > 0) and abs(rate - d.eigenvalue) <= tol.linear_rate * abs(d.eigenvalue)
+            evidence["rate_alone"], ok = _rate_check(d, _growth(flow, theta, d.vector, eps, t, tol), t, tol)
         results.append(Verification(bool(ok and res <= tol.linear_rate), evidence, ()))
     return results
+
+
+def _rate_check(d: Direction, growth: float, t: float, tol: Tolerances) -> tuple:
+    """``(rate, ok)``: the rate ``-log(growth) / t`` of a component, and whether it has the claimed
+    sign (negative: unstable) and is the eigenvalue within ``linear_rate``."""
+    rate = float(-np.log(growth) / t) if growth > 0 else float("nan")
+    signed = rate < 0 if d.unstable else rate > 0
+    return rate, bool(signed and abs(rate - d.eigenvalue) <= tol.linear_rate * abs(d.eigenvalue))
 
 
 def _certify_path(flow: GradientFlow, theta, d: Direction, tol: Tolerances) -> Verification:

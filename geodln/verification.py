@@ -24,7 +24,7 @@ from .flow import GradientFlow
 from .progress import Progress, pace
 from .saddles import certify_directions, local_manifolds
 from .strata import Piece, Stratum
-from .sweeps.cluster import has_client, on_dask
+from .sweeps.cluster import check_workers, has_client, on_dask
 from .tolerances import Tolerances
 from .topology import layered
 
@@ -61,8 +61,8 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
         interrupted run resumes where it stopped and gives the same records
         and arrays as an uninterrupted one.
     client : distributed.Client, optional
-        Verify the saddles in parallel on this Dask client (each saddle is
-        one task; results are saved and gathered in this process).
+        Verify the saddles in parallel on this Dask client (in batches of
+        saddles, one task each; results are saved and gathered in this process).
     workers : int, optional
         Without ``client``: more than 1 verifies on the active Dask client,
         or on a local cluster of that many one-thread processes; 1 verifies
@@ -70,8 +70,7 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
         if there is one, else verifies serially. Every engine gives the same
         catalog: the saddles are independent and gathered in order.
     """
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    check_workers(workers)
     path = None if isinstance(catalog, Catalog) else Path(catalog)
     catalog = Catalog.load(path) if path is not None else catalog
     params = catalog.manifest["parameters"]

@@ -10,7 +10,13 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-__all__ = ["has_client", "on_dask", "scheduler_client"]
+__all__ = ["check_workers", "has_client", "on_dask", "scheduler_client"]
+
+
+def check_workers(workers) -> None:
+    """Refuse a worker count that is not a positive integer (None means: the caller's default)."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
 
 
 def has_client() -> bool:

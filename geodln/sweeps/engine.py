@@ -21,7 +21,7 @@ import numpy as np
 
 from ..files import output_lock, package_version
 from ..progress import Progress
-from .cluster import has_client, on_dask
+from .cluster import check_workers, has_client, on_dask
 from .grid import Grid, make_grid
 from .store import SweepStore
 
@@ -93,8 +93,7 @@ def sweep(task, grid, *, seeds, client=None, workers=None, store=None, progress=
     """
     if client is not None and workers is not None:
         raise ValueError("give either client= (run on it) or workers= (start a local cluster), not both")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    check_workers(workers)
     points = make_grid(grid, seeds, settings)
     target = None if store is None else SweepStore(store)
     name, function = _resolve(task)
