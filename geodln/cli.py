@@ -338,6 +338,7 @@ def _count(args) -> int:
     if args.json:
         print(json.dumps({"widths": args.widths, "n_modes": len(args.spectrum), "total": counts.total,
                           "by_kind": counts.by_kind,
+                          "by_order": {str(order): n for order, n in counts.by_order.items()},
                           "by_learned": {_set(J): n for J, n in counts.by_learned.items()}}, indent=2))
         return 0
     by_size = {}
@@ -354,6 +355,8 @@ def _count(args) -> int:
         print(f"  {label:{width}}  {n:>14,}")
     kinds = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in counts.by_kind.items())
     print(f"  {'total':{width}}  {counts.total:>14,}  ({kinds})")
+    orders = ", ".join(f"{n:,} of order {order}" for order, n in counts.by_order.items())
+    print(f"  saddles by escape order (loss falls like -eps^order; 2 = strict): {orders or 'none'}")
     return 0
 
 

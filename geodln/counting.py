@@ -30,10 +30,19 @@ and no non-complete piece contains its *gap* ``[b_k + 1, a_k - 1]``. The
 tightened count therefore adds the set ``S`` of reaches used by the modes to
 the state (modes restricted to ``a_k - b_k >= 3``) and, per ``S``, allows only
 the pieces that contain no gap of ``S``.
+
+Escape orders: strict saddles have order 2. A tightened stratum's order is its
+shortest escape path (:meth:`Stratum.escape_order`), which sees only which
+piece extents occur, the reaches ``S``, and which hidden layers keep an idle
+coordinate. So the tightened count also keys the unlabelled pieces by the set
+of extents present, convolves them with the modes' loads in full (the idle
+layers depend on the total load), and runs the path search once per summary
+(:func:`_path_cost`, the layer-level reading of :meth:`Stratum.path_for`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 from math import prod
@@ -62,11 +71,17 @@ class StrataCount:
     by_learned : dict
         ``J`` (sorted tuple of 1-based modes) -> int, for every
         ``|J| <= min(min(widths), m)``, in the enumerator's order.
+    by_order : dict
+        Escape order -> number of saddles (:meth:`geodln.Stratum.escape_order`):
+        2 for every strict saddle, ``m >= 3`` for a nonstrict one, whose loss
+        falls like ``-c eps^m`` along its shortest escape path (``None`` would
+        mark a nonstrict saddle with no path in its free capacity).
     """
 
     total: int
     by_kind: dict = field(default_factory=dict)
     by_learned: dict = field(default_factory=dict)
+    by_order: dict = field(default_factory=dict)
 
 
 def _shift(f: np.ndarray, step) -> np.ndarray:
@@ -93,15 +108,68 @@ def _add_unbounded(f: np.ndarray, step) -> np.ndarray:
         out = out + g
 
 
-def _add_limited(f: np.ndarray, steps, limit: int) -> np.ndarray:
-    """A multiset of pieces of the given covers, at most ``limit`` of them in all."""
-    if limit <= 0 or not steps:
-        return f
-    g = np.zeros((limit + 1,) + f.shape, dtype=object)
-    g[0] = f
-    for step in steps:
-        g = _add_unbounded(g, (1,) + tuple(step))
-    return g.sum(axis=0)
+def _pieces(states: dict, extent, step, track: bool) -> dict:
+    """Each load distribution plus any number of pieces of one extent.
+
+    With ``track``, split by whether at least one such piece occurs: the key
+    (a frozenset of extents present) gains ``extent`` for that part.
+    """
+    new = {}
+    for key, f in states.items():
+        g = _add_unbounded(f, step)
+        for k, part in ([(key, f), (key | {extent}, g - f)] if track else [(key, g)]):
+            if any(part.flat):
+                new[k] = new[k] + part if k in new else part
+    return new
+
+
+def _path_cost(h: int, reach, internal, foreign_in, foreign_out, idle, clean: bool) -> float:
+    """Least number of new links closing a path for a mode of the given reach.
+
+    The layer-level reading of :meth:`geodln.strata.Stratum.path_for`: from
+    layer ``i`` a new link enters layer ``j = i + 1`` at an idle coordinate
+    (``j`` in ``idle``) or into a piece covering ``j``, riding it to its end:
+    internal pieces ``(lo, hi)``, the mode's own input piece ``[0, b]``, its
+    own output piece ``[a, h]`` (which finishes the path); without ``clean``
+    also foreign input pieces (ends in ``foreign_in``) and foreign output pieces
+    (starts in ``foreign_out``, ridden to ``h - 1``). ``inf`` if none closes.
+    """
+    b, a = reach
+    dist, finish = [0] + [np.inf] * h, np.inf
+    dist[b] = 0
+    for i in range(h):
+        if dist[i] == np.inf:
+            continue
+        cost, j = dist[i] + 1, i + 1
+        if j == h or a <= j:
+            finish = min(finish, cost)
+            continue
+        ends = [j] if j in idle else []
+        ends += [hi for lo, hi in internal if lo <= j <= hi] + ([b] if b >= j else [])
+        if not clean:
+            ends += [hi for hi in foreign_in if j <= hi] + ([h - 1] if any(lo <= j for lo in foreign_out) else [])
+        for t in ends:
+            dist[t] = min(dist[t], cost)
+    return finish
+
+
+def _escape_order(h: int, used, present, idle) -> int | None:
+    """Escape order of a tightened stratum from what its paths see.
+
+    ``used``: the reaches ``(b_k, a_k)`` of the unlearnt modes; ``present``:
+    extents of the unlabelled pieces that occur; ``idle``: hidden layers with
+    an idle coordinate. As :meth:`geodln.strata.Stratum.escape_order`: the
+    shortest clean path over the modes, else the shortest path that joins
+    foreign pieces (no path of a tightened stratum has fewer than 3 links).
+    """
+    internal = [(lo, hi) for lo, hi in present if 0 < lo and hi < h]
+    ins = {hi for lo, hi in present if lo == 0} | {b for b, _ in used if b > 0}
+    outs = {lo for lo, hi in present if hi == h} | {a for _, a in used if a < h}
+    for clean in (True, False):
+        cost = min(_path_cost(h, q, internal, ins, outs, idle, clean) for q in used)
+        if cost < np.inf:
+            return int(cost)
+    return None
 
 
 @dataclass(frozen=True)
@@ -127,23 +195,40 @@ class _Layout:
         b, a = reach
         return tuple(x + y for x, y in zip(_cover(1, b, self.h), _cover(a, self.h - 1, self.h)))
 
-    def others(self, gaps=()) -> np.ndarray:
-        """Load distribution of the unlabelled pieces (null inputs, null outputs,
-        internal) that contain none of the ``gaps``."""
+    def start(self) -> np.ndarray:
+        """The load distribution of no pieces at all."""
+        f = np.zeros(self.shape, dtype=object)
+        f[(0,) * (self.h - 1)] = 1
+        return f
+
+    def others(self, gaps=(), track: bool = False) -> dict:
+        """Load distributions of the unlabelled pieces (null inputs, null
+        outputs, internal) that contain none of the ``gaps``.
+
+        Keyed by the frozenset of piece extents ``(a, b)`` that occur (with
+        ``track``), else one entry under the empty set.
+        """
         h, d0, dh, m = self.h, self.widths[0], self.widths[-1], self.n_modes
 
         def ok(lo, hi):
             return not any(lo <= g0 and hi >= g1 for g0, g1 in gaps)
 
-        f = np.zeros(self.shape, dtype=object)
-        f[(0,) * (h - 1)] = 1
-        for a in range(1, h):
-            for b in range(a + 1, h):
-                if ok(a, b):
-                    f = _add_unbounded(f, _cover(a, b, h))
-        f = _add_limited(f, [_cover(1, b, h) for b in range(1, h) if ok(0, b)], d0 - m)
-        f = _add_limited(f, [_cover(a, h - 1, h) for a in range(1, h) if ok(a, h)], dh - m)
-        return f
+        states = {frozenset(): self.start()}
+        for extent in [(a, b) for a in range(1, h) for b in range(a + 1, h)]:
+            if ok(*extent):
+                states = _pieces(states, extent, _cover(*extent, h), track)
+        for limit, extents in ((d0 - m, [(0, b) for b in range(1, h)]), (dh - m, [(a, h) for a in range(1, h)])):
+            extents = [e for e in extents if ok(*e)]
+            if limit <= 0 or not extents:
+                continue
+            # null pieces on one side: at most ``limit`` in all, counted on a leading axis
+            for key, f in states.items():
+                states[key] = np.zeros((limit + 1,) + f.shape, dtype=object)
+                states[key][0] = f
+            for extent in extents:
+                states = _pieces(states, extent, (1,) + _cover(*extent, h), track)
+            states = {key: f.sum(axis=0) for key, f in states.items()}
+        return states
 
     def combine(self, modes: np.ndarray, others: np.ndarray) -> int:
         """``sum over x + y <= c of modes[x] * others[y]``."""
@@ -154,19 +239,27 @@ class _Layout:
 
     def count(self) -> int:
         """Strata for one learnt set of size ``r``."""
-        f = np.zeros(self.shape, dtype=object)
-        f[(0,) * (self.h - 1)] = 1
+        f = self.start()
         steps = [self.reach_cover(q) for q in self.reaches(2)]
         for _ in range(self.n_modes - self.r):
             f = sum(_shift(f, s) for s in steps)
-        return self.combine(f, self.others())
+        return self.combine(f, self.others()[frozenset()])
 
-    def count_tightened(self) -> int:
-        """Tightened strata for one learnt set of size ``r``."""
+    def by_idle(self, modes: np.ndarray, others: np.ndarray) -> dict:
+        """``modes[x] * others[y]`` summed over ``x + y <= c``, grouped by the
+        hidden layers left with an idle coordinate (``x_i + y_i < c_i``)."""
+        total = np.zeros(self.shape, dtype=object)
+        for x in map(tuple, np.argwhere(modes != 0)):
+            total[tuple(slice(xi, None) for xi in x)] += modes[x] * others[tuple(slice(0, n - xi) for xi, n in zip(x, self.shape))]
+        full = np.indices(self.shape) == (np.array(self.shape) - 1).reshape((-1,) + (1,) * len(self.shape))
+        code = sum(full[i].astype(int) << i for i in range(len(self.shape)))
+        return {frozenset(i + 1 for i in range(len(self.shape)) if not c >> i & 1): int(total[code == c].sum())
+                for c in np.unique(code)}
+
+    def tightened_orders(self) -> Counter:
+        """Tightened strata for one learnt set of size ``r``, by escape order."""
         h, reaches = self.h, self.reaches(3)
-        start = np.zeros(self.shape, dtype=object)
-        start[(0,) * (h - 1)] = 1
-        states = {frozenset(): start}
+        states = {frozenset(): self.start()}
         for _ in range(self.n_modes - self.r):
             new = {}
             for used, f in states.items():
@@ -174,16 +267,19 @@ class _Layout:
                     key, g = used | {q}, _shift(f, self.reach_cover(q))
                     new[key] = new[key] + g if key in new else g
             states = new
-        total, cache = 0, {}
+        orders, cache = Counter(), {}
         for used, f in states.items():
             gaps = tuple(sorted((b + 1, a - 1) for b, a in used))
             # a mode's own pieces must not contain another mode's gap
             if any((b > 0 and b >= g1) or (a < h and a <= g0) for b, a in used for g0, g1 in gaps):
                 continue
             if gaps not in cache:
-                cache[gaps] = self.others(gaps)
-            total += self.combine(f, cache[gaps])
-        return total
+                cache[gaps] = self.others(gaps, track=True)
+            for present, g in cache[gaps].items():
+                for idle, n in self.by_idle(f, g).items():
+                    if n:
+                        orders[_escape_order(h, used, present, idle)] += n
+        return orders
 
 
 def count_strata(widths, n_modes: int) -> StrataCount:
@@ -224,7 +320,7 @@ def count_strata(widths, n_modes: int) -> StrataCount:
     if n_modes > min(widths[0], widths[-1]):
         raise ValueError(f"{n_modes} modes do not fit d_0 = {widths[0]}, d_h = {widths[-1]}")
     by_kind = dict.fromkeys(KINDS, 0)
-    by_learned = {}
+    by_learned, by_order = {}, Counter()
     for r in range(min(r_max, n_modes) + 1):
         layout = _Layout(widths, n_modes, r)
         n = int(r == n_modes) if h == 1 else layout.count()  # h = 1: no pieces, critical iff every mode is learnt
@@ -235,8 +331,12 @@ def count_strata(widths, n_modes: int) -> StrataCount:
             if_tight, if_not = classify(J, n_modes, r_max, True), classify(J, n_modes, r_max, False)
             if if_tight == if_not:
                 by_kind[if_tight] += n
+                by_order[2] += n * (if_tight == "strict_saddle")  # J not the top |J| modes: a swap lowers the loss
                 continue
-            tight = layout.count_tightened() if tight is None else tight
-            by_kind[if_tight] += tight
-            by_kind[if_not] += n - tight
-    return StrataCount(sum(by_learned.values()), by_kind, by_learned)
+            tight = layout.tightened_orders() if tight is None else tight
+            by_kind[if_tight] += tight.total()
+            by_kind[if_not] += n - tight.total()
+            by_order.update(tight)
+            by_order[2] += n - tight.total()
+    by_order = {order: n for order, n in sorted(by_order.items(), key=lambda item: (item[0] is None, item[0] or 0)) if n}
+    return StrataCount(sum(by_learned.values()), by_kind, by_learned, by_order)

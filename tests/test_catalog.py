@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -180,6 +181,9 @@ def test_cli_count_prints_the_counts_and_writes_nothing(tmp_path, capsys):
     built = build_catalog([2, 2, 2, 2], [3.0, 1.0])
     assert counts["total"] == len(built) and counts["by_kind"] == built.counts()
     assert counts["by_learned"] == {"{}": 17, "{1}": 4, "{2}": 4, "{1,2}": 1}
+    orders = Counter(str(r.get("escape_order")) for r in built.records if r["kind"] != "global_minimum")
+    assert counts["by_order"] == dict(orders) == {"2": 23, "3": 2}
     assert not out.exists()
     assert main(["catalog", "--widths", "10,10,10,10", "--spectrum", ",".join(map(str, range(10, 0, -1))), "--count"]) == 0
-    assert "5,367,676" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "5,367,676" in printed and "10 of order 3" in printed

@@ -35,16 +35,43 @@ ARCHITECTURES = [
 
 @pytest.mark.parametrize("widths, m", ARCHITECTURES, ids=lambda x: ",".join(map(str, x)) if isinstance(x, tuple) else str(x))
 def test_count_equals_enumeration(widths, m):
-    by_learned, kinds = {}, Counter()
+    by_learned, kinds, orders = {}, Counter(), Counter()
     for J, strata, left_out in enumerate_strata(widths, m):
         assert left_out == 0
         by_learned[J] = len(strata)
         kinds.update(stratum_kind(s) for s in strata)
+        orders.update(s.escape_order() for s in strata if not s.is_global_min)
     counted = count_strata(widths, m)
     assert counted.by_learned == by_learned
     assert list(counted.by_learned) == list(by_learned)  # same order as the enumerator
     assert counted.total == sum(by_learned.values())
     assert counted.by_kind == {k: kinds[k] for k in ("global_minimum", "strict_saddle", "nonstrict_saddle")}
+    assert counted.by_order == dict(orders)  # escape orders, from the enumerator's own shortest paths
+    assert counted.by_order.get(2, 0) == kinds["strict_saddle"]
+    assert list(counted.by_order) == sorted(counted.by_order)
+
+
+@pytest.mark.parametrize("widths, m", [((2, 2, 2, 2, 2), 1), ((3, 2, 3, 2, 3), 2), ((4, 2, 2, 4), 3),
+                                       ((2, 2, 2, 2, 2, 2), 1), ((3, 3, 3, 3, 3), 1)])
+def test_escape_orders_where_no_clean_path_exists(widths, m):
+    """Architectures where some nonstrict strata close a path only through foreign pieces
+    (null or other modes' input/output pieces), so both branches of the order count are used."""
+    orders = Counter(s.escape_order() for _, strata, _ in enumerate_strata(widths, m) for s in strata
+                     if not s.is_global_min)
+    assert count_strata(widths, m).by_order == dict(orders)
+
+
+@pytest.mark.parametrize("widths, m", [((10, 10, 10, 10), 10), ((12, 7, 9, 15), 4), ((30, 40, 50, 20), 6)])
+def test_depth_three_orders_at_sizes_never_enumerated(widths, m):
+    """Depth 3 by hand: a nonstrict stratum has every unlearnt mode without pieces (reach
+    (0, 3)), so no piece may contain the gap {1, 2}: only p null inputs [0, 1] and q null
+    outputs [2, 3], p <= min(d0 - m, d1 - r), q <= min(d3 - m, d2 - r), for each top set of
+    size r < min(d1, d2, m). Every escape path has 3 links, so all of them have order 3."""
+    d0, d1, d2, d3 = widths
+    nonstrict = sum((min(d0 - m, d1 - r) + 1) * (min(d3 - m, d2 - r) + 1) for r in range(min(d1, d2, m)))
+    counted = count_strata(widths, m)
+    assert counted.by_order == {2: counted.by_kind["strict_saddle"], 3: nonstrict}
+    assert counted.by_kind["nonstrict_saddle"] == nonstrict
 
 
 def _depth_two(d0, d1, d2, m, r):
@@ -91,6 +118,8 @@ def test_large_networks_count_in_seconds():
     assert big.total == sum(big.by_learned.values()) == sum(big.by_kind.values())
     assert len(big.by_learned) == 2 ** 10 and big.by_kind["global_minimum"] == 1
     assert deep.total == 3133  # the enumerator's count (issue 14)
+    assert deep.by_order == {2: 1921, 3: 954, 4: 226, 5: 29, 6: 2}
+    assert big.by_order == {2: big.by_kind["strict_saddle"], 3: 10}
 
 
 def test_exported_and_frozen():
