@@ -215,6 +215,8 @@ def _decoupled(stratum: Stratum, path: EscapePath) -> bool:
     slots, pieces = stratum.slots(), stratum.all_pieces()
     if any(p.source == path.mode or p.target == path.mode for p in stratum.pieces):
         return False  # a dangling v_k or u_k chain could close the path with one new link of either sign
+    if not _rides_safely(stratum, path):
+        return False
     for layer, _, target in path.links:
         if target == "u":
             continue
@@ -223,6 +225,35 @@ def _decoupled(stratum: Stratum, path: EscapePath) -> bool:
             continue  # idle
         p = pieces[owner]
         if p.a != layer or not 0 < p.a < p.b < stratum.depth:
+            return False
+    return True
+
+
+def _rides_safely(stratum: Stratum, path: EscapePath) -> bool:
+    """Whether no other unlearnt mode can ride the reversed path out of the saddle.
+
+    Another unlearnt mode ``k'`` with reach ``(b', a')`` closes a path of two
+    new links through the ray: one into the ray's coordinate at layer
+    ``b' + 1``, one out of it at layer ``a' - 1``, riding the ray's ``r`` new
+    links in between. On the ray those two links form a saddle of rate
+    ``c ~ s_k' w^r`` (``w`` the ray's link size), while the ray shrinks back
+    like ``w ~ t^(-1/(m-2))``. So a perturbation of those links (rounding is
+    enough) grows by ``exp(int c dt)``: without bound if ``r < m - 2``, like a
+    power ``t^alpha``, ``alpha ~ s_k' / ((m - 2) s_k)``, if ``r = m - 2``, and
+    boundedly if ``r > m - 2``. The ray is claimed stable only when every
+    ``k'`` has ``r > m - 2``, or ``r = m - 2`` and is a smaller mode
+    (``alpha < 1``). Seen without this rule: on 2,2,2,2,2,2,2, mode 1's
+    reversed ray of order 6 at ``J={} + v2[0,1] [5,6]u2`` left after
+    ``t ~ 2e4`` through mode 2 riding its middle 2 links; on 3,3,3,3,3, mode 3's
+    order-3 ray at ``J={} + [3,4]u1 [2,3] [2,3]`` left through mode 1 (``r = 1``).
+    """
+    order = path.order
+    for k in range(1, stratum.n_modes + 1):
+        if k == path.mode or k in stratum.learned:
+            continue
+        b, a = stratum.reach(k)
+        ridden = sum(b + 2 <= layer <= a - 1 for layer, _, _ in path.links)
+        if ridden < order - 2 or (ridden == order - 2 and k < path.mode):
             return False
     return True
 
@@ -243,10 +274,11 @@ def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0,
     (``1/e``) -- rounding alone cannot fake that, unlike a mere escape.
     Unstable: from ``theta + eps d`` and from ``theta + eps d + perturbation eps xi``
     (``xi`` a random unit horizontal vector) the loss must fall below
-    ``L(theta) - margin max(1, L)`` before ``t_max``.
-    Stable: before ``t_max`` the state must come back toward the critical set:
+    ``L(theta) - margin max(1, L)`` before ``t_max`` (longer for path rays of
+    high order, :func:`_horizon`). Stable: before that time the state must come back toward the critical set:
     its speed ``||dA/dt||`` (zero exactly there) halves while ``||W - W_J||``
-    shrinks and the loss stays above ``L(theta) - margin max(1, L)``.
+    shrinks and the loss stays above ``L(theta) - margin max(1, L)`` (for a
+    path ray: up to the horizon).
     (Thresholds: the fields of ``tolerances``.)
 
     Parameters
@@ -272,6 +304,7 @@ def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0,
     margin = tol.margin * max(1.0, value)
     eps = tol.hessian_eps if direction.eigenvalue is not None else tol.path_eps
     x0 = theta + eps * direction.vector
+    horizon = _horizon(flow, direction, eps, tol)
     evidence = {"eps": eps, "margin": margin}
     linear_ok = True
     if direction.eigenvalue is not None:
@@ -285,13 +318,13 @@ def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0,
             xi = np.random.default_rng(seed).standard_normal(theta.size)
             xi -= Qv @ (Qv.T @ xi)
             starts.append(x0 + tol.perturbation * eps * xi / np.linalg.norm(xi))
-        ends = [_first_event(flow, x, [lambda y: flow.loss(y) - (value - margin)], tol) for x in starts]
+        ends = [_first_event(flow, x, [lambda y: flow.loss(y) - (value - margin)], tol, horizon) for x in starts]
         times = tuple(None if e is None else e[0] for e in ends)
         evidence["escape_times"] = list(times)
         return Verification(linear_ok and all(e is not None for e in ends), evidence, times)
     speed0 = np.linalg.norm(flow.rhs(x0))
     end = _first_event(flow, x0, [lambda y: np.linalg.norm(flow.rhs(y)) - 0.5 * speed0,
-                                  lambda y: flow.loss(y) - (value - margin)], tol)
+                                  lambda y: flow.loss(y) - (value - margin)], tol, horizon)
     W_star, W0 = flow.top.end_to_end(theta), flow.top.end_to_end(x0)
     returned = end is not None and end[2] == 0  # the speed halved before the loss fell
     evidence["return_time"] = end[0] if returned else None
@@ -299,6 +332,13 @@ def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0,
         ratio = float(np.linalg.norm(flow.top.end_to_end(end[1]) - W_star) / np.linalg.norm(W0 - W_star))
         evidence["distance_ratio"] = ratio
         returned = ratio < 1.0
+    if returned and direction.eigenvalue is None:
+        # a path ray must also stay on the saddle's level to the horizon (the loss never rises
+        # along the flow, so its value there bounds every later fall): a ray that only passes
+        # near the critical set, as one a cheaper mode can ride does, leaves later
+        y = flow.solve(end[1], (end[0], max(horizon, end[0])), rtol=tol.verify_rtol, atol=tol.escape_atol).y[:, -1]
+        evidence["drop_at_horizon"] = float(value - flow.loss(y))
+        returned = evidence["drop_at_horizon"] < margin
     return Verification(linear_ok and returned, evidence, (evidence["return_time"],))
 
 
@@ -426,7 +466,21 @@ def _growth(flow: GradientFlow, theta, d, eps: float, t: float, tol: Tolerances)
     return float((sol.y[:, -1] - theta) @ d / eps)
 
 
-def _first_event(flow: GradientFlow, theta0, gs, tol: Tolerances):
+def _horizon(flow: GradientFlow, direction: Direction, eps: float, tol: Tolerances) -> float:
+    """How long to integrate a claim: ``t_max``, or longer for a path ray of high order.
+
+    The ray's ``m`` links start at ``w = eps / sqrt(m)``; the chain's balanced
+    flow ``dw/dt = -+ s_k w^(m-1)`` leaves (or shrinks by a fixed factor) after
+    ``t* = w^(2-m) / ((m - 2) s_k)``: ``2e4`` is short of it from order 6 on.
+    The horizon is ``max(t_max, 2 t*)``.
+    """
+    m, k = direction.order, direction.mode
+    if direction.eigenvalue is not None or m < 3 or k is None or not flow.data.s[k - 1] > 0:
+        return tol.t_max
+    return max(tol.t_max, 2 * (eps / np.sqrt(m)) ** (2 - m) / ((m - 2) * flow.data.s[k - 1]))
+
+
+def _first_event(flow: GradientFlow, theta0, gs, tol: Tolerances, t_max: float):
     """``(t, theta(t), i)`` at the first output time where ``gs[i](theta(t)) < 0``, or None by ``t_max``.
 
     The flow is integrated over a geometric grid of ``n_checks`` output times
@@ -434,7 +488,7 @@ def _first_event(flow: GradientFlow, theta0, gs, tol: Tolerances):
     are resolved to about 12% (for 80 times up to 2e4). (scipy's event root
     finding can stall on the long, flat stretches near a saddle.)
     """
-    times = np.concatenate([[0.0], np.geomspace(1e-2, tol.t_max, tol.n_checks)])
+    times = np.concatenate([[0.0], np.geomspace(1e-2, t_max, tol.n_checks)])
     y = np.asarray(theta0, dtype=float)
     for t0, t1 in zip(times[:-1], times[1:]):
         y = flow.solve(y, (t0, t1), rtol=tol.verify_rtol, atol=tol.escape_atol).y[:, -1]

@@ -178,13 +178,13 @@ class Stratum:
         for k in range(1, self.n_modes + 1):
             if k in self.learned:
                 continue
-            b_k, a_k = self._reach(k)
+            b_k, a_k = self.reach(k)
             if not any(b_k < i and self.partial_rank(i, j) == r and a_k > j
                        for i in range(1, h - 1) for j in range(i + 1, h)):
                 return False
         return True
 
-    def _reach(self, k: int) -> tuple[int, int]:
+    def reach(self, k: int) -> tuple[int, int]:
         """``(b_k, a_k)``: the last layer reached by ``v_k`` (0 if none) and the
         first layer from which ``u_k`` is reached (``h`` if none)."""
         h = self.depth
@@ -194,7 +194,7 @@ class Stratum:
 
     def is_critical(self) -> bool:
         """The criticality condition ``a_k - b_k >= 2`` for every unlearnt mode."""
-        return all(a - b >= 2 for a, b in (self._reach(k)[::-1] for k in range(1, self.n_modes + 1)
+        return all(a - b >= 2 for a, b in (self.reach(k)[::-1] for k in range(1, self.n_modes + 1)
                                            if k not in self.learned))
 
     # ------------------------------------------------------------ escape

@@ -42,7 +42,9 @@ class Tolerances:
         Distance of the start from the saddle when a Hessian direction, or
         an escape path of order ``m >= 3``, is verified by the flow.
     t_max : float
-        Time limit of a verification.
+        Time limit of a verification (a path ray of order ``m`` gets up to
+        twice its chain's time scale ``(path_eps / sqrt(m))^(2-m) / ((m-2) s_k)``
+        when that is longer: from order 6 on).
     n_checks : int
         Output times (geometric from ``1e-2`` to ``t_max``) at which a
         verification checks its conditions.

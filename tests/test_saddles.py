@@ -73,10 +73,14 @@ def test_escape_time_nonstrict_is_a_power_law(depth, eps_range):
     assert _fit(np.log(eps), np.log(times)) == pytest.approx(-(depth - 2), rel=0.1)
 
 
-def test_every_direction_of_a_catalog_verifies_and_matches_kind():
-    data = geodln.Data.from_spectrum([3.0, 1.0], 2, 2, seed=2)
-    flow = geodln.GradientFlow(geodln.layered([2, 2, 2, 2]), data)
-    for _, strata, _ in enumerate_strata([2, 2, 2, 2], 2):
+@pytest.mark.parametrize("widths, spectrum", [
+    ((2, 2, 2, 2), (3.0, 1.0)), ((3, 2, 2, 3), (3.0, 2.0, 1.0)),
+    pytest.param((2, 2, 2, 2, 2), (3.0, 1.0), marks=pytest.mark.slow)])
+def test_every_direction_of_a_catalog_verifies_and_matches_kind(widths, spectrum):
+    """Every claim verified by the flow; stable path rays stay at the saddle's level up to the horizon."""
+    data = geodln.Data.from_spectrum(list(spectrum), widths[0], widths[-1], seed=2)
+    flow = geodln.GradientFlow(geodln.layered(widths), data)
+    for _, strata, _ in enumerate_strata(widths, len(spectrum)):
         for stratum in strata:
             cp = analyze_stratum(stratum, data, seed=5)
             if cp.kind == "global_minimum":
@@ -84,7 +88,47 @@ def test_every_direction_of_a_catalog_verifies_and_matches_kind():
             lm = local_manifolds(flow, cp.theta, stratum, cp.similarity)
             assert lm.unstable_dim >= 1
             assert all(d.order == 2 for d in lm.unstable) == (cp.kind == "strict_saddle")
-            assert all(verify_direction(flow, cp.theta, d).verified for d in lm.unstable + lm.stable)
+            checks = [verify_direction(flow, cp.theta, d) for d in lm.unstable + lm.stable]
+            assert all(c.verified for c in checks)
+            assert all(c.evidence["drop_at_horizon"] < 1e-6 for c in checks if "drop_at_horizon" in c.evidence)
+
+
+def test_deep_chain_rays_are_verified_past_t_max():
+    """Order 6 at the origin of a depth-6 scalar chain: the flow leaves along the positive ray
+    only after ~ (eps/sqrt(6))^-4 / (4 s), past the default t_max = 2e4, so the horizon grows
+    with the order; the reversed balanced ray returns and stays at the saddle's level."""
+    flow = _scalar(6)
+    stratum = Stratum((1,) * 7, (), (), 1)
+    cp = analyze_stratum(stratum, flow.data, seed=0)
+    assert cp.escape_order == 6
+    lm = local_manifolds(flow, np.zeros(6), stratum, cp.similarity)
+    (up,), (down,) = lm.unstable, lm.stable
+    away, back = verify_direction(flow, np.zeros(6), up), verify_direction(flow, np.zeros(6), down)
+    assert away.verified and away.times[0] > geodln.Tolerances().t_max
+    assert back.verified and back.evidence["drop_at_horizon"] < 1e-12
+
+
+def test_a_reversed_ray_another_mode_can_ride_is_not_claimed_stable():
+    """3,3,3,3,3 at J={} + v1[0,1]: mode 1 reaches layer 1 and can ride mode 2's reversed
+    ray (order 4) with two new links through one of the ray's links (r = 1 < m - 2 = 2). The
+    ray is not claimed; integrated anyway, it first comes back, then leaves and learns mode 1."""
+    widths, spectrum = (3,) * 5, [3.0, 2.0, 1.0]
+    data = geodln.Data.from_spectrum(spectrum, 3, 3, seed=0)
+    flow = geodln.GradientFlow(geodln.layered(widths), data)
+    stratum = Stratum(widths, (), (geodln.strata.Piece(0, 1, 1, None),), 3)
+    cp = analyze_stratum(stratum, data, seed=0)
+    lm = local_manifolds(flow, cp.theta, stratum, cp.similarity)
+    assert lm.stable == [] and sorted(d.mode for d in lm.unstable) == [1, 2, 3]
+    ray = next(d for d in lm.unstable if d.mode == 2)
+    path = stratum.path_for(2)
+    links = [np.asarray(geodln.landscape.path_direction(stratum, flow.top, data, geodln.strata.EscapePath(2, (link,)),
+                                                        cp.similarity)) for link in path.links]
+    down = np.sum(links, axis=0) - 2 * links[0]
+    down /= np.linalg.norm(down)
+    assert np.dot(down, ray.vector) < 1  # a different ray: the product points along -u_2 v_2^T
+    traj = flow.integrate(cp.theta + 0.1 * down, 2e4, n_points=5)
+    assert traj.loss[0] > cp.loss  # it starts above the saddle ...
+    assert traj.loss[-1] == pytest.approx(data.critical_value((1,)), abs=1e-6)  # ... and leaves: mode 1 learnt
 
 
 def test_itinerary_of_a_small_start():

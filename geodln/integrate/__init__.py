@@ -119,6 +119,7 @@ def _initial_step(f, y, f0, rtol, atol, span):
     return min(100 * h0, h1, span)
 
 
+@np.errstate(over="ignore", invalid="ignore")  # an overflowing trial step is rejected (non-finite error), not reported
 def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e-12, loss=None,
                conservation: Conservation | None = None, stop=None, progress=None, method_hint=None,
                events=None) -> AutoResult:
