@@ -28,7 +28,8 @@ import numpy as np
 from .counting import count_strata
 from .data import Data
 from .errors import ClassificationError
-from .files import (json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance, replace_directory)
+from .files import (NpzSpill, json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance,
+                    replace_directory)
 from .flow import GradientFlow
 from .landscape import KINDS, CriticalPoint, analyze_stratum, curvature
 from .progress import Progress, pace
@@ -110,12 +111,12 @@ class Catalog:
         """The array a ``{file, key}`` reference names."""
         return self._file(ref["file"])[ref["key"]]
 
-    def _file(self, name: str) -> dict:
+    def _file(self, name: str):
+        """``{key: array}`` of one array file; read from the folder lazily, one array per access."""
         if name not in self.arrays:
             if self.path is None:
                 raise ValueError(f"this catalog has no array file {name}")
-            with np.load(self.path / name) as f:
-                self.arrays[name] = dict(f)
+            self.arrays[name] = np.load(self.path / name)
         return self.arrays[name]
 
     @property
@@ -160,7 +161,7 @@ class Catalog:
             raise ValueError(f"{out} already holds a catalog (made by `{previous.get('command', '?')}`); "
                              "pass --force (overwrite=True) to replace it, or choose another --out")
         names = set(self.manifest.get("checksums", {})) | set(self.arrays)
-        files = {name: npz_bytes(self._file(name)) for name in sorted(n for n in names if n.endswith(".npz"))}
+        files = {name: self._array_file(name) for name in sorted(n for n in names if n.endswith(".npz"))}
         files["critical_points.jsonl"] = "".join(json.dumps(r, default=json_default) + "\n" for r in self.records).encode()
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
@@ -168,14 +169,26 @@ class Catalog:
         writer.writerows(_csv_row(r) for r in self.records)
         files["summary.csv"] = buf.getvalue().encode()
         manifest = dict(self.manifest)
-        manifest["checksums"] = {name: _sha256(c) for name, c in sorted(files.items())}
+        manifest["checksums"] = {name: _sha256(c) if isinstance(c, bytes) else _sha256_file(c) for name, c in sorted(files.items())}
         manifest["checksums"]["manifest.json"] = _manifest_digest(manifest)
         files["manifest.json"] = json_bytes(manifest)
         ours = {"manifest.json"} | set((previous or {}).get("checksums", {}))
         with output_lock(out):
             replace_directory(out, files, ours)
         self.path, self.manifest = out, manifest
+        for name in [n for n, store in self.arrays.items() if isinstance(store, NpzSpill)]:
+            del self.arrays[name]  # read from the folder from now on: the spill file is scratch
         return out
+
+    def _array_file(self, name: str):
+        """What :meth:`write` puts at ``name``: the bytes of arrays held in memory, or the path of a
+        complete file (a spill file, or the file this catalog was loaded from, never changed since)."""
+        store = self.arrays.get(name)
+        if isinstance(store, NpzSpill):
+            return store.finish()
+        if store is None or isinstance(store, np.lib.npyio.NpzFile):
+            return self.path / name
+        return npz_bytes(store)
 
     def by_id(self, record_id: str) -> dict:
         for rec in self.records:
@@ -236,7 +249,7 @@ class Catalog:
                 continue
             if not (path / name).is_file():
                 raise ValueError(f"{path / name} is missing")
-            if _sha256((path / name).read_bytes()) != digest:
+            if _sha256_file(path / name) != digest:
                 raise ValueError(f"{path / name} does not match the checksum in manifest.json: "
                                  "it was edited or truncated after the catalog was written")
         records = []
@@ -283,6 +296,15 @@ def _validate(rec: dict, lineno: int, with_saddles: bool) -> None:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    """SHA-256 of a file, read in blocks (a catalog's arrays need not fit in memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _manifest_digest(manifest: dict) -> str:
@@ -343,7 +365,8 @@ def _csv_row(rec: dict) -> dict:
 
 
 def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None = None, progress: bool = False,
-                  argv=None, tolerances: Tolerances = DEFAULT_TOLERANCES, data: Data | None = None) -> Catalog:
+                  argv=None, tolerances: Tolerances = DEFAULT_TOLERANCES, data: Data | None = None,
+                  spill=None) -> Catalog:
     """Enumerate, analyse and classify every stratum of an architecture and spectrum.
 
     Parameters
@@ -370,6 +393,12 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
         whitened problem with the spectrum of ``M``; each representative is
         stored in the user's coordinates, where its gradient, its loss
         ``L_J`` and its Hessian inertia are checked again.
+    spill : path, optional
+        A scratch folder of geodln's: the arrays (points, Hessian spectra,
+        group elements) go there as each stratum is analysed
+        (:class:`geodln.files.NpzSpill`) instead of staying in memory, so
+        memory grows only by the records. :meth:`Catalog.write` links the
+        files into the catalog.
 
     Returns
     -------
@@ -412,7 +441,8 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
     top = layered(widths)
     bar = Progress(total, "analysing strata", enabled=progress)
     bar.update(0, f"{sum(counts.values()):,} strata in all" + (f", at most {max_per_set} per learnt set" if max_per_set else ""))
-    records, points, spectra, similarities, left_out = [], {}, {}, {}, {}
+    stores = {name: {} if spill is None else NpzSpill(Path(spill) / Path(name).name) for name in (POINTS, SPECTRA, SIMILARITIES)}
+    records, left_out = [], {}
     start = time.monotonic()
     for J, strata, _ in enumerate_strata(widths, len(s), max_per_set, count_left_out=False):
         if counts[J] > len(strata):
@@ -423,9 +453,9 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
             if user is not None:
                 cp = _in_user_coordinates(cp, user, tolerances)
             records.append(_record(cp, rid))
-            points[rid] = top.adjacency(cp.theta)
-            spectra[rid] = cp.eigenvalues
-            similarities[rid] = cp.similarity
+            stores[POINTS][rid] = top.adjacency(cp.theta)
+            stores[SPECTRA][rid] = cp.eigenvalues
+            stores[SIMILARITIES][rid] = cp.similarity
             bar.update(len(records), pace(len(records), total, start, "strata"))
     bar.close(f"{total} strata")
     params = {"widths": widths, "spectrum": s.tolist(), "seed": seed, "max_per_set": max_per_set}
@@ -454,7 +484,7 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
         "left_out": left_out,
         "n_left_out": sum(left_out.values()),
     }
-    return Catalog(manifest, records, arrays={POINTS: points, SPECTRA: spectra, SIMILARITIES: similarities})
+    return Catalog(manifest, records, arrays=stores)
 
 
 def data_fingerprint(data: Data) -> dict:

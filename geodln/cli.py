@@ -313,12 +313,14 @@ def run_catalog(args, argv) -> int:
                   f"{previous.manifest.get('created_at', '?')}): nothing recomputed. Pass --force to rebuild it, "
                   "or --out DIR for a new one.")
             return 0
+        spill = _checkpoint(args.out) / "arrays"  # the arrays wait there, not in memory
         catalog = build_catalog(args.widths, None if data is not None else args.spectrum, seed=args.seed,
-                                max_per_set=args.max_per_set, progress=not args.quiet, argv=argv, data=data)
-        if not args.no_saddles:  # in memory: the folder changes only once, when everything is done
+                                max_per_set=args.max_per_set, progress=not args.quiet, argv=argv, data=data,
+                                spill=spill)
+        if not args.no_saddles:  # the folder changes only once, when everything is done
             with scheduler_client(args.scheduler) as client:
                 fill_saddles(catalog, progress=not args.quiet, argv=argv, checkpoint=_checkpoint(args.out),
-                             client=client, workers=args.workers)
+                             client=client, workers=args.workers, spill=spill)
         out = catalog.write(args.out, overwrite=args.force)
         _drop_checkpoint(args.out)
     if not args.quiet:
@@ -365,8 +367,8 @@ def run_saddles(args, argv) -> int:
 
     with output_lock(args.catalog):  # the catalog is rewritten once, at the end, in one step
         with scheduler_client(args.scheduler) as client:
-            catalog = fill_saddles(args.catalog, progress=not args.quiet, argv=argv,
-                                   checkpoint=_checkpoint(args.catalog), client=client, workers=args.workers)
+            catalog = fill_saddles(args.catalog, progress=not args.quiet, argv=argv, checkpoint=_checkpoint(args.catalog),
+                                   client=client, workers=args.workers, spill=_checkpoint(args.catalog) / "arrays")
         _drop_checkpoint(args.catalog)
     info = catalog.manifest["saddles"]
     print(f"{info['n_verified']}/{info['n_directions']} directions verified at "
@@ -382,12 +384,16 @@ def _checkpoint(out: Path) -> Path:
 
 def _drop_checkpoint(out: Path) -> None:
     """Remove the checkpoint of ``out`` once the catalog is written (only the files geodln saved there)."""
+    from .catalog import DIRECTIONS, POINTS, SIMILARITIES, SPECTRA
+
     folder = _checkpoint(out)
+    spill = [folder / "arrays" / Path(name).name for name in (POINTS, SPECTRA, SIMILARITIES, DIRECTIONS)]
     if folder.is_dir():
-        for item in [*folder.glob("cp*.npz"), *folder.glob(".cp*.npz.geodln-tmp-*")]:  # and those of killed writes
-            item.unlink()
-        if not any(folder.iterdir()):
-            folder.rmdir()
+        for item in [*folder.glob("cp*.npz"), *folder.glob(".cp*.npz.geodln-tmp-*"), *spill]:  # and killed writes
+            item.unlink(missing_ok=True)
+        for empty in (folder / "arrays", folder):
+            if empty.is_dir() and not any(empty.iterdir()):
+                empty.rmdir()
 
 
 def summary_table(catalog, max_rows: int = 200) -> str:

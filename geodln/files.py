@@ -27,6 +27,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import zipfile
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
@@ -34,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_json", "write_npz", "npz_bytes", "json_bytes", "replace_directory", "output_lock",
-           "read_provenance", "provenance", "json_default"]
+__all__ = ["atomic_path", "write_json", "write_npz", "npz_bytes", "NpzSpill", "json_bytes", "replace_directory",
+           "output_lock", "read_provenance", "provenance", "json_default"]
 
 _TMP_TAG = "geodln-tmp"  # in the names of temporary files and folders: .{target}.geodln-tmp-{pid}-{random}
 
@@ -106,11 +107,74 @@ def write_npz(path, **arrays) -> None:
         tmp.write_bytes(npz_bytes(arrays))
 
 
-def npz_bytes(arrays: dict) -> bytes:
-    """The bytes of a compressed ``.npz`` archive of ``{name: array}``."""
+def npz_bytes(arrays) -> bytes:
+    """The bytes of a compressed ``.npz`` archive of ``{name: array}`` (the same arrays, the same bytes)."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    with zipfile.ZipFile(buffer, "w", allowZip64=True) as archive:
+        for key, value in arrays.items():
+            _add_member(archive, key, value)
     return buffer.getvalue()
+
+
+def _add_member(archive: zipfile.ZipFile, key: str, value) -> None:
+    """One array as the deflated member ``{key}.npy``, as ``numpy.savez_compressed`` writes it, but with a
+    fixed time stamp, so that an archive's bytes depend on its arrays only."""
+    info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+    with archive.open(info, "w", force_zip64=True) as member:
+        np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+
+
+class NpzSpill:
+    """``{key: array}`` held in a compressed ``.npz`` file instead of in memory.
+
+    Each array is deflated into the file as it is set, so memory holds one
+    array at a time however many there are. Reading a key, or :meth:`finish`,
+    ends the writing; the file then reads like ``numpy.load``'s. The bytes
+    equal :func:`npz_bytes` of the same arrays set in the same order.
+
+    Parameters
+    ----------
+    path : path
+        The file (created or truncated): a scratch file of geodln's, e.g. in a checkpoint folder.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._archive = zipfile.ZipFile(self.path, "w", allowZip64=True)
+        self._keys, self._reader = [], None
+
+    def __setitem__(self, key: str, value) -> None:
+        if self._archive is None:
+            raise ValueError(f"{self.path} was already read: it takes no more arrays")
+        _add_member(self._archive, key, value)
+        self._keys.append(key)
+
+    def update(self, arrays: dict) -> None:
+        for key, value in arrays.items():
+            self[key] = value
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if self._reader is None:
+            self._reader = np.load(self.finish())
+        return self._reader[key]
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def keys(self) -> list:
+        return list(self._keys)
+
+    def items(self):
+        return ((key, self[key]) for key in self._keys)
+
+    def finish(self) -> Path:
+        """End the writing; the path of the complete file."""
+        if self._archive is not None:
+            self._archive.close()
+            self._archive = None
+        return self.path
 
 
 def json_bytes(obj) -> bytes:
@@ -174,7 +238,8 @@ def replace_directory(out, files: dict, ours=()) -> None:
     out : path
         The target folder (created if missing).
     files : dict
-        ``{relative path: bytes}``: the new output.
+        ``{relative path: bytes or pathlib.Path}``: the new output, as bytes
+        or as a complete file (hard-linked, or copied where links fail).
     ours : iterable of str
         Relative paths of the files geodln wrote into ``out`` earlier (its
         previous output); every other file already in ``out`` is the user's
@@ -198,6 +263,9 @@ def replace_directory(out, files: dict, ours=()) -> None:
         os.chmod(tmp, _umask_mode(directory=True))
         for name, content in files.items():
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, Path):  # a complete file of geodln's, linked rather than read into memory
+                _link_or_copy(content, tmp / name)
+                continue
             with atomic_path(tmp / name) as part:
                 part.write_bytes(content)
         for name in user:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from .catalog import DIRECTIONS, SCHEMA_VERSION, Catalog, to_user_coordinates
 from .data import Data
-from .files import json_default, provenance, write_npz
+from .files import NpzSpill, json_default, provenance, write_npz
 from .flow import GradientFlow
 from .progress import Progress, pace
 from .saddles import certify_directions, local_manifolds
@@ -36,7 +37,7 @@ _MAX_BATCH = 50  # ... of at most this many saddles (measured on 4,4,4,4 with 2 
 
 
 def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, client=None,
-                 workers: int | None = None) -> Catalog:
+                 workers: int | None = None, spill=None) -> Catalog:
     """Compute and verify the stable and unstable directions of every saddle of a catalog.
 
     Rebuilds each stratum and its representative, finds its local invariant
@@ -69,6 +70,12 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
         serially, in this process; None (the default) uses the active client
         if there is one, else verifies serially. Every engine gives the same
         catalog: the saddles are independent and gathered in order.
+    spill : path, optional
+        A scratch folder of geodln's where the direction arrays are gathered
+        (:class:`geodln.files.NpzSpill`) instead of in memory. With a
+        checkpoint, each saddle's arrays leave memory once saved there, so
+        memory holds the records and one saddle's arrays at a time (serially;
+        on Dask, the batches in flight).
     """
     check_workers(workers)
     path = None if isinstance(catalog, Catalog) else Path(catalog)
@@ -82,43 +89,50 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
     tol_text = json.dumps(asdict(tol), sort_keys=True)
     checkpoint = None if checkpoint is None else Path(checkpoint)
     saddles = [r for r in catalog.records if r["kind"] != "global_minimum"]
-    outcomes, jobs = {}, {}  # saddle index -> (fields, arrays); -> (record, point, similarity) still to verify
+    # saddle index -> (fields, arrays, or None once they are in the checkpoint); the saddles still to verify
+    outcomes, todo = {}, []
     for i, rec in enumerate(saddles):
-        point = catalog.point(rec)
-        saved = _resume(checkpoint, rec["id"], point, tol_text)
+        saved = _resume(checkpoint, rec["id"], catalog.point(rec), tol_text)
         if saved is not None:
-            outcomes[i] = saved
-            continue
-        similarity = catalog.similarity(rec)  # of the whitened problem; carried to the user's coordinates
-        similarity = similarity if data.whitened else to_user_coordinates(top, data, similarity)
-        jobs[i] = (rec, point, similarity)
+            outcomes[i] = (saved, None)
+        else:
+            todo.append(i)
     n_resumed = len(outcomes)
+
+    def job(i):
+        """``(record, point, similarity)`` of saddle ``i``, read when it is verified."""
+        rec = saddles[i]
+        similarity = catalog.similarity(rec)  # of the whitened problem; carried to the user's coordinates
+        return rec, catalog.point(rec), similarity if data.whitened else to_user_coordinates(top, data, similarity)
+
     bar = Progress(len(saddles), "verifying saddle directions", enabled=progress)
     start = time.monotonic()
     resumed = f", {n_resumed} from the checkpoint" if n_resumed else ""
 
     def finish(i, result):
-        fields, arrays = outcomes[i] = result
+        fields, arrays = result
+        outcomes[i] = (fields, None if checkpoint is not None else arrays)  # in the checkpoint, not in memory
         if checkpoint is not None:
-            write_npz(checkpoint / f"{saddles[i]['id']}.npz", point=jobs[i][1], tolerances=np.array(tol_text),
-                      fields=np.array(json.dumps(fields, default=json_default)), **arrays)
-        bar.update(len(outcomes), pace(len(outcomes) - n_resumed, len(jobs), start, "saddles") + resumed)
+            write_npz(checkpoint / f"{saddles[i]['id']}.npz", point=catalog.point(saddles[i]),
+                      tolerances=np.array(tol_text), fields=np.array(json.dumps(fields, default=json_default)),
+                      **arrays)
+        bar.update(len(outcomes), pace(len(outcomes) - n_resumed, len(todo), start, "saddles") + resumed)
 
     active = workers is None and "distributed" in sys.modules and has_client()  # a client only exists once imported
     if client is None and not active and (workers is None or workers == 1):
-        for i, job in jobs.items():
-            finish(i, _saddle_fields(flow, *job, len(spectrum), tol))
+        for i in todo:
+            finish(i, _saddle_fields(flow, *job(i), len(spectrum), tol))
     else:  # batches of saddles: one Dask task per saddle (milliseconds each) spends more on messages than on work
-        order = list(jobs)
-        size = min(_MAX_BATCH, max(1, -(-len(order) // _BATCHES)))
-        batches = {tuple(order[k:k + size]): (_verify_batch, flow, [jobs[i] for i in order[k:k + size]],
-                                                len(spectrum), tol) for k in range(0, len(order), size)}
+        size = min(_MAX_BATCH, max(1, -(-len(todo) // _BATCHES)))
+        batches = {tuple(todo[k:k + size]): (_verify_batch, flow, [job(i) for i in todo[k:k + size]],
+                                               len(spectrum), tol) for k in range(0, len(todo), size)}
         on_dask(batches, lambda key, results: [finish(i, r) for i, r in zip(key, results)], client, workers)
-    directions, n_verified, n_total = {}, 0, 0
+    directions = {} if spill is None else NpzSpill(Path(spill) / Path(DIRECTIONS).name)
+    n_verified = n_total = 0
     for i, rec in enumerate(saddles):  # in the catalog's order, whatever the order of completion
-        fields, arrays = outcomes[i]
+        fields, arrays = outcomes.pop(i)
         rec.update(fields)
-        directions.update(arrays)
+        directions.update(arrays if arrays is not None else _saved_arrays(checkpoint, rec["id"]))
         items = fields["unstable_directions"] + fields["stable_directions"]
         n_verified += sum(item["verified"] for item in items)
         n_total += len(items)
@@ -181,17 +195,24 @@ def _saddle_fields(flow: GradientFlow, rec: dict, point, similarity, n_modes: in
     return fields, arrays
 
 
+_SAVED_META = ("point", "tolerances", "fields")  # a checkpoint file's entries besides the direction arrays
+
+
 def _resume(checkpoint: Path | None, rid: str, point, tol_text: str):
-    """The saved ``(fields, arrays)`` of record ``rid`` if the checkpoint holds it for this very
-    point and these tolerances, else None."""
+    """The saved fields of record ``rid`` if the checkpoint holds them for this very point and
+    these tolerances, else None (its arrays: :func:`_saved_arrays`)."""
     if checkpoint is None or not (checkpoint / f"{rid}.npz").is_file():
         return None
     try:
         with np.load(checkpoint / f"{rid}.npz") as f:
-            saved = dict(f)
-    except (OSError, ValueError):
+            if not (np.array_equal(f["point"], point) and str(f["tolerances"]) == tol_text):
+                return None
+            return json.loads(str(f["fields"]))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None  # unreadable: verified again, and rewritten
-    if not (np.array_equal(saved.pop("point", None), point) and str(saved.pop("tolerances", "")) == tol_text):
-        return None
-    fields = json.loads(str(saved.pop("fields")))
-    return fields, saved
+
+
+def _saved_arrays(checkpoint: Path, rid: str) -> dict:
+    """The direction arrays ``{key: (n, n)}`` of record ``rid`` in the checkpoint."""
+    with np.load(checkpoint / f"{rid}.npz") as f:
+        return {key: f[key] for key in f.files if key not in _SAVED_META}
