@@ -28,7 +28,7 @@ import numpy as np
 from .counting import count_strata
 from .data import Data
 from .errors import ClassificationError
-from .files import (NpzSpill, json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance,
+from .files import (JsonlSpill, NpzSpill, fresh_file, json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance,
                     replace_directory)
 from .flow import GradientFlow
 from .landscape import KINDS, CriticalPoint, analyze_stratum, curvature
@@ -69,8 +69,9 @@ class Catalog:
     Attributes
     ----------
     manifest : dict
-    records : list of dict
-        One per stratum, with at least the fields of :data:`FIELDS`.
+    records : list of dict, or JsonlSpill
+        One per stratum, with at least the fields of :data:`FIELDS` (in a
+        JSON-lines file rather than in memory when built with a spill folder).
     path : pathlib.Path or None
         The directory it was loaded from or last written to.
     arrays : dict
@@ -162,12 +163,17 @@ class Catalog:
                              "pass --force (overwrite=True) to replace it, or choose another --out")
         names = set(self.manifest.get("checksums", {})) | set(self.arrays)
         files = {name: self._array_file(name) for name in sorted(n for n in names if n.endswith(".npz"))}
-        files["critical_points.jsonl"] = "".join(json.dumps(r, default=json_default) + "\n" for r in self.records).encode()
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        writer.writerows(_csv_row(r) for r in self.records)
-        files["summary.csv"] = buf.getvalue().encode()
+        if isinstance(self.records, JsonlSpill):  # written as they came: linked, and the CSV streamed beside them
+            files["critical_points.jsonl"] = self.records.finish()
+            files["summary.csv"] = fresh_file(self.records.path.with_name("summary.csv"))
+            with open(files["summary.csv"], "w", newline="") as f:
+                _write_csv(f, self.records)
+        else:
+            files["critical_points.jsonl"] = "".join(json.dumps(r, default=json_default) + "\n"
+                                                     for r in self.records).encode()
+            buf = io.StringIO()
+            _write_csv(buf, self.records)
+            files["summary.csv"] = buf.getvalue().encode()
         manifest = dict(self.manifest)
         manifest["checksums"] = {name: _sha256(c) if isinstance(c, bytes) else _sha256_file(c) for name, c in sorted(files.items())}
         manifest["checksums"]["manifest.json"] = _manifest_digest(manifest)
@@ -350,6 +356,12 @@ def _record(cp: CriticalPoint, rid: str) -> dict:
     }
 
 
+def _write_csv(f, records) -> None:
+    writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    writer.writerows(_csv_row(r) for r in records)
+
+
 def _csv_row(rec: dict) -> dict:
     h, g = rec["hessian"], rec["horizontal_hessian"]
     return {
@@ -394,11 +406,11 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
         stored in the user's coordinates, where its gradient, its loss
         ``L_J`` and its Hessian inertia are checked again.
     spill : path, optional
-        A scratch folder of geodln's: the arrays (points, Hessian spectra,
-        group elements) go there as each stratum is analysed
-        (:class:`geodln.files.NpzSpill`) instead of staying in memory, so
-        memory grows only by the records. :meth:`Catalog.write` links the
-        files into the catalog.
+        A scratch folder of geodln's: the records and the arrays (points,
+        Hessian spectra, group elements) go there as each stratum is analysed
+        (:class:`geodln.files.JsonlSpill`, :class:`geodln.files.NpzSpill`)
+        instead of staying in memory, so memory holds one offset per record.
+        :meth:`Catalog.write` links the files into the catalog.
 
     Returns
     -------
@@ -442,7 +454,7 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
     bar = Progress(total, "analysing strata", enabled=progress)
     bar.update(0, f"{sum(counts.values()):,} strata in all" + (f", at most {max_per_set} per learnt set" if max_per_set else ""))
     stores = {name: {} if spill is None else NpzSpill(Path(spill) / Path(name).name) for name in (POINTS, SPECTRA, SIMILARITIES)}
-    records, left_out = [], {}
+    records, left_out = [] if spill is None else JsonlSpill(Path(spill) / "records.jsonl"), {}
     start = time.monotonic()
     for J, strata, _ in enumerate_strata(widths, len(s), max_per_set, count_left_out=False):
         if counts[J] > len(strata):

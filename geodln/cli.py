@@ -387,7 +387,8 @@ def _drop_checkpoint(out: Path) -> None:
     from .catalog import DIRECTIONS, POINTS, SIMILARITIES, SPECTRA
 
     folder = _checkpoint(out)
-    spill = [folder / "arrays" / Path(name).name for name in (POINTS, SPECTRA, SIMILARITIES, DIRECTIONS)]
+    spill = [folder / "arrays" / name for name in ("records.jsonl", "records-with-saddles.jsonl", "summary.csv",
+                                                    *(Path(f).name for f in (POINTS, SPECTRA, SIMILARITIES, DIRECTIONS)))]
     if folder.is_dir():
         for item in [*folder.glob("cp*.npz"), *folder.glob(".cp*.npz.geodln-tmp-*"), *spill]:  # and killed writes
             item.unlink(missing_ok=True)
@@ -403,11 +404,12 @@ def summary_table(catalog, max_rows: int = 200) -> str:
     lines = [f"{'id':8} {'J':9} {'L_J':>9}  {'kind':17} {'-/0/+':>9}  {'m':>2}  {'uns/st':>6}  stratum"]
     if len(rows) > max_rows:
         lines = [f"{'J':9} {'L_J':>9}  {'strata':>6}  {'global':>6}  {'strict':>6}  {'nonstrict':>9}"]
-        groups = {}
-        for r in rows:
+        groups, values = {}, {}
+        for r in rows:  # one pass: the records may be read from disk one at a time
             groups.setdefault(tuple(r["learned"]), []).append(r["kind"])
+            values[tuple(r["learned"])] = r["critical_value"]
         for J, kinds in groups.items():
-            value = next(r["critical_value"] for r in rows if tuple(r["learned"]) == J)
+            value = values[J]
             lines.append(f"{_set(J):9} {value:9.4f}  {len(kinds):6d}  {kinds.count('global_minimum'):6d}  "
                          f"{kinds.count('strict_saddle'):6d}  {kinds.count('nonstrict_saddle'):9d}")
         return "\n".join(lines)

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_json", "write_npz", "npz_bytes", "NpzSpill", "json_bytes", "replace_directory",
+__all__ = ["atomic_path", "write_json", "write_npz", "npz_bytes", "NpzSpill", "JsonlSpill", "json_bytes", "replace_directory",
            "output_lock", "read_provenance", "provenance", "json_default"]
 
 _TMP_TAG = "geodln-tmp"  # in the names of temporary files and folders: .{target}.geodln-tmp-{pid}-{random}
@@ -125,6 +125,15 @@ def _add_member(archive: zipfile.ZipFile, key: str, value) -> None:
         np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
+def fresh_file(path) -> Path:
+    """``path`` with its folder made and any file there unlinked, not truncated: a scratch file that
+    :func:`replace_directory` hard-linked into an output earlier stays intact there."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    return path
+
+
 class NpzSpill:
     """``{key: array}`` held in a compressed ``.npz`` file instead of in memory.
 
@@ -140,8 +149,7 @@ class NpzSpill:
     """
 
     def __init__(self, path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = fresh_file(path)
         self._archive = zipfile.ZipFile(self.path, "w", allowZip64=True)
         self._keys, self._reader = [], None
 
@@ -174,6 +182,47 @@ class NpzSpill:
         if self._archive is not None:
             self._archive.close()
             self._archive = None
+        return self.path
+
+
+class JsonlSpill:
+    """A list of JSON objects held in a JSON-lines file instead of in memory.
+
+    :meth:`append` writes one line (``json.dumps(obj, default=json_default)``)
+    as each object comes; indexing and iteration read them back one at a
+    time (copies: changing one does not change the file). Memory holds one
+    offset per object.
+
+    Parameters
+    ----------
+    path : path
+        The file (created or truncated): a scratch file of geodln's.
+    """
+
+    def __init__(self, path):
+        self.path = fresh_file(path)
+        self._file = open(self.path, "w+b")  # noqa: SIM115 -- open as long as the list lives
+        self._offsets = []
+
+    def append(self, obj) -> None:
+        self._file.seek(0, os.SEEK_END)
+        self._offsets.append(self._file.tell())
+        self._file.write(json.dumps(obj, default=json_default).encode() + b"\n")
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def __getitem__(self, i: int) -> dict:
+        self._file.flush()
+        self._file.seek(self._offsets[i])
+        return json.loads(self._file.readline())
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def finish(self) -> Path:
+        """Everything on disk; the path of the complete file."""
+        self._file.flush()
         return self.path
 
 

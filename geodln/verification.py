@@ -20,7 +20,7 @@ import numpy as np
 
 from .catalog import DIRECTIONS, SCHEMA_VERSION, Catalog, to_user_coordinates
 from .data import Data
-from .files import NpzSpill, json_default, provenance, write_npz
+from .files import JsonlSpill, NpzSpill, json_default, provenance, write_npz
 from .flow import GradientFlow
 from .progress import Progress, pace
 from .saddles import certify_directions, local_manifolds
@@ -71,11 +71,12 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
         if there is one, else verifies serially. Every engine gives the same
         catalog: the saddles are independent and gathered in order.
     spill : path, optional
-        A scratch folder of geodln's where the direction arrays are gathered
-        (:class:`geodln.files.NpzSpill`) instead of in memory. With a
+        A scratch folder of geodln's where the filled records and the
+        direction arrays are gathered (:class:`geodln.files.JsonlSpill`,
+        :class:`geodln.files.NpzSpill`) instead of in memory. With a
         checkpoint, each saddle's arrays leave memory once saved there, so
-        memory holds the records and one saddle's arrays at a time (serially;
-        on Dask, the batches in flight).
+        memory holds one saddle at a time (serially; on Dask, the batches in
+        flight) besides the offsets of the records.
     """
     check_workers(workers)
     path = None if isinstance(catalog, Catalog) else Path(catalog)
@@ -88,10 +89,12 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
     tol = catalog.tolerances
     tol_text = json.dumps(asdict(tol), sort_keys=True)
     checkpoint = None if checkpoint is None else Path(checkpoint)
-    saddles = [r for r in catalog.records if r["kind"] != "global_minimum"]
+    records = catalog.records  # a list, or a JSON-lines spill read one record at a time
+    where = [j for j, r in enumerate(records) if r["kind"] != "global_minimum"]  # saddle i is records[where[i]]
     # saddle index -> (fields, arrays, or None once they are in the checkpoint); the saddles still to verify
     outcomes, todo = {}, []
-    for i, rec in enumerate(saddles):
+    for i, j in enumerate(where):
+        rec = records[j]
         saved = _resume(checkpoint, rec["id"], catalog.point(rec), tol_text)
         if saved is not None:
             outcomes[i] = (saved, None)
@@ -101,11 +104,11 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
 
     def job(i):
         """``(record, point, similarity)`` of saddle ``i``, read when it is verified."""
-        rec = saddles[i]
+        rec = records[where[i]]
         similarity = catalog.similarity(rec)  # of the whitened problem; carried to the user's coordinates
         return rec, catalog.point(rec), similarity if data.whitened else to_user_coordinates(top, data, similarity)
 
-    bar = Progress(len(saddles), "verifying saddle directions", enabled=progress)
+    bar = Progress(len(where), "verifying saddle directions", enabled=progress)
     start = time.monotonic()
     resumed = f", {n_resumed} from the checkpoint" if n_resumed else ""
 
@@ -113,7 +116,8 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
         fields, arrays = result
         outcomes[i] = (fields, None if checkpoint is not None else arrays)  # in the checkpoint, not in memory
         if checkpoint is not None:
-            write_npz(checkpoint / f"{saddles[i]['id']}.npz", point=catalog.point(saddles[i]),
+            rec = records[where[i]]
+            write_npz(checkpoint / f"{rec['id']}.npz", point=catalog.point(rec),
                       tolerances=np.array(tol_text), fields=np.array(json.dumps(fields, default=json_default)),
                       **arrays)
         bar.update(len(outcomes), pace(len(outcomes) - n_resumed, len(todo), start, "saddles") + resumed)
@@ -128,14 +132,19 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
                                                len(spectrum), tol) for k in range(0, len(todo), size)}
         on_dask(batches, lambda key, results: [finish(i, r) for i, r in zip(key, results)], client, workers)
     directions = {} if spill is None else NpzSpill(Path(spill) / Path(DIRECTIONS).name)
+    filled = [] if spill is None else JsonlSpill(Path(spill) / "records-with-saddles.jsonl")
+    saddle_of = {j: i for i, j in enumerate(where)}
     n_verified = n_total = 0
-    for i, rec in enumerate(saddles):  # in the catalog's order, whatever the order of completion
-        fields, arrays = outcomes.pop(i)
-        rec.update(fields)
-        directions.update(arrays if arrays is not None else _saved_arrays(checkpoint, rec["id"]))
-        items = fields["unstable_directions"] + fields["stable_directions"]
-        n_verified += sum(item["verified"] for item in items)
-        n_total += len(items)
+    for j, rec in enumerate(records):  # in the catalog's order, whatever the order of completion
+        if j in saddle_of:
+            fields, arrays = outcomes.pop(saddle_of[j])
+            rec.update(fields)
+            directions.update(arrays if arrays is not None else _saved_arrays(checkpoint, rec["id"]))
+            items = fields["unstable_directions"] + fields["stable_directions"]
+            n_verified += sum(item["verified"] for item in items)
+            n_total += len(items)
+        filled.append(rec)
+    catalog.records = filled
     bar.close(f"{n_verified}/{n_total} directions verified" + (f" ({n_resumed} saddles resumed)" if n_resumed else ""))
     catalog.manifest.update(schema_version=SCHEMA_VERSION, saddles=provenance(argv) | {"n_directions": n_total,
                                                                                         "n_verified": n_verified})

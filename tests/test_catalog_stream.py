@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from geodln.catalog import POINTS, Catalog, build_catalog
-from geodln.files import NpzSpill, npz_bytes
+from geodln.files import JsonlSpill, NpzSpill, npz_bytes
 from geodln.verification import fill_saddles
 from geodln.cli import main
 from geodln.counting import count_strata
@@ -102,7 +102,8 @@ def test_a_spilled_catalog_is_the_in_memory_catalog(tmp_path, widths, spectrum):
     memory = fill_saddles(build_catalog(widths, spectrum))
     spill = tmp_path / "spill"
     disk = build_catalog(widths, spectrum, spill=spill)
-    assert isinstance(disk.arrays[POINTS], NpzSpill) and not spill.joinpath("directions.npz").exists()
+    assert isinstance(disk.arrays[POINTS], NpzSpill) and isinstance(disk.records, JsonlSpill)
+    assert not spill.joinpath("directions.npz").exists()
     fill_saddles(disk, checkpoint=tmp_path / "checkpoint", spill=spill)
     memory.write(tmp_path / "a")
     disk.write(tmp_path / "b")
@@ -111,3 +112,13 @@ def test_a_spilled_catalog_is_the_in_memory_catalog(tmp_path, widths, spectrum):
         if name != "manifest.json":
             assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert np.array_equal(disk.point("cp00001"), Catalog.load(tmp_path / "a").point("cp00001"))
+
+
+def test_a_spill_folder_used_again_never_changes_a_catalog_written_from_it(tmp_path):
+    """Spill files are hard-linked into the catalog; the next run into the same spill folder makes new
+    files instead of truncating those, so the first catalog still matches its checksums."""
+    spill = tmp_path / "spill"
+    build_catalog([2, 2, 2], [2.0, 1.0], spill=spill).write(tmp_path / "first")
+    fill_saddles(build_catalog([3, 2, 3], [3.0, 2.0, 1.0], spill=spill), spill=spill).write(tmp_path / "second")
+    first, second = Catalog.load(tmp_path / "first"), Catalog.load(tmp_path / "second")
+    assert (len(first), len(second)) == (4, 7) and first.point("cp00000").shape == (6, 6)
