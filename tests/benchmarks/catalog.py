@@ -19,7 +19,10 @@ Run: ``python tests/benchmarks/catalog.py`` (``--quick`` for widths 6,6,6,6).
 narrowest end allows, spectrum m, m-1, ..., 1), each in a fresh process,
 for this checkout (serially, and on a local Dask cluster of ``--workers``
 processes, its start-up included) and (``--before DIR``, e.g. ``/work/main``)
-another one, in one run; ``--only`` picks architectures. BLAS runs on one thread
+another one, in one run; ``--only`` picks architectures. Each run also reports
+its peak memory (resident set); a checkout that can runs as ``geodln catalog``
+does, with records and arrays spilled to disk and every saddle checkpointed
+(that writing is in its verify time). BLAS runs on one thread
 (``OPENBLAS_NUM_THREADS=1``): for these small matrices more threads only
 fight over the cores (measured: a 75 x 300 SVD 36 times slower with the
 default threads on a loaded 2-core machine).
@@ -60,7 +63,8 @@ def clean_points(width, n_modes, seed=0):
 
 SCALE = ["3,3,3,3", "4,4,4,4", "3,3,3,3,3", "5,5,5,5", "2,2,2,2,2,2,2"]
 TIMER = """
-import json, sys, time
+import inspect, json, resource, sys, tempfile, time
+from pathlib import Path
 import numpy as np
 from geodln.catalog import build_catalog
 try:
@@ -76,12 +80,17 @@ try:
 except ImportError:
     total = None
 t1 = time.perf_counter()
-cat = build_catalog(widths, np.arange(m, 0, -1.0), seed=0)
+# as `geodln catalog` runs, where the checkout can: records and arrays spilled to disk, saddles checkpointed
+scratch = Path(tempfile.mkdtemp())
+spill = {"spill": scratch / "arrays"} if "spill" in inspect.signature(build_catalog).parameters else {}
+cat = build_catalog(widths, np.arange(m, 0, -1.0), seed=0, **spill)
 t2 = time.perf_counter()
-fill_saddles(cat, **({"workers": workers} if workers > 1 else {}))  # the local cluster's start-up counts
+fill_saddles(cat, **({"workers": workers} if workers > 1 else {}),  # the local cluster's start-up counts
+             **(spill | {"checkpoint": scratch / "checkpoint"} if spill else {}))
 t3 = time.perf_counter()
 print(json.dumps({"strata": len(cat), "counted": total, "count": t1 - t0, "classify": t2 - t1, "verify": t3 - t2,
-                  "directions": cat.manifest["saddles"]["n_directions"], "verified": cat.manifest["saddles"]["n_verified"]}))
+                  "directions": cat.manifest["saddles"]["n_directions"], "verified": cat.manifest["saddles"]["n_verified"],
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
@@ -101,7 +110,8 @@ def scale(args):
     here = Path(__file__).resolve().parents[2]
     checkouts = [("after", here, 1)] + [(f"{w} wkrs", here, w) for w in args.workers if w > 1]
     checkouts += [("before", Path(args.before), 1)] if args.before else []
-    print(f"{'widths':15} {'':6} {'strata':>7} {'count s':>8} {'classify s':>10} {'verify s':>9} {'total s':>8}  directions")
+    print(f"{'widths':15} {'':6} {'strata':>7} {'count s':>8} {'classify s':>10} {'verify s':>9} {'total s':>8} "
+          f"{'peak MB':>8}  directions")
     for widths in args.only or SCALE:
         row = {}
         for name, checkout, workers in checkouts:
@@ -112,7 +122,7 @@ def scale(args):
                 continue
             total = r["count"] + r["classify"] + r["verify"]
             print(f"{widths:15} {name:6} {r['strata']:7d} {r['count']:8.2f} {r['classify']:10.2f} {r['verify']:9.2f} "
-                  f"{total:8.2f}  {r['verified']}/{r['directions']} verified", flush=True)
+                  f"{total:8.2f} {r['peak_mb']:8.0f}  {r['verified']}/{r['directions']} verified", flush=True)
         if row.get("before") and row.get("after"):
             b, a = row["before"], row["after"]
             print(f"{'':15} ratio  verify before/after {b['verify'] / a['verify']:.1f}, "
