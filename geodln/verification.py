@@ -91,13 +91,12 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
     checkpoint = None if checkpoint is None else Path(checkpoint)
     records = catalog.records  # a list, or a JSON-lines spill read one record at a time
     where = [j for j, r in enumerate(records) if r["kind"] != "global_minimum"]  # saddle i is records[where[i]]
-    # saddle index -> (fields, arrays, or None once they are in the checkpoint); the saddles still to verify
+    # saddle index -> (fields, arrays), or None once they are in the checkpoint; the saddles still to verify
     outcomes, todo = {}, []
     for i, j in enumerate(where):
         rec = records[j]
-        saved = _resume(checkpoint, rec["id"], catalog.point(rec), tol_text)
-        if saved is not None:
-            outcomes[i] = (saved, None)
+        if _resume(checkpoint, rec["id"], catalog.point(rec), tol_text):
+            outcomes[i] = None
         else:
             todo.append(i)
     n_resumed = len(outcomes)
@@ -114,7 +113,7 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
 
     def finish(i, result):
         fields, arrays = result
-        outcomes[i] = (fields, None if checkpoint is not None else arrays)  # in the checkpoint, not in memory
+        outcomes[i] = None if checkpoint is not None else result  # in the checkpoint, not in memory
         if checkpoint is not None:
             rec = records[where[i]]
             write_npz(checkpoint / f"{rec['id']}.npz", point=catalog.point(rec),
@@ -137,9 +136,9 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
     n_verified = n_total = 0
     for j, rec in enumerate(records):  # in the catalog's order, whatever the order of completion
         if j in saddle_of:
-            fields, arrays = outcomes.pop(saddle_of[j])
+            fields, arrays = outcomes.pop(saddle_of[j]) or _saved(checkpoint, rec["id"])
             rec.update(fields)
-            directions.update(arrays if arrays is not None else _saved_arrays(checkpoint, rec["id"]))
+            directions.update(arrays)
             items = fields["unstable_directions"] + fields["stable_directions"]
             n_verified += sum(item["verified"] for item in items)
             n_total += len(items)
@@ -207,21 +206,20 @@ def _saddle_fields(flow: GradientFlow, rec: dict, point, similarity, n_modes: in
 _SAVED_META = ("point", "tolerances", "fields")  # a checkpoint file's entries besides the direction arrays
 
 
-def _resume(checkpoint: Path | None, rid: str, point, tol_text: str):
-    """The saved fields of record ``rid`` if the checkpoint holds them for this very point and
-    these tolerances, else None (its arrays: :func:`_saved_arrays`)."""
+def _resume(checkpoint: Path | None, rid: str, point, tol_text: str) -> bool:
+    """Whether the checkpoint holds the result of record ``rid`` for this very point and these
+    tolerances (read it with :func:`_saved`)."""
     if checkpoint is None or not (checkpoint / f"{rid}.npz").is_file():
-        return None
+        return False
     try:
         with np.load(checkpoint / f"{rid}.npz") as f:
-            if not (np.array_equal(f["point"], point) and str(f["tolerances"]) == tol_text):
-                return None
-            return json.loads(str(f["fields"]))
+            json.loads(str(f["fields"]))
+            return bool(np.array_equal(f["point"], point) and str(f["tolerances"]) == tol_text)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        return None  # unreadable: verified again, and rewritten
+        return False  # unreadable: verified again, and rewritten
 
 
-def _saved_arrays(checkpoint: Path, rid: str) -> dict:
-    """The direction arrays ``{key: (n, n)}`` of record ``rid`` in the checkpoint."""
+def _saved(checkpoint: Path, rid: str) -> tuple:
+    """The saddle fields and direction arrays ``{key: (n, n)}`` of record ``rid`` in the checkpoint."""
     with np.load(checkpoint / f"{rid}.npz") as f:
-        return {key: f[key] for key in f.files if key not in _SAVED_META}
+        return json.loads(str(f["fields"])), {key: f[key] for key in f.files if key not in _SAVED_META}
