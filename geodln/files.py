@@ -107,20 +107,22 @@ def write_npz(path, **arrays) -> None:
         tmp.write_bytes(npz_bytes(arrays))
 
 
-def npz_bytes(arrays) -> bytes:
-    """The bytes of a compressed ``.npz`` archive of ``{name: array}`` (the same arrays, the same bytes)."""
+def npz_bytes(arrays, compress: bool = True) -> bytes:
+    """The bytes of an ``.npz`` archive of ``{name: array}``, deflated unless ``compress`` is False
+    (a scratch file: faster to write and read). The same arrays give the same bytes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", allowZip64=True) as archive:
         for key, value in arrays.items():
-            _add_member(archive, key, value)
+            _add_member(archive, key, value, compress)
     return buffer.getvalue()
 
 
-def _add_member(archive: zipfile.ZipFile, key: str, value) -> None:
-    """One array as the deflated member ``{key}.npy``, as ``numpy.savez_compressed`` writes it, but with a
-    fixed time stamp, so that an archive's bytes depend on its arrays only."""
+def _add_member(archive: zipfile.ZipFile, key: str, value, compress: bool = True) -> None:
+    """One array as the member ``{key}.npy``, as ``numpy.savez_compressed`` (or ``numpy.savez``) writes
+    it, but with a fixed time stamp, so that an archive's bytes depend on its arrays only."""
     info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-    info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
     with archive.open(info, "w", force_zip64=True) as member:
         np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 

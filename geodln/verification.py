@@ -20,7 +20,7 @@ import numpy as np
 
 from .catalog import DIRECTIONS, SCHEMA_VERSION, Catalog, to_user_coordinates
 from .data import Data
-from .files import JsonlSpill, NpzSpill, json_default, provenance, write_npz
+from .files import JsonlSpill, NpzSpill, atomic_path, json_default, npz_bytes, provenance
 from .flow import GradientFlow
 from .progress import Progress, pace
 from .saddles import certify_directions, local_manifolds
@@ -116,9 +116,7 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
         outcomes[i] = None if checkpoint is not None else result  # in the checkpoint, not in memory
         if checkpoint is not None:
             rec = records[where[i]]
-            write_npz(checkpoint / f"{rec['id']}.npz", point=catalog.point(rec),
-                      tolerances=np.array(tol_text), fields=np.array(json.dumps(fields, default=json_default)),
-                      **arrays)
+            _save(checkpoint / f"{rec['id']}.npz", catalog.point(rec), tol_text, fields, arrays)
         bar.update(len(outcomes), pace(len(outcomes) - n_resumed, len(todo), start, "saddles") + resumed)
 
     active = workers is None and "distributed" in sys.modules and has_client()  # a client only exists once imported
@@ -203,7 +201,19 @@ def _saddle_fields(flow: GradientFlow, rec: dict, point, similarity, n_modes: in
     return fields, arrays
 
 
-_SAVED_META = ("point", "tolerances", "fields")  # a checkpoint file's entries besides the direction arrays
+def _save(file: Path, point, tol_text: str, fields: dict, arrays: dict) -> None:
+    """One saddle's result in the checkpoint, atomically: its point and the tolerances (what it is
+    the result for), its fields, and its direction arrays stacked in the fields' order (one member
+    to read back, uncompressed: a scratch file)."""
+    stacked = np.stack([arrays[key] for key in _keys(fields)]) if arrays else np.zeros((0,) + np.shape(point))
+    content = {"point": point, "tolerances": np.array(tol_text),
+               "fields": np.array(json.dumps(fields, default=json_default)), "directions": stacked}
+    with atomic_path(file) as part:
+        part.write_bytes(npz_bytes(content, compress=False))
+
+
+def _keys(fields: dict) -> list:
+    return [item["key"] for item in fields["unstable_directions"] + fields["stable_directions"]]
 
 
 def _resume(checkpoint: Path | None, rid: str, point, tol_text: str) -> bool:
@@ -213,7 +223,8 @@ def _resume(checkpoint: Path | None, rid: str, point, tol_text: str) -> bool:
         return False
     try:
         with np.load(checkpoint / f"{rid}.npz") as f:
-            json.loads(str(f["fields"]))
+            if len(_keys(json.loads(str(f["fields"])))) != len(f["directions"]):
+                return False
             return bool(np.array_equal(f["point"], point) and str(f["tolerances"]) == tol_text)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return False  # unreadable: verified again, and rewritten
@@ -222,4 +233,5 @@ def _resume(checkpoint: Path | None, rid: str, point, tol_text: str) -> bool:
 def _saved(checkpoint: Path, rid: str) -> tuple:
     """The saddle fields and direction arrays ``{key: (n, n)}`` of record ``rid`` in the checkpoint."""
     with np.load(checkpoint / f"{rid}.npz") as f:
-        return json.loads(str(f["fields"])), {key: f[key] for key in f.files if key not in _SAVED_META}
+        fields = json.loads(str(f["fields"]))
+        return fields, dict(zip(_keys(fields), f["directions"]))

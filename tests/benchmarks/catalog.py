@@ -20,9 +20,9 @@ narrowest end allows, spectrum m, m-1, ..., 1), each in a fresh process,
 for this checkout (serially, and on a local Dask cluster of ``--workers``
 processes, its start-up included) and (``--before DIR``, e.g. ``/work/main``)
 another one, in one run; ``--only`` picks architectures. Each run also reports
-its peak memory (resident set); a checkout that can runs as ``geodln catalog``
-does, with records and arrays spilled to disk and every saddle checkpointed
-(that writing is in its verify time). BLAS runs on one thread
+its peak memory (resident set). Every run verifies as ``geodln catalog`` does,
+with every saddle checkpointed (that writing is in its verify time) and, in a
+checkout that can, records and arrays spilled to disk. BLAS runs on one thread
 (``OPENBLAS_NUM_THREADS=1``): for these small matrices more threads only
 fight over the cores (measured: a 75 x 300 SVD 36 times slower with the
 default threads on a loaded 2-core machine).
@@ -80,13 +80,13 @@ try:
 except ImportError:
     total = None
 t1 = time.perf_counter()
-# as `geodln catalog` runs, where the checkout can: records and arrays spilled to disk, saddles checkpointed
+# as `geodln catalog` runs: every saddle checkpointed and, where the checkout can, records and arrays spilled to disk
 scratch = Path(tempfile.mkdtemp())
 spill = {"spill": scratch / "arrays"} if "spill" in inspect.signature(build_catalog).parameters else {}
+checkpoint = {"checkpoint": scratch / "checkpoint"} if "checkpoint" in inspect.signature(fill_saddles).parameters else {}
 cat = build_catalog(widths, np.arange(m, 0, -1.0), seed=0, **spill)
 t2 = time.perf_counter()
-fill_saddles(cat, **({"workers": workers} if workers > 1 else {}),  # the local cluster's start-up counts
-             **(spill | {"checkpoint": scratch / "checkpoint"} if spill else {}))
+fill_saddles(cat, **({"workers": workers} if workers > 1 else {}), **spill, **checkpoint)  # cluster start-up counts
 t3 = time.perf_counter()
 print(json.dumps({"strata": len(cat), "counted": total, "count": t1 - t0, "classify": t2 - t1, "verify": t3 - t2,
                   "directions": cat.manifest["saddles"]["n_directions"], "verified": cat.manifest["saddles"]["n_verified"],
