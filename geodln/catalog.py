@@ -60,6 +60,7 @@ CSV_FIELDS = ("id", "learned", "n_learned", "critical_value", "kind", "hess_nega
               "grad_norm", "stratum")
 POINTS, SPECTRA, SIMILARITIES = "arrays/points.npz", "arrays/hessian_spectra.npz", "arrays/similarities.npz"
 DIRECTIONS = "arrays/directions.npz"
+RETIRED_TOLERANCES = ("n_checks",)  # thresholds of catalogs made by older versions that no longer exist
 
 
 @dataclass
@@ -123,7 +124,8 @@ class Catalog:
     @property
     def tolerances(self) -> Tolerances:
         """The thresholds the catalog was made with (the defaults for catalogs older than that field)."""
-        return Tolerances(**self.manifest.get("tolerances", {}))
+        stored = self.manifest.get("tolerances", {})
+        return Tolerances(**{k: v for k, v in stored.items() if k not in RETIRED_TOLERANCES})
 
     def write(self, out, overwrite: bool = False) -> Path:
         """Write the catalog folder ``out`` in one atomic step (see :func:`geodln.files.replace_directory`).

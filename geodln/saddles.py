@@ -336,7 +336,7 @@ def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0,
         # a path ray must also stay on the saddle's level to the horizon (the loss never rises
         # along the flow, so its value there bounds every later fall): a ray that only passes
         # near the critical set, as one a cheaper mode can ride does, leaves later
-        y = flow.solve(end[1], (end[0], max(horizon, end[0])), rtol=tol.verify_rtol, atol=tol.escape_atol).y[:, -1]
+        y = flow.solve(end[1], (end[0], max(horizon, end[0])), rtol=tol.horizon_rtol, atol=tol.horizon_atol).y[:, -1]
         evidence["drop_at_horizon"] = float(value - flow.loss(y))
         returned = evidence["drop_at_horizon"] < margin
     return Verification(linear_ok and returned, evidence, (evidence["return_time"],))
@@ -481,21 +481,23 @@ def _horizon(flow: GradientFlow, direction: Direction, eps: float, tol: Toleranc
 
 
 def _first_event(flow: GradientFlow, theta0, gs, tol: Tolerances, t_max: float):
-    """``(t, theta(t), i)`` at the first output time where ``gs[i](theta(t)) < 0``, or None by ``t_max``.
+    """``(t, theta(t), i)`` where ``gs[i](theta)`` first falls below zero, or None by ``t_max``.
 
-    The flow is integrated over a geometric grid of ``n_checks`` output times
-    from ``1e-2`` to ``t_max`` and the conditions are checked there, so times
-    are resolved to about 12% (for 80 times up to 2e4). (scipy's event root
-    finding can stall on the long, flat stretches near a saddle.)
+    One integration with the conditions as terminal events (located inside
+    the integrator, :mod:`geodln.integrate.events`).
     """
-    times = np.concatenate([[0.0], np.geomspace(1e-2, t_max, tol.n_checks)])
-    y = np.asarray(theta0, dtype=float)
-    for t0, t1 in zip(times[:-1], times[1:]):
-        y = flow.solve(y, (t0, t1), rtol=tol.verify_rtol, atol=tol.escape_atol).y[:, -1]
-        hit = [i for i, g in enumerate(gs) if g(y) < 0]
-        if hit:
-            return float(t1), y, hit[0]
-    return None
+    events = []
+    for g in gs:
+        event = (lambda g: lambda t, y: g(y))(g)
+        event.terminal, event.direction = True, -1
+        events.append(event)
+    sol = flow.solve(np.asarray(theta0, dtype=float), (0.0, t_max), events=events, rtol=tol.verify_rtol,
+                     atol=tol.escape_atol)
+    hits = [(float(te[0]), i) for i, te in enumerate(sol.t_events) if len(te)]
+    if not hits:
+        return None
+    t, i = min(hits)
+    return t, sol.y_events[i][0], i
 
 
 def escape_time(flow: GradientFlow, theta, direction, eps: float, drop: float | None = None,

@@ -45,9 +45,6 @@ class Tolerances:
         Time limit of a verification (a path ray of order ``m`` gets up to
         twice its chain's time scale ``(path_eps / sqrt(m))^(2-m) / ((m-2) s_k)``
         when that is longer: from order 6 on).
-    n_checks : int
-        Output times (geometric from ``1e-2`` to ``t_max``) at which a
-        verification checks its conditions.
     growth_unstable, growth_stable : float
         Linear test of a Hessian direction: after ``t = 1/|lambda|`` its
         component must have grown by at least ``growth_unstable`` (``e`` in
@@ -70,6 +67,10 @@ class Tolerances:
         Relative tolerance of the verifying integrations.
     linear_atol, escape_atol : float
         Absolute tolerances of the linear test and of the escape/return runs.
+    horizon_rtol, horizon_atol : float
+        Tolerances of a stable path ray's last leg, from its return to the
+        horizon, which only has to show the loss still at the saddle's level
+        (integration errors there can only make a ray leave, never stay).
     dense_limit : int
         Above this many entries of the bracket matrix, vertical projections
         use matrix-free LSQR instead of a dense SVD.
@@ -110,7 +111,6 @@ class Tolerances:
     hessian_eps: float = 1e-3
     path_eps: float = 0.1
     t_max: float = 2e4
-    n_checks: int = 80
     growth_unstable: float = 1.5
     growth_stable: float = 0.6
     linear_rate: float = 0.25
@@ -120,6 +120,8 @@ class Tolerances:
     verify_rtol: float = 1e-8
     linear_atol: float = 1e-14
     escape_atol: float = 1e-12
+    horizon_rtol: float = 1e-6
+    horizon_atol: float = 1e-8
     dense_limit: int = 20_000
     spectral_gap: float = 1e-6
     rank_zero: float = 1e-9
