@@ -122,7 +122,7 @@ def _initial_step(f, y, f0, rtol, atol, span):
 @np.errstate(over="ignore", invalid="ignore")  # an overflowing trial step is rejected (non-finite error), not reported
 def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e-12, loss=None,
                conservation: Conservation | None = None, stop=None, progress=None, method_hint=None,
-               events=None) -> AutoResult:
+               events=None, jac=None) -> AutoResult:
     """Integrate ``dy/dt = f(y)``, a gradient flow, choosing the method along the way.
 
     Parameters
@@ -148,6 +148,10 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
         Told the time reached and a string with the method and the stiffness estimate.
     method_hint : {"dop853", "rkc", "exprb43"}, optional
         Force one method (for benchmarks and tests).
+    jac : callable, ``jac(y) -> ndarray``, shape=[n, n], optional
+        The exact Jacobian of ``f`` (minus the Hessian, for a gradient flow),
+        used by exprb43 up to ``DENSE_LIMIT`` unknowns; default: finite
+        differences of ``f`` (``n`` evaluations, and less accurate).
     events : list of callables, optional
         ``g(t, y)`` with SciPy's optional ``terminal`` and ``direction``: their
         zeros are located (:class:`~geodln.integrate.events.EventWatch`) and
@@ -190,7 +194,7 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
         """The state at ``t_b`` from ``(t_a, y_a)``: a fresh integration across an event's bracket."""
         if t_b - t_a <= 4 * np.finfo(float).eps * max(1.0, abs(t_b)):
             return y_a
-        sub = solve_auto(f, y_a, (t_a, t_b), t_eval=[t_b], rtol=rtol, atol=atol, loss=loss)
+        sub = solve_auto(f, y_a, (t_a, t_b), t_eval=[t_b], rtol=rtol, atol=atol, loss=loss, jac=jac)
         nfev[0] += sub.nfev
         return sub.y[:, -1] if sub.y.shape[1] else np.full(n, np.nan)
 
@@ -201,7 +205,7 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
     rho, v_rho = 0.0, None
     rho, v_rho, _ = spectral_radius(fun, y, f0, v_rho, iters=12)
     rho *= _SAFETY
-    jac = None
+    eigen = None  # the eigendecomposition of the Jacobian at the current state (exprb43, dense)
     njev, since_check, hold_explicit, n_rej, n_loss_rej, stiff_steps = 0, 0, 0, 0, 0, 0
     blow_up = 1e8 * (1.0 + np.max(np.abs(y)))
     t = t0
@@ -232,13 +236,13 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
         else:
             scale = atol + rtol * np.abs(y)
             if n <= DENSE_LIMIT:
-                if jac is None:
-                    J, _ = dense_jacobian(fun, y, f0)
+                if eigen is None:
+                    J = dense_jacobian(fun, y, f0)[0] if jac is None else jac(y)
                     lam, Q = np.linalg.eigh(-J)
                     njev += 1
-                    jac = EigenPhi(lam, Q)
+                    eigen = EigenPhi(lam, Q)
                     rho = float(np.max(np.abs(lam))) if lam.size else 0.0
-                phi = jac
+                phi = eigen
             else:
                 phi = LanczosPhi(difference_jv(fun, y), _KRYLOV_TOL * float(np.linalg.norm(scale)), _MAX_KRYLOV)
             try:
@@ -246,7 +250,7 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
             except KrylovLimit:
                 y_new = err = np.full(n, np.nan)
             krylov_dims.extend(phi.dims)
-            step_cost = 3 + 2 * (n if n <= DENSE_LIMIT else sum(phi.dims))
+            step_cost = 3 + 2 * ((n if jac is None else max(1, n // 8)) if n <= DENSE_LIMIT else sum(phi.dims))
             scale = np.maximum(scale, atol + rtol * np.abs(y_new))
             enorm = float(np.sqrt(np.mean((err / scale) ** 2))) if np.all(np.isfinite(y_new)) else np.inf
             order = 4.0
@@ -285,7 +289,7 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
         if np.max(np.abs(y)) > blow_up:
             status, message = -1, f"the flow diverged at t = {t:.6g} (||theta||_max = {np.max(np.abs(y)):.3g})"
             break
-        jac = None
+        eigen = None
         since_check += 1
         hold_explicit -= 1
         if conservation is not None and (method != "dop853" or since_check % _CHECK_EVERY == 0):
