@@ -144,7 +144,8 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
     catalog.records = filled
     bar.close(f"{n_verified}/{n_total} directions verified" + (f" ({n_resumed} saddles resumed)" if n_resumed else ""))
     catalog.manifest.update(schema_version=SCHEMA_VERSION, saddles=provenance(argv) | {"n_directions": n_total,
-                                                                                        "n_verified": n_verified})
+                                                                                        "n_verified": n_verified},
+                            tolerances=asdict(tol))  # as used: retired fields of older versions dropped
     catalog.arrays[DIRECTIONS] = directions
     if path is not None:
         catalog.write(path, overwrite=True)

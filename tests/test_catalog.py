@@ -187,3 +187,16 @@ def test_cli_count_prints_the_counts_and_writes_nothing(tmp_path, capsys):
     assert main(["catalog", "--widths", "10,10,10,10", "--spectrum", ",".join(map(str, range(10, 0, -1))), "--count"]) == 0
     printed = capsys.readouterr().out
     assert "5,367,676" in printed and "10 of order 3" in printed
+
+
+def test_thresholds_retired_since_a_catalog_was_made_are_ignored():
+    """A catalog made when verification still had ``n_checks`` (a grid of check times, now events)
+    reads with today's thresholds; an unknown threshold is still an error."""
+    from geodln.tolerances import Tolerances
+
+    cat = build_catalog([2, 2, 2], [2.0, 1.0])
+    cat.manifest["tolerances"] = dict(cat.manifest["tolerances"], n_checks=80)
+    assert cat.tolerances == Tolerances()
+    cat.manifest["tolerances"]["no_such_threshold"] = 1.0
+    with pytest.raises(TypeError, match="no_such_threshold"):
+        cat.tolerances
