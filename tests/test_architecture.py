@@ -12,7 +12,7 @@ FLOORS = [
     {"errors", "files", "progress", "tolerances", "topology", "weights"},
     {"data", "graph_files"},
     {"losses", "symmetry", "integrate"},
-    {"flow", "strata", "readout"},
+    {"flow", "hessian_product", "strata", "readout"},
     {"hessian", "init", "laws"},
     {"landscape", "points", "counting"},
     {"saddles", "itinerary"},
