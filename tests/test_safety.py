@@ -64,7 +64,11 @@ def test_a_killed_catalog_run_leaves_the_previous_catalog_or_the_new_one(tmp_pat
 
 def test_ctrl_c_is_a_message_not_a_traceback(tmp_path):
     proc = _geodln([*LONG_CATALOG, "--out", tmp_path / "other"], tmp_path)
-    time.sleep(1.5)
+    scratch = tmp_path / ".other.geodln-checkpoint"  # made once the catalog is under way (imports done)
+    deadline = time.monotonic() + 60
+    while not scratch.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
