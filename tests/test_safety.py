@@ -63,7 +63,9 @@ def test_a_killed_catalog_run_leaves_the_previous_catalog_or_the_new_one(tmp_pat
 
 
 def test_ctrl_c_is_a_message_not_a_traceback(tmp_path):
-    proc = _geodln([*LONG_CATALOG, "--out", tmp_path / "other"], tmp_path)
+    # as from a terminal: a suite started in the background (`cmd &`) passes SIGINT on as ignored
+    proc = _geodln([*LONG_CATALOG, "--out", tmp_path / "other"], tmp_path,
+                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     scratch = tmp_path / ".other.geodln-checkpoint"  # made once the catalog is under way (imports done)
     deadline = time.monotonic() + 60
     while not scratch.exists() and proc.poll() is None and time.monotonic() < deadline:
