@@ -245,7 +245,7 @@ def _rides_safely(stratum: Stratum, path: EscapePath) -> bool:
     (``alpha < 1``). Seen without this rule: on 2,2,2,2,2,2,2, mode 1's
     reversed ray of order 6 at ``J={} + v2[0,1] [5,6]u2`` left after
     ``t ~ 2e4`` through mode 2 riding its middle 2 links; on 3,3,3,3,3, mode 3's
-    order-3 ray at ``J={} + [3,4]u1 [2,3] [2,3]`` left through mode 1 (``r = 1``).
+    order-3 ray at ``J={} + [3,4]u1 [2,3] [2,3]`` left through mode 1 (``r = 1 = m - 2``, a larger mode).
     """
     order = path.order
     for k in range(1, stratum.n_modes + 1):
