@@ -28,7 +28,7 @@ import numpy as np
 from .counting import count_strata
 from .data import Data
 from .errors import ClassificationError
-from .files import (JsonlSpill, NpzSpill, fresh_file, json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance,
+from .files import (JsonlSpill, NpzSpill, fresh_file, json_bytes, json_line, json_default, npz_bytes, output_lock, provenance, read_provenance,
                     replace_directory)
 from .flow import GradientFlow
 from .landscape import KINDS, CriticalPoint, analyze_stratum, curvature
@@ -171,8 +171,7 @@ class Catalog:
             with open(files["summary.csv"], "w", newline="") as f:
                 _write_csv(f, self.records)
         else:
-            files["critical_points.jsonl"] = "".join(json.dumps(r, default=json_default) + "\n"
-                                                     for r in self.records).encode()
+            files["critical_points.jsonl"] = b"".join(json_line(r) for r in self.records)
             buf = io.StringIO()
             _write_csv(buf, self.records)
             files["summary.csv"] = buf.getvalue().encode()

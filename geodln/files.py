@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_json", "write_npz", "npz_bytes", "NpzSpill", "JsonlSpill", "json_bytes", "replace_directory",
-           "output_lock", "read_provenance", "provenance", "json_default"]
+__all__ = ["atomic_path", "write_json", "write_npz", "npz_bytes", "NpzSpill", "JsonlSpill", "json_line", "json_bytes",
+           "replace_directory", "output_lock", "read_provenance", "provenance", "json_default"]
 
 _TMP_TAG = "geodln-tmp"  # in the names of temporary files and folders: .{target}.geodln-tmp-{pid}-{random}
 
@@ -101,10 +101,10 @@ def write_json(path, obj) -> None:
         tmp.write_bytes(json_bytes(obj))
 
 
-def write_npz(path, **arrays) -> None:
-    """Write arrays to a compressed ``.npz`` file atomically."""
+def write_npz(path, arrays: dict, compress: bool = True) -> None:
+    """Write ``{name: array}`` to an ``.npz`` file atomically (:func:`npz_bytes`)."""
     with atomic_path(path) as tmp:
-        tmp.write_bytes(npz_bytes(arrays))
+        tmp.write_bytes(npz_bytes(arrays, compress))
 
 
 def npz_bytes(arrays, compress: bool = True) -> bytes:
@@ -190,7 +190,7 @@ class NpzSpill:
 class JsonlSpill:
     """A list of JSON objects held in a JSON-lines file instead of in memory.
 
-    :meth:`append` writes one line (``json.dumps(obj, default=json_default)``)
+    :meth:`append` writes one line (:func:`json_line`)
     as each object comes; indexing and iteration read them back one at a
     time (copies: changing one does not change the file). Memory holds one
     offset per object.
@@ -209,7 +209,7 @@ class JsonlSpill:
     def append(self, obj) -> None:
         self._file.seek(0, os.SEEK_END)
         self._offsets.append(self._file.tell())
-        self._file.write(json.dumps(obj, default=json_default).encode() + b"\n")
+        self._file.write(json_line(obj))
 
     def __len__(self) -> int:
         return len(self._offsets)
@@ -226,6 +226,11 @@ class JsonlSpill:
         """Everything on disk; the path of the complete file."""
         self._file.flush()
         return self.path
+
+
+def json_line(obj) -> bytes:
+    """``obj`` as one line of JSON (numpy scalars and arrays converted): a record of a ``.jsonl`` file."""
+    return (json.dumps(obj, default=json_default) + "\n").encode()
 
 
 def json_bytes(obj) -> bytes:

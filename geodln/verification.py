@@ -20,7 +20,7 @@ import numpy as np
 
 from .catalog import DIRECTIONS, SCHEMA_VERSION, Catalog, to_user_coordinates
 from .data import Data
-from .files import JsonlSpill, NpzSpill, atomic_path, json_default, npz_bytes, provenance
+from .files import JsonlSpill, NpzSpill, json_default, provenance, write_npz
 from .flow import GradientFlow
 from .progress import Progress, pace
 from .saddles import certify_directions, local_manifolds
@@ -137,7 +137,7 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
             fields, arrays = outcomes.pop(saddle_of[j]) or _saved(checkpoint, rec["id"])
             rec.update(fields)
             directions.update(arrays)
-            items = fields["unstable_directions"] + fields["stable_directions"]
+            items = _items(fields)
             n_verified += sum(item["verified"] for item in items)
             n_total += len(items)
         filled.append(rec)
@@ -207,14 +207,17 @@ def _save(file: Path, point, tol_text: str, fields: dict, arrays: dict) -> None:
     the result for), its fields, and its direction arrays stacked in the fields' order (one member
     to read back, uncompressed: a scratch file)."""
     stacked = np.stack([arrays[key] for key in _keys(fields)]) if arrays else np.zeros((0,) + np.shape(point))
-    content = {"point": point, "tolerances": np.array(tol_text),
-               "fields": np.array(json.dumps(fields, default=json_default)), "directions": stacked}
-    with atomic_path(file) as part:
-        part.write_bytes(npz_bytes(content, compress=False))
+    write_npz(file, {"point": point, "tolerances": np.array(tol_text),
+                     "fields": np.array(json.dumps(fields, default=json_default)), "directions": stacked}, compress=False)
+
+
+def _items(fields: dict) -> list:
+    """A saddle's direction items, unstable then stable: the order of its arrays."""
+    return fields["unstable_directions"] + fields["stable_directions"]
 
 
 def _keys(fields: dict) -> list:
-    return [item["key"] for item in fields["unstable_directions"] + fields["stable_directions"]]
+    return [item["key"] for item in _items(fields)]
 
 
 def _resume(checkpoint: Path | None, rid: str, point, tol_text: str) -> bool:

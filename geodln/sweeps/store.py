@@ -130,7 +130,7 @@ class SweepStore:
 
     def save_point(self, index: int, result: dict) -> None:
         """Write one finished point atomically (``{name: numpy array}``)."""
-        write_npz(self.parts / f"{index:08d}.npz", **result)
+        write_npz(self.parts / f"{index:08d}.npz", result)
 
     def _points(self) -> dict:
         points = {}
