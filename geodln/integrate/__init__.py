@@ -52,6 +52,7 @@ __all__ = ["solve_auto", "AutoResult", "Conservation", "StiffnessWatch", "DENSE_
 
 DENSE_LIMIT = 128  # parameters up to which the stiff method is exprb43 with a dense Jacobian
 KRYLOV_FROM = 512  # parameters from which it is exprb43 with Lanczos products (in between: DOP853 throughout)
+_DBG = None
 _CHECK_EVERY = 8  # explicit steps between two stiffness estimates
 _SAFETY = 1.2  # margin on the power-iteration estimate of rho (an estimate from below)
 _MAX_RKC_STAGES = 400
@@ -122,7 +123,7 @@ def _initial_step(f, y, f0, rtol, atol, span):
 @np.errstate(over="ignore", invalid="ignore")  # an overflowing trial step is rejected (non-finite error), not reported
 def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e-12, loss=None,
                conservation: Conservation | None = None, stop=None, progress=None, method_hint=None,
-               events=None, jac=None) -> AutoResult:
+               events=None, jac=None, jvp=None) -> AutoResult:
     """Integrate ``dy/dt = f(y)``, a gradient flow, choosing the method along the way.
 
     Parameters
@@ -152,6 +153,10 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
         The exact Jacobian of ``f`` (minus the Hessian, for a gradient flow),
         used by exprb43 up to ``DENSE_LIMIT`` unknowns; default: finite
         differences of ``f`` (``n`` evaluations, and less accurate).
+    jvp : callable, ``jvp(y) -> (u -> J u)``, optional
+        Exact Jacobian-vector products at ``y`` (``-H u`` for a gradient flow),
+        used by the Lanczos products from ``KRYLOV_FROM`` unknowns on; default:
+        central differences of ``f`` (two evaluations each, accurate to ~1e-10).
     events : list of callables, optional
         ``g(t, y)`` with SciPy's optional ``terminal`` and ``direction``: their
         zeros are located (:class:`~geodln.integrate.events.EventWatch`) and
@@ -182,7 +187,7 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
             targets = targets[1:]
     keep_steps = t_eval is None
     stiff_method = "exprb43" if n <= DENSE_LIMIT or n >= KRYLOV_FROM else None
-    krylov_dims = []
+    krylov_dims, last_dims = [], []
     method = method_hint or "dop853"
     steps = {"dop853": 0, "rkc": 0, "exprb43": 0, "rejected": 0, "loss_rejected": 0}
     f0 = fun(y)
@@ -194,7 +199,7 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
         """The state at ``t_b`` from ``(t_a, y_a)``: a fresh integration across an event's bracket."""
         if t_b - t_a <= 4 * np.finfo(float).eps * max(1.0, abs(t_b)):
             return y_a
-        sub = solve_auto(f, y_a, (t_a, t_b), t_eval=[t_b], rtol=rtol, atol=atol, loss=loss, jac=jac)
+        sub = solve_auto(f, y_a, (t_a, t_b), t_eval=[t_b], rtol=rtol, atol=atol, loss=loss, jac=jac, jvp=jvp)
         nfev[0] += sub.nfev
         return sub.y[:, -1] if sub.y.shape[1] else np.full(n, np.nan)
 
@@ -244,12 +249,15 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
                     rho = float(np.max(np.abs(lam))) if lam.size else 0.0
                 phi = eigen
             else:
-                phi = LanczosPhi(difference_jv(fun, y), _KRYLOV_TOL * float(np.linalg.norm(scale)), _MAX_KRYLOV)
+                jv = difference_jv(fun, y) if jvp is None else jvp(y)
+                phi = LanczosPhi(jv, _KRYLOV_TOL * float(np.linalg.norm(scale)), _MAX_KRYLOV, guesses=last_dims,
+                                 reorthogonalize=jvp is None)
             try:
                 y_new, f_new, err, _ = exprb43_step(fun, y, f0, h, phi)
             except KrylovLimit:
                 y_new = err = np.full(n, np.nan)
             krylov_dims.extend(phi.dims)
+            last_dims = phi.dims
             step_cost = 3 + 2 * ((n if jac is None else max(1, n // 8)) if n <= DENSE_LIMIT else sum(phi.dims))
             scale = np.maximum(scale, atol + rtol * np.abs(y_new))
             enorm = float(np.sqrt(np.mean((err / scale) ** 2))) if np.all(np.isfinite(y_new)) else np.inf
@@ -265,6 +273,8 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
                 break
             continue
         ok = enorm <= 1.0
+        if _DBG is not None and method == "exprb43":
+            _DBG.append((t, h, enorm, list(phi.dims[-3:]) if n > DENSE_LIMIT else []))
         L_new = None
         if ok and loss is not None:
             L_new = loss(y_new)
