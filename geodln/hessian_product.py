@@ -92,6 +92,8 @@ class HessianOperator:
             raise ValueError(f"v has shape {v.shape}; expected ({top.n_params},) or ({top.n_params}, K)")
         one = v.ndim == 1
         V = np.ascontiguousarray(v) if one else np.ascontiguousarray(v.T)  # (n_params,) or (K, n_params)
+        if one and flow._chain:
+            return self._chain_tangent(V)
         h = top.depth
         dblocks = [blk.dense(V) if one else _batch_dense(blk, V) for blk in top.blocks]
         mul = np.dot if one else np.matmul  # ndarray.dot: BLAS straight on transposed 2-d views (matmul copies them)
@@ -116,6 +118,30 @@ class HessianOperator:
         if flow.weight_decay:  # the Hessian of lambda/2 ||theta||^2 is lambda I
             out -= flow.weight_decay * V
         return out if one else out.T
+
+
+    def _chain_tangent(self, v: np.ndarray) -> np.ndarray:
+        """:meth:`field_tangent` of one direction for a fully connected layered network.
+
+        The same passes along the chain of blocks ``(i, i + 1)``, without the
+        per-block bookkeeping, each output block written in place (a quarter
+        of the time at width 32, where a product costs ~3 us).
+        """
+        flow, maps, back, dense = self.flow, self.maps, self.back, self.dense
+        blocks = flow.top.blocks
+        out = np.empty_like(v)
+        dv = [blk.dense(v) for blk in blocks]
+        dmaps = [None, dv[0].T]
+        for i in range(1, len(blocks)):
+            dmaps.append(dv[i].T.dot(maps[i]) + dense[i].T.dot(dmaps[i]))
+        dback = -flow.loss_fn.curvature(maps[-1], dmaps[-1], flow.data)
+        for i in range(len(blocks) - 1, 0, -1):
+            np.add(dmaps[i].dot(back[i + 1].T), maps[i].dot(dback.T), out=blocks[i].dense(out))
+            dback = dv[i].dot(back[i + 1]) + dense[i].dot(dback)
+        np.copyto(blocks[0].dense(out), dback.T)
+        if flow.weight_decay:
+            out -= flow.weight_decay * v
+        return out
 
 
 def _t(x: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ import pytest
 
 import geodln
 from geodln.hessian import hessian, hessian_vector_product, inertia, lanczos_extremes
+from geodln.hessian_product import HessianOperator
 from conftest import data_for
 from taylor import remainder_slope
 
@@ -33,6 +34,21 @@ def test_second_order_taylor_remainder_is_third_order(top, rng, loss):
 
     assert remainder_slope(remainder) == pytest.approx(3.0, abs=0.1)
     assert remainder_slope(lambda e: remainder(e, vHv + 0.1)) < 2.5  # a wrong Hessian fails the check
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.3])
+def test_operator_is_the_flow_jacobian_at_one_point(top, rng, decay):
+    """HessianOperator(theta).field_tangent(v) = d/de rhs(theta + e v), for one and for many directions."""
+    flow = geodln.GradientFlow(top, data_for(top), loss=geodln.LogCosh(scale=0.7), weight_decay=decay)
+    theta, V = 0.6 * rng.standard_normal(top.n_params), rng.standard_normal((top.n_params, 3))
+    op = HessianOperator(flow, theta)
+    for v in V.T:  # the same operator, applied again and again (the Lanczos use)
+        e = 1e-5
+        fd = (flow.rhs(theta + e * v) - flow.rhs(theta - e * v)) / (2 * e)
+        assert np.linalg.norm(op.field_tangent(v) - fd) <= 1e-7 * np.linalg.norm(fd)
+        np.testing.assert_allclose(op(v), -op.field_tangent(v), rtol=0, atol=0)
+    batch = op.field_tangent(V)
+    np.testing.assert_allclose(batch, np.column_stack([op.field_tangent(v) for v in V.T]), atol=1e-12 * np.abs(batch).max())
 
 
 def test_dense_hessian_is_symmetric_and_matches_the_product(top, rng):
