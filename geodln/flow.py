@@ -364,9 +364,9 @@ class GradientFlow:
         method : str or OdeSolver class, optional
             Default :data:`DEFAULT_METHOD`, ``"auto"``
             (:func:`geodln.integrate.solve_auto`: DOP853 while the flow is not
-            stiff, then the exponential Rosenbrock method exprb43 with the
-            dense Jacobian (small networks) or Lanczos phi-function products
-            (large ones); conserved balances kept to ``1e-10`` relative by
+            stiff, then the exponential Rosenbrock method exprb43 with
+            phi-function products by Lanczos on exact Hessian-vector
+            products; conserved balances kept to ``1e-10`` relative by
             moves along the group orbit; loss nonincreasing). Any other value goes to ``solve_ivp`` unchanged;
             an explicit one ("DOP853", "RK45", "RK23") is watched and a
             warning says when the flow is stiff.
@@ -395,9 +395,9 @@ class GradientFlow:
             tell = None if progress is None else progress.update
             # With weight decay the balances decay (e^{-2 lambda t} C(0)): holding them at C(0) would be wrong.
             keep = None if self.weight_decay else Conservation(self.top, theta0)
-            from .hessian_product import flow_jacobian, flow_jacobian_product  # the exact Jacobian -H
+            from .hessian_product import flow_jacobian_product  # the exact Jacobian -H, applied to vectors
             return solve_auto(self.rhs, theta0, t_span, t_eval=t_eval, rtol=rtol, atol=atol, loss=self.loss, conservation=keep,
-                              stop=stop, progress=tell, events=events, jac=flow_jacobian(self), jvp=flow_jacobian_product(self))
+                              stop=stop, progress=tell, events=events, jvp=flow_jacobian_product(self))
         from scipy.integrate import solve_ivp  # on first use: scipy.integrate costs ~0.5 s at import
 
         if method == "auto":

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["hessian_vector_product", "hessian", "HessianOperator", "flow_jacobian", "flow_jacobian_product"]
+__all__ = ["hessian_vector_product", "hessian", "HessianOperator", "flow_jacobian_product"]
 
 
 def hessian_vector_product(flow, theta, v) -> np.ndarray:
@@ -170,11 +170,6 @@ def hessian(flow, theta) -> np.ndarray:
     """
     H = hessian_vector_product(flow, theta, np.eye(flow.top.n_params))
     return 0.5 * (H + H.T)
-
-
-def flow_jacobian(flow):
-    """``y -> -H(y)``, shape=[n_params, n_params]: the dense Jacobian of the gradient flow (for the integrator)."""
-    return lambda theta: -hessian(flow, theta)
 
 
 def flow_jacobian_product(flow):

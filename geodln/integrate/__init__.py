@@ -11,16 +11,18 @@ method then spends almost all of its work on stability (DOP853: about
 - once DOP853's step is held at its stability limit ``6.4 / rho`` (``rho``
   from a power iteration on differences of ``f``, refreshed every few steps):
   the exponential Rosenbrock method ``exprb43`` (order 4, exact for linear
-  problems, no stability limit at all), with the exact-to-``1e-10`` dense
-  Jacobian up to :data:`DENSE_LIMIT` parameters, and from
-  :data:`KRYLOV_FROM` parameters on with phi-function products by Lanczos on
-  central-difference Jacobian products (:mod:`geodln.integrate.krylov`):
-  on the long plateaus and the relaxation of a stiff flow its steps grow to
-  tens of time units for a few hundred evaluations (32^5 from its state at
-  t = 3000: 1000 more time units in 3,100 evaluations, against DOP853's
-  1.36M). In between,
-  and while the transitions are fast (where DOP853's stability-limited step
-  is close to its accuracy-limited one at rtol 1e-8), DOP853 goes on; the
+  problems, no stability limit at all), with the exact dense Jacobian up to
+  :data:`DENSE_LIMIT` unknowns and phi-function products by Lanczos
+  (:mod:`geodln.integrate.krylov`) above, both from the exact Jacobian-vector
+  products the flow hands over (``jvp``; without them: differences of ``f``,
+  and DOP853 throughout between :data:`DENSE_LIMIT` and :data:`KRYLOV_FROM`).
+  The dense phi functions are exact to rounding, which matters near saddles:
+  there errors grow like ``e^{lambda t}``, and Krylov errors at the tolerance
+  moved an escape time by 2e-7 relative on an 8-weight network (1e-10 dense).
+  On the long plateaus and the relaxation of a stiff flow the steps grow to
+  tens of time units for a few hundred Jacobian products. While the transitions are fast
+  (where DOP853's stability-limited step is close to its accuracy-limited one
+  at rtol 1e-8, and exprb43's, of order 4, is shorter still), DOP853 goes on; the
   second-order Runge-Kutta-Chebyshev method ``rkc`` (``method_hint="rkc"``)
   was measured to lose accuracy (end point off by 1e-6 at rtol 1e-8 on 8^5),
   so ``auto`` does not switch to it;
@@ -122,7 +124,7 @@ def _initial_step(f, y, f0, rtol, atol, span):
 @np.errstate(over="ignore", invalid="ignore")  # an overflowing trial step is rejected (non-finite error), not reported
 def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e-12, loss=None,
                conservation: Conservation | None = None, stop=None, progress=None, method_hint=None,
-               events=None, jac=None, jvp=None) -> AutoResult:
+               events=None, jvp=None) -> AutoResult:
     """Integrate ``dy/dt = f(y)``, a gradient flow, choosing the method along the way.
 
     Parameters
@@ -148,14 +150,15 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
         Told the time reached and a string with the method and the stiffness estimate.
     method_hint : {"dop853", "rkc", "exprb43"}, optional
         Force one method (for benchmarks and tests).
-    jac : callable, ``jac(y) -> ndarray``, shape=[n, n], optional
-        The exact Jacobian of ``f`` (minus the Hessian, for a gradient flow),
-        used by exprb43 up to ``DENSE_LIMIT`` unknowns; default: finite
-        differences of ``f`` (``n`` evaluations, and less accurate).
     jvp : callable, ``jvp(y) -> (u -> J u)``, optional
         Exact Jacobian-vector products at ``y`` (``-H u`` for a gradient flow),
-        used by the Lanczos products from ``KRYLOV_FROM`` unknowns on; default:
-        central differences of ``f`` (two evaluations each, accurate to ~1e-10).
+        ``u`` of shape ``[n]`` or ``[n, K]`` (``K`` columns at once). exprb43
+        uses them for its dense Jacobian (``J = jvp(y)(I)``, symmetrised) up to
+        :data:`DENSE_LIMIT` unknowns and for its Lanczos products above (DOP853
+        throughout is then never the stiff choice). Without them: the dense
+        Jacobian from ``n`` differences of ``f``, Lanczos on central differences
+        (two evaluations each, accurate to ~1e-10) from :data:`KRYLOV_FROM`
+        unknowns on, DOP853 throughout in between.
     events : list of callables, optional
         ``g(t, y)`` with SciPy's optional ``terminal`` and ``direction``: their
         zeros are located (:class:`~geodln.integrate.events.EventWatch`) and
@@ -185,7 +188,8 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
             outs_y.append(y.copy())
             targets = targets[1:]
     keep_steps = t_eval is None
-    stiff_method = "exprb43" if n <= DENSE_LIMIT or n >= KRYLOV_FROM else None
+    dense = n <= DENSE_LIMIT  # exprb43 with a dense Jacobian, else with Lanczos
+    stiff_method = "exprb43" if jvp is not None or n <= DENSE_LIMIT or n >= KRYLOV_FROM else None
     krylov_dims, last_dims = [], []
     method = method_hint or "dop853"
     steps = {"dop853": 0, "rkc": 0, "exprb43": 0, "rejected": 0, "loss_rejected": 0}
@@ -198,7 +202,7 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
         """The state at ``t_b`` from ``(t_a, y_a)``: a fresh integration across an event's bracket."""
         if t_b - t_a <= 4 * np.finfo(float).eps * max(1.0, abs(t_b)):
             return y_a
-        sub = solve_auto(f, y_a, (t_a, t_b), t_eval=[t_b], rtol=rtol, atol=atol, loss=loss, jac=jac, jvp=jvp)
+        sub = solve_auto(f, y_a, (t_a, t_b), t_eval=[t_b], rtol=rtol, atol=atol, loss=loss, jvp=jvp)
         nfev[0] += sub.nfev
         return sub.y[:, -1] if sub.y.shape[1] else np.full(n, np.nan)
 
@@ -239,9 +243,9 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
             order = 2.0
         else:
             scale = atol + rtol * np.abs(y)
-            if n <= DENSE_LIMIT:
+            if dense:
                 if eigen is None:
-                    J = dense_jacobian(fun, y, f0)[0] if jac is None else jac(y)
+                    J = dense_jacobian(fun, y, f0)[0] if jvp is None else _dense(jvp(y), n)
                     lam, Q = np.linalg.eigh(-J)
                     njev += 1
                     eigen = EigenPhi(lam, Q)
@@ -250,14 +254,14 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
             else:
                 jv = difference_jv(fun, y) if jvp is None else jvp(y)
                 phi = LanczosPhi(jv, _KRYLOV_TOL * float(np.linalg.norm(scale)), _MAX_KRYLOV, guesses=last_dims,
-                                 reorthogonalize=jvp is None)
+                                 reorthogonalize=jvp is None or n < KRYLOV_FROM)
             try:
                 y_new, f_new, err, _ = exprb43_step(fun, y, f0, h, phi)
             except KrylovLimit:
                 y_new = err = np.full(n, np.nan)
             krylov_dims.extend(phi.dims)
             last_dims = phi.dims
-            step_cost = 3 + 2 * ((n if jac is None else max(1, n // 8)) if n <= DENSE_LIMIT else sum(phi.dims))
+            step_cost = 3 + 2 * ((n if jvp is None else max(1, n // 8)) if dense else sum(phi.dims) + 2)
             scale = np.maximum(scale, atol + rtol * np.abs(y_new))
             enorm = float(np.sqrt(np.mean((err / scale) ** 2))) if np.all(np.isfinite(y_new)) else np.inf
             order = 4.0
@@ -347,6 +351,12 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
         result.t_events = [np.array(ts) for ts in watch.t_events]
         result.y_events = [np.array(ys).reshape(len(ys), n) for ys in watch.y_events]
     return result
+
+
+def _dense(jv, n: int) -> np.ndarray:
+    """The symmetric Jacobian ``[J e_1, ..., J e_n]`` from one batch of exact products, shape=[n, n]."""
+    J = jv(np.eye(n))
+    return 0.5 * (J + J.T)
 
 
 def _failure(outs_t, outs_y, n, nfev, njev, message, steps):
