@@ -55,6 +55,7 @@ __all__ = ["solve_auto", "AutoResult", "Conservation", "StiffnessWatch", "DENSE_
 DENSE_LIMIT = 128  # parameters up to which the stiff method is exprb43 with a dense Jacobian
 KRYLOV_FROM = 512  # parameters from which it is exprb43 with Lanczos products (in between: DOP853 throughout)
 _CHECK_EVERY = 8  # explicit steps between two stiffness estimates
+_SETTLED = 4  # stiff steps before their cost is compared with DOP853 (a failed try of exprb43 ends after 4)
 _SAFETY = 1.2  # margin on the power-iteration estimate of rho (an estimate from below)
 _MAX_RKC_STAGES = 400
 _KRYLOV_TOL = 1e-3  # Krylov error of each product, relative to ||atol + rtol |y|||_2
@@ -89,6 +90,8 @@ class AutoResult:
         The state stopped being finite or grew by more than ``1e8`` (then ``status = -1``).
     krylov_dims : list of int
         The Krylov dimension of each phi-function product (empty unless Lanczos ran).
+    njvp : int
+        Exact Jacobian-vector products (``jvp``; a dense Jacobian counts ``n``).
     """
 
     t: np.ndarray
@@ -103,6 +106,7 @@ class AutoResult:
     projections: int = 0
     diverged: bool = False
     krylov_dims: list = field(default_factory=list)
+    njvp: int = 0
     t_events: object = None
     y_events: object = None
 
@@ -172,11 +176,21 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
     t0, t1 = float(t_span[0]), float(t_span[1])
     y = np.array(y0, dtype=float)
     n = y.size
-    nfev = [0]
+    nfev, njvp = [0], [0]
 
     def fun(x):
         nfev[0] += 1
         return f(x)
+
+    def products_at(x):
+        """``jvp(x)``, counted: a batch of ``K`` directions is ``K`` products."""
+        jv = jvp(x)
+
+        def counted(u):
+            njvp[0] += 1 if u.ndim == 1 else u.shape[1]
+            return jv(u)
+
+        return counted
 
     if t_eval is None:
         outs_t, outs_y, targets = [t0], [y.copy()], np.array([t1])
@@ -204,6 +218,7 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
             return y_a
         sub = solve_auto(f, y_a, (t_a, t_b), t_eval=[t_b], rtol=rtol, atol=atol, loss=loss, jvp=jvp)
         nfev[0] += sub.nfev
+        njvp[0] += sub.njvp
         return sub.y[:, -1] if sub.y.shape[1] else np.full(n, np.nan)
 
     L0 = loss(y) if loss is not None else None
@@ -245,14 +260,14 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
             scale = atol + rtol * np.abs(y)
             if dense:
                 if eigen is None:
-                    J = dense_jacobian(fun, y, f0)[0] if jvp is None else _dense(jvp(y), n)
+                    J = dense_jacobian(fun, y, f0)[0] if jvp is None else _dense(products_at(y), n)
                     lam, Q = np.linalg.eigh(-J)
                     njev += 1
                     eigen = EigenPhi(lam, Q)
                     rho = float(np.max(np.abs(lam))) if lam.size else 0.0
                 phi = eigen
             else:
-                jv = difference_jv(fun, y) if jvp is None else jvp(y)
+                jv = difference_jv(fun, y) if jvp is None else products_at(y)
                 phi = LanczosPhi(jv, _KRYLOV_TOL * float(np.linalg.norm(scale)), _MAX_KRYLOV, guesses=last_dims,
                                  reorthogonalize=jvp is None or n < KRYLOV_FROM)
             try:
@@ -315,7 +330,7 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
             rho, v_rho, _ = spectral_radius(fun, y, f0, v_rho, iters=4)
             rho *= _SAFETY
         stiff_steps = stiff_steps + 1 if method != "dop853" else 0
-        if method_hint is None and method != "dop853" and stiff_steps >= 10 and factor < 5.0:
+        if method_hint is None and method != "dop853" and stiff_steps >= _SETTLED and factor < 5.0:
             # the stiff method's step has settled (it is limited by accuracy, not still growing)
             evals = rkc_stages(dt, rho) if method == "rkc" else step_cost
             if evals / dt > 12.0 * rho / DOP853_STABILITY or dt * rho < 0.5 * DOP853_STABILITY:
@@ -346,7 +361,7 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
     Y = np.array(outs_y).T if outs_y else np.empty((n, 0))
     projections = conservation.n_moves if conservation is not None else 0
     result = AutoResult(np.array(outs_t), Y, nfev[0], njev, status, message, status >= 0, steps, rho, projections,
-                        diverged="diverged" in message, krylov_dims=krylov_dims)
+                        diverged="diverged" in message, krylov_dims=krylov_dims, njvp=njvp[0])
     if watch is not None:
         result.t_events = [np.array(ts) for ts in watch.t_events]
         result.y_events = [np.array(ys).reshape(len(ys), n) for ys in watch.y_events]

@@ -94,7 +94,7 @@ def run_numpy(flow, theta0, T):
 
     sol = solve_ivp(numpy_field(flow), (0.0, T), to_layers(flow, theta0), method="DOP853", t_eval=[T], rtol=RTOL,
                     atol=ATOL)
-    return from_layers(flow, sol.y[:, -1]), sol.nfev
+    return from_layers(flow, sol.y[:, -1]), sol.nfev, 0
 
 
 def to_layers(flow, theta):
@@ -111,7 +111,7 @@ def from_layers(flow, x):
 
 # ------------------------------------------------------------------ diffrax
 def diffrax_runner(flow, theta0, T, solver_name):
-    """``(compile_seconds, run)`` with ``run() -> (end, nfev)``; None when jax/diffrax are missing."""
+    """``(compile_seconds, run)`` with ``run() -> (end, steps, 0)`` (diffrax counts steps, not evaluations); None without jax/diffrax."""
     try:
         import jax
         jax.config.update("jax_enable_x64", True)
@@ -126,8 +126,11 @@ def diffrax_runner(flow, theta0, T, solver_name):
 
     def field(t, x, args):
         Ws = [x[cuts[i]:cuts[i + 1]].reshape(s) for i, s in enumerate(shapes)]
-        loss = lambda ws: 0.5 * jnp.sum((Syx - _prod(ws) @ Sxx) * (Syx - _prod(ws) @ Sxx))  # noqa: E731
-        g = jax.grad(lambda ws: loss(ws))(Ws)
+        def loss(ws):  # 1/2 ||Y - W X||^2 up to a constant: 1/2 tr(W Sxx W^T) - tr(Syx^T W)
+            W = _prod(ws)
+            return 0.5 * jnp.sum((W @ Sxx) * W) - jnp.sum(Syx * W)
+
+        g = jax.grad(loss)(Ws)
         return -jnp.concatenate([gi.ravel() for gi in g])
 
     solver = {"Dopri8": diffrax.Dopri8(), "Kvaerno5": diffrax.Kvaerno5()}[solver_name]
@@ -146,7 +149,7 @@ def diffrax_runner(flow, theta0, T, solver_name):
 
     def run():
         end, steps = compiled(y0)
-        return from_layers(flow, np.asarray(end.block_until_ready())), int(steps)
+        return from_layers(flow, np.asarray(end.block_until_ready())), int(steps), 0
 
     return compile_s, run
 
@@ -188,19 +191,19 @@ def bench_case(name, solvers, rounds):
             results[s] = run()
             times[s].append(time.perf_counter() - t0)
     base = statistics.median(times["DOP853"]) if "DOP853" in times else None
-    print(f"{'solver':>17} {'median s':>9} {'/DOP853':>8} {'nfev':>9} {'end err':>9} {'drift':>9} {'+compile s':>10}")
+    print(f"{'solver':>17} {'median s':>9} {'/DOP853':>8} {'nfev':>9} {'J prod':>8} {'end err':>9} {'drift':>9} {'+compile s':>10}")
     for s in runners:
         med = statistics.median(times[s])
-        end, nfev = results[s]
+        end, nfev, njvp = results[s]
         err = np.linalg.norm(end - ref) / np.linalg.norm(ref)
         ratio = f"{med / base:8.3f}" if base else "       -"
         comp = f"{compile_s[s]:10.2f}" if s in compile_s else "          "
-        print(f"{s:>17} {med:9.3f} {ratio} {nfev:9d} {err:9.1e} {drift(flow, theta0, end):9.1e} {comp}", flush=True)
+        print(f"{s:>17} {med:9.3f} {ratio} {nfev:9d} {njvp:8d} {err:9.1e} {drift(flow, theta0, end):9.1e} {comp}", flush=True)
 
 
 def _geodln(flow, theta0, T, method):
     sol = flow.solve(theta0, (0.0, T), t_eval=[T], rtol=RTOL, atol=ATOL, method=method)
-    return sol.y[:, -1], sol.nfev
+    return sol.y[:, -1], sol.nfev, getattr(sol, "njvp", 0)  # auto's exact Jacobian products (-H v) besides f
 
 
 def main(argv=None):
