@@ -58,7 +58,7 @@ _CHECK_EVERY = 8  # explicit steps between two stiffness estimates
 _SETTLED = 4  # stiff steps before their cost is compared with DOP853 (a failed try of exprb43 ends after 4)
 _SAFETY = 1.2  # margin on the power-iteration estimate of rho (an estimate from below)
 _MAX_RKC_STAGES = 400
-_KRYLOV_TOL = 1e-3  # Krylov error of each product, relative to ||atol + rtol |y|||_2
+_KRYLOV_TOL = 1e-4  # Krylov error of each product, relative to ||atol + rtol |y|||_2
 _MAX_KRYLOV = 200  # largest Krylov space; beyond it the step is halved
 
 
