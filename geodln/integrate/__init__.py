@@ -53,7 +53,7 @@ from .steppers import DOP853_STABILITY, dop853_error_norm, dop853_step, exprb43_
 __all__ = ["solve_auto", "AutoResult", "Conservation", "StiffnessWatch", "DENSE_LIMIT", "KRYLOV_FROM", "EXPLICIT_STABILITY"]
 
 DENSE_LIMIT = 128  # parameters up to which the stiff method is exprb43 with a dense Jacobian
-KRYLOV_FROM = 512  # parameters from which it is exprb43 with Lanczos products (in between: DOP853 throughout)
+KRYLOV_FROM = 512  # without exact products: Lanczos on differences from here (in between: DOP853 throughout)
 _CHECK_EVERY = 8  # explicit steps between two stiffness estimates
 _SETTLED = 4  # stiff steps before their cost is compared with DOP853 (a failed try of exprb43 ends after 4)
 _SAFETY = 1.2  # margin on the power-iteration estimate of rho (an estimate from below)
@@ -269,7 +269,7 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
             else:
                 jv = difference_jv(fun, y) if jvp is None else products_at(y)
                 phi = LanczosPhi(jv, _KRYLOV_TOL * float(np.linalg.norm(scale)), _MAX_KRYLOV, guesses=last_dims,
-                                 reorthogonalize=jvp is None or n < KRYLOV_FROM)
+                                 reorthogonalize=jvp is None or n < KRYLOV_FROM)  # cheap below KRYLOV_FROM
             try:
                 y_new, f_new, err, _ = exprb43_step(fun, y, f0, h, phi)
             except KrylovLimit:
