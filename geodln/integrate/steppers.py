@@ -128,6 +128,13 @@ def rkc_step(f, y, f0, dt, s: int):
 
 
 # ------------------------------------------------------------ exponential
+# Krylov accuracy of the remainders' products, relative to f0's (``weight`` of ``phi.products``):
+# measured on 32^5 to T = 3000 against DOP853 at rtol 1e-12, the end point is most sensitive to
+# f0's products (the step itself at leading order); D(U2)'s at 3x and D(U3)'s at 10x the
+# tolerance move it from 7.5e-10 to 1.3e-9, with 11% fewer Lanczos vectors.
+_D2_WEIGHT, _D3_WEIGHT = 1 / 3, 1 / 10
+
+
 def exprb43_step(f, y, f0, dt, phi):
     """One exprb43 step with the Jacobian ``J`` at ``y`` (3 evaluations of ``f`` plus ``phi``'s products).
 
@@ -148,10 +155,10 @@ def exprb43_step(f, y, f0, dt, phi):
     p1_h, p1_f = phi.products(f0, [(0.5 * dt, 1), (dt, 1)])
     a2 = 0.5 * dt * p1_h
     d2 = f(y + a2) - f0 - phi.jacobian(a2)
-    p1_2, p3_2, p4_2 = phi.products(d2, [(dt, 1), (dt, 3), (dt, 4)])
+    p1_2, p3_2, p4_2 = phi.products(d2, [(dt, 1), (dt, 3), (dt, 4)], weight=_D2_WEIGHT)
     a3 = dt * (p1_f + p1_2)
     d3 = f(y + a3) - f0 - phi.jacobian(a3)
-    p3_3, p4_3 = phi.products(d3, [(dt, 3), (dt, 4)])
+    p3_3, p4_3 = phi.products(d3, [(dt, 3), (dt, 4)], weight=_D3_WEIGHT)
     err = dt * (12.0 * p4_3 - 48.0 * p4_2)
     y_new = y + dt * (p1_f + 16.0 * p3_2 - 2.0 * p3_3) + err
     return y_new, f(y_new), err, 3
