@@ -15,8 +15,8 @@ Jacobian ``J = -H``. Two ways to get them, behind one call
   ``phi_k(tau J) v ~ ||v|| V_m phi_k(tau T_m) e_1`` (Hochbruck, Lubich,
   Selhofer 1998). The error is estimated as ``||v|| beta_{m+1} tau |e_m^T
   phi_{k+1}(tau T_m) e_1|`` (Saad 1992), checked at ``m = 4, 6, 8, 10, 12,
-  15, ...`` (from 0.9 times the previous step's dimension on); the space grows until every requested product is within the
-  tolerance. Measured on 32^5 at ``tau ||J|| ~ 2600``: the estimate is within
+  15, ...`` (from 0.9 times the previous step's dimension on); the space
+  grows until every requested product is within the tolerance. Measured on 32^5 at ``tau ||J|| ~ 2600``: the estimate is within
   a factor 2-4 of the true error, and ``m ~ 50-80`` vectors are needed (of
   the order of ``sqrt(tau ||J||)``). Near convergence ``v`` (a gradient or a
   remainder of the step) is tiny and one or two vectors suffice: an
