@@ -364,9 +364,9 @@ class GradientFlow:
         method : str or OdeSolver class, optional
             Default :data:`DEFAULT_METHOD`, ``"auto"``
             (:func:`geodln.integrate.solve_auto`: DOP853 while the flow is not
-            stiff, then the exponential Rosenbrock method exprb43 with
-            phi-function products by Lanczos on exact Hessian-vector
-            products; conserved balances kept to ``1e-10`` relative by
+            stiff, then the exponential Rosenbrock method exprb43 with the
+            exact Jacobian: dense up to 128 weights, Lanczos on exact
+            Hessian-vector products above; conserved balances kept to ``1e-10`` relative by
             moves along the group orbit; loss nonincreasing). Any other value goes to ``solve_ivp`` unchanged;
             an explicit one ("DOP853", "RK45", "RK23") is watched and a
             warning says when the flow is stiff.

@@ -122,13 +122,13 @@ class HessianOperator:
             out -= flow.weight_decay * V
         return out if one else out.T
 
-
     def _chain_tangent(self, v: np.ndarray) -> np.ndarray:
         """:meth:`field_tangent` of one direction for a fully connected layered network.
 
         The same passes along the chain of blocks ``(i, i + 1)``, without the
-        per-block bookkeeping, each output block written in place (a quarter
-        of the time at width 32, where a product costs ~3 us).
+        per-block bookkeeping, with block slices and product buffers made once
+        per point and each output block written in place (measured at width
+        32: 83 us per product against 103 us for the general path).
         """
         flow, maps, back, dense, buffers = self.flow, self.maps, self.back, self.dense, self._buffers
         out = np.empty_like(v)
