@@ -8,26 +8,27 @@ are imported on first use, so ``import geodln`` stays fast.
 import importlib
 from importlib.metadata import PackageNotFoundError, version
 
-from . import init, symmetry
+from .dynamics import init
+from . import symmetry
 # networks and data
-from .data import Data
-from .losses import Huber, LogCosh, Loss, Quadratic
-from .graph_files import read_graph
-from .topology import Topology, layered, skip_connections, sparse_layered
+from .network.data import Data
+from .network.losses import Huber, LogCosh, Loss, Quadratic
+from .io.graphs import read_graph
+from .network.topology import Topology, layered, skip_connections, sparse_layered
 # flow and curvature
-from .flow import GradientFlow, Trajectory
-from .hessian import Inertia, hessian, hessian_vector_product, inertia
+from .dynamics.flow import GradientFlow, Trajectory
+from .dynamics.hessian import Inertia, hessian, hessian_vector_product, inertia
 # conservation laws
 from . import laws
 from .laws import LawReport, LawSearch, PolynomialLaw, conservation_laws, polynomial_laws
 # landscape and saddles
-from .catalog import Catalog, build_catalog
-from .landscape import CriticalPoint, analyze_stratum, classify, trace_critical_set
-from .points import NearestCritical, analyze_point, nearest_critical_point
-from .weights import Weights, read_weights
-from .saddles import Verification, escape_time, itinerary, local_manifolds, verify_direction
-from .strata import Stratum, enumerate_strata
-from .counting import StrataCount, count_strata
+from .catalog.store import Catalog, build_catalog
+from .landscape.critical import CriticalPoint, analyze_stratum, classify, trace_critical_set
+from .landscape.points import NearestCritical, analyze_point, nearest_critical_point
+from .io.weights import Weights, read_weights
+from .landscape.saddles import Verification, escape_time, itinerary, local_manifolds, verify_direction
+from .landscape.strata import Stratum, enumerate_strata
+from .landscape.counting import StrataCount, count_strata
 from .tolerances import Tolerances
 # errors
 from .errors import ClassificationError, DivergenceError, GeodlnError, NotCriticalError

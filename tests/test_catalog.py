@@ -10,9 +10,9 @@ import pytest
 import geodln
 from dataclasses import asdict
 
-from geodln.catalog import SCHEMA_VERSION, Catalog, _manifest_digest, build_catalog
+from geodln.catalog.store import SCHEMA_VERSION, Catalog, _manifest_digest, build_catalog
 from geodln.tolerances import Tolerances
-from geodln.cli import main
+from geodln.cli.main import main
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.catalog import Catalog, build_catalog
-from geodln.cli import main
-from geodln.verification import fill_saddles
-from geodln.hessian import hessian
+from geodln.catalog.store import Catalog, build_catalog
+from geodln.cli.main import main
+from geodln.catalog.verify import fill_saddles
+from geodln.dynamics.hessian import hessian
 
 
 def _data(d_in, d_out, n, seed):

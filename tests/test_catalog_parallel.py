@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.catalog import build_catalog
-from geodln.verification import fill_saddles
+from geodln.catalog.store import build_catalog
+from geodln.catalog.verify import fill_saddles
 
 from test_catalog_resume import _same_catalog
 

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from geodln.catalog import Catalog
+from geodln.catalog.store import Catalog
 
 ARGS = ["catalog", "--widths", "3,3,3,3", "--spectrum", "3,2,1", "--seed", "1"]
 

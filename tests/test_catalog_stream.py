@@ -12,12 +12,12 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from geodln.catalog import POINTS, Catalog, build_catalog
-from geodln.files import JsonlSpill, NpzSpill, npz_bytes
-from geodln.verification import fill_saddles
-from geodln.cli import main
-from geodln.counting import count_strata
-from geodln.strata import enumerate_strata
+from geodln.catalog.store import POINTS, Catalog, build_catalog
+from geodln.io.files import JsonlSpill, NpzSpill, npz_bytes
+from geodln.catalog.verify import fill_saddles
+from geodln.cli.main import main
+from geodln.landscape.counting import count_strata
+from geodln.landscape.strata import enumerate_strata
 
 
 @pytest.mark.parametrize("widths, m", [([3, 3, 3, 3], 3), ([2, 3, 2, 3], 2), ([3, 2, 3], 2), ([2, 2, 2, 2, 2], 2),

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.landscape import analyze_stratum
-from geodln.saddles import certify_directions, local_manifolds, verify_direction
-from geodln.strata import Stratum, enumerate_strata
+from geodln.landscape.critical import analyze_stratum
+from geodln.landscape.saddles import certify_directions, local_manifolds, verify_direction
+from geodln.landscape.strata import Stratum, enumerate_strata
 
 
 def _saddles(widths, spectrum, seed=3):

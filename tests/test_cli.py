@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.cli import main
+from geodln.cli.main import main
 
 
 def test_flow_writes_trajectory_summary_and_picture(tmp_path, capsys):

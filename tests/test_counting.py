@@ -7,9 +7,9 @@ from math import comb
 import pytest
 
 import geodln
-from geodln.counting import count_strata
-from geodln.landscape import stratum_kind
-from geodln.strata import enumerate_strata
+from geodln.landscape.counting import count_strata
+from geodln.landscape.critical import stratum_kind
+from geodln.landscape.strata import enumerate_strata
 
 ARCHITECTURES = [
     ((1, 1, 1), 1),

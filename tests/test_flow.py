@@ -5,7 +5,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import geodln
-from geodln.flow import vector_field_dense
+from geodln.dynamics.flow import vector_field_dense
 from conftest import data_for, io_embeddings
 from taylor import remainder_slope
 

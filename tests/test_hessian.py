@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.hessian import hessian, hessian_vector_product, inertia, lanczos_extremes
-from geodln.hessian_product import HessianOperator
+from geodln.dynamics.hessian import hessian, hessian_vector_product, inertia, lanczos_extremes
+from geodln.dynamics.hessian_product import HessianOperator
 from conftest import data_for
 from taylor import remainder_slope
 

@@ -23,7 +23,7 @@ from scipy.linalg import expm
 
 
 def test_auto_is_the_default():
-    assert geodln.flow.DEFAULT_METHOD == "auto"
+    assert geodln.dynamics.flow.DEFAULT_METHOD == "auto"
     top = layered([2, 2, 2])
     flow = GradientFlow(top, Data.from_spectrum([2.0, 1.0], 2, 2, seed=0))
     sol = flow.solve(init.small(top, 0.1, seed=0), (0.0, 1.0), t_eval=[0.5, 1.0])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.progress import Progress
+from geodln.io.progress import Progress
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.saddles import itinerary
+from geodln.landscape.saddles import itinerary
 
 T_END = 110.0  # {} -> {1} -> {1,2} -> {1,2,3}, the last reached at t ~ 89
 

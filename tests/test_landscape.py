@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.hessian import hessian
-from geodln.landscape import analyze_stratum, classify, point_kind, stratum_kind, trace_critical_set
+from geodln.dynamics.hessian import hessian
+from geodln.landscape.critical import analyze_stratum, classify, point_kind, stratum_kind, trace_critical_set
 from geodln.symmetry import vertical_basis
-from geodln.strata import NULL, Piece, Stratum, enumerate_strata
+from geodln.landscape.strata import NULL, Piece, Stratum, enumerate_strata
 
 DIAG = geodln.Data(np.eye(2), np.diag([3.0, 1.0]))  # Syx = diag(3, 1), as in the design notes
 

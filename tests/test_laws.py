@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.cli import main
-from geodln.hessian import hessian_vector_product
+from geodln.cli.main import main
+from geodln.dynamics.hessian import hessian_vector_product
 from geodln.laws import RANK_RTOL, conservation_laws, polynomial_laws, verify_law, weight_names
 from geodln.laws.fields import bracket, evaluate, generators
-from geodln.losses import Loss
+from geodln.network.losses import Loss
 
 
 def _balance_entries(widths):

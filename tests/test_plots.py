@@ -16,11 +16,11 @@ from scipy.integrate import solve_ivp
 import geodln
 from geodln import Data, GradientFlow, init, layered, skip_connections, sparse_layered
 from geodln import plots
-from geodln.catalog import build_catalog
-from geodln.cli import main
-from geodln.init import aligned_mode_curve
+from geodln.catalog.store import build_catalog
+from geodln.cli.main import main
+from geodln.dynamics.init import aligned_mode_curve
 from geodln.plots import gallery
-from geodln.saddles import itinerary
+from geodln.landscape.saddles import itinerary
 
 
 def check_labelled(fig):
@@ -234,7 +234,7 @@ def test_plot_escape_times_draws_the_theory():
 
 def test_gallery_escape_law_is_the_scalar_ode():
     """The leading-order laws drawn in figure 08 match the scalar ODE's escape time for small eps."""
-    from geodln.saddles import escape_time
+    from geodln.landscape.saddles import escape_time
 
     for h, rtol in ((2, 1e-4), (3, 2e-2)):
         flow = scalar_flow(h)

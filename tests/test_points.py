@@ -9,12 +9,12 @@ import pytest
 
 import geodln
 from geodln import symmetry
-from geodln.catalog import Catalog
-from geodln.cli import main
-from geodln.hessian import hessian
-from geodln.points import analyze_point, nearest_critical_point
-from geodln.saddles import local_manifolds, verify_direction
-from geodln.strata import NULL, Piece, Stratum
+from geodln.catalog.store import Catalog
+from geodln.cli.main import main
+from geodln.dynamics.hessian import hessian
+from geodln.landscape.points import analyze_point, nearest_critical_point
+from geodln.landscape.saddles import local_manifolds, verify_direction
+from geodln.landscape.strata import NULL, Piece, Stratum
 
 DIAG = geodln.Data(np.eye(2), np.diag([3.0, 1.0]))
 SHIPPED = sorted(p for p in (Path(__file__).parent.parent / "catalogs").iterdir() if (p / "manifest.json").is_file())
@@ -209,7 +209,7 @@ def test_plateau_truncation_removes_every_remnant_whatever_the_rounding(seed):
     """Layers with singular values {1, 0.8} x s_1^(1/h) (learnt) and remnants of a few percent below them:
     the truncation removes exactly the remnants, the largest one included (a cut placed at a remnant's own
     value kept or dropped it by rounding, which flipped a plateau's class between strict and nonstrict)."""
-    from geodln.points import _truncate
+    from geodln.landscape.points import _truncate
 
     rng = np.random.default_rng(seed)
     top = geodln.layered([4, 4, 4, 4])

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.landscape import analyze_stratum
-from geodln.saddles import escape_time, itinerary, local_manifolds, verify_direction
-from geodln.strata import Stratum, enumerate_strata
+from geodln.landscape.critical import analyze_stratum
+from geodln.landscape.saddles import escape_time, itinerary, local_manifolds, verify_direction
+from geodln.landscape.strata import Stratum, enumerate_strata
 
 
 def _scalar(depth, s=1.0):
@@ -115,13 +115,13 @@ def test_a_reversed_ray_another_mode_can_ride_is_not_claimed_stable():
     widths, spectrum = (3,) * 5, [3.0, 2.0, 1.0]
     data = geodln.Data.from_spectrum(spectrum, 3, 3, seed=0)
     flow = geodln.GradientFlow(geodln.layered(widths), data)
-    stratum = Stratum(widths, (), (geodln.strata.Piece(0, 1, 1, None),), 3)
+    stratum = Stratum(widths, (), (geodln.landscape.strata.Piece(0, 1, 1, None),), 3)
     cp = analyze_stratum(stratum, data, seed=0)
     lm = local_manifolds(flow, cp.theta, stratum, cp.similarity)
     assert lm.stable == [] and sorted(d.mode for d in lm.unstable) == [1, 2, 3]
     ray = next(d for d in lm.unstable if d.mode == 2)
     path = stratum.path_for(2)
-    links = [np.asarray(geodln.landscape.path_direction(stratum, flow.top, data, geodln.strata.EscapePath(2, (link,)),
+    links = [np.asarray(geodln.landscape.critical.path_direction(stratum, flow.top, data, geodln.landscape.strata.EscapePath(2, (link,)),
                                                         cp.similarity)) for link in path.links]
     down = np.sum(links, axis=0) - 2 * links[0]
     down /= np.linalg.norm(down)

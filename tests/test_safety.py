@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from geodln.catalog import Catalog
+from geodln.catalog.store import Catalog
 
 CATALOG = ["catalog", "--widths", "3,2,3", "--spectrum", "3,2,1", "--quiet"]
 LONG_CATALOG = ["catalog", "--widths", "4,4,4,4", "--spectrum", "4,3,2,1", "--quiet"]  # runs for several seconds

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.catalog import Catalog
+from geodln.catalog.store import Catalog
 
 SHIPPED = sorted(p for p in (Path(__file__).parent.parent / "catalogs").iterdir() if (p / "manifest.json").is_file())
 

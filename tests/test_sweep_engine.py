@@ -15,7 +15,7 @@ import pytest
 
 import geodln
 from geodln.sweeps import make_grid, parse_seeds
-from geodln.sweeps.command import summary_table
+from geodln.cli.sweep import summary_table
 from sweep_toys import (bad_shape_point, changing_keys_point, fragile_point, itinerary_point, slow_point,
                         toy_point)
 

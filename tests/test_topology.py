@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.graph_files import read_graph
+from geodln.io.graphs import read_graph
 from conftest import io_embeddings
 
 

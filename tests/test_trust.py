@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.cli import main
+from geodln.cli.main import main
 
 
 def test_nearly_repeated_singular_values_are_refused_with_the_reason():

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import geodln
-from geodln.cli import main
-from geodln.hessian import hessian
+from geodln.cli.main import main
+from geodln.dynamics.hessian import hessian
 
 from conftest import data_for
 

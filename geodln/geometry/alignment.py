@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import symmetry as sy
-from ..topology import Topology
+from ..network.topology import Topology
 
 __all__ = ["Alignment", "align"]
 

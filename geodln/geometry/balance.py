@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import symmetry as sy
-from ..topology import Topology
+from ..network.topology import Topology
 from .alignment import align
 
 __all__ = ["Balanced", "balance", "balance_chain", "balance_newton", "to_conserved_level", "sample_conserved_level"]

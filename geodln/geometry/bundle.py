@@ -20,7 +20,7 @@ from geomstats.geometry.special_orthogonal import SpecialOrthogonal
 
 from .. import symmetry as sy
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
-from ..topology import Topology
+from ..network.topology import Topology
 from . import alignment, balance
 from .adapters import geomstats_spaces
 from .alignment import Alignment
@@ -36,7 +36,7 @@ class NetworkBundle:
     """The fiber bundle of a network under its hidden-layer group, in adjacency form.
 
     Every method takes ``(n, n)`` adjacency matrices in the NetworkX
-    convention of :class:`~geodln.topology.Topology` (``A[j, k]`` is the weight
+    convention of :class:`~geodln.network.topology.Topology` (``A[j, k]`` is the weight
     of the edge ``j -> k``; zero off the mask).
 
     Parameters

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..symmetry import layer_balances, node_balances
-from ..topology import Topology
+from ..network.topology import Topology
 
 __all__ = ["Conservation"]
 

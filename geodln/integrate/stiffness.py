@@ -9,7 +9,7 @@ Directional derivatives are differences of the vector field,
 accurate to about ``1e-8`` relative, which is all a spectral radius (or the
 Jacobian of an exponential method, whose remainder term absorbs the
 difference) needs. One difference costs one evaluation of ``f``; the exact
-Hessian-vector product of :mod:`geodln.hessian` costs 3.7 (measured on widths
+Hessian-vector product of :mod:`geodln.dynamics.hessian` costs 3.7 (measured on widths
 32^5) and lives above the flow, so the integrator does not use it.
 """
 

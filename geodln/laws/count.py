@@ -44,7 +44,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..symmetry import algebra_mask
-from ..topology import Topology
+from ..network.topology import Topology
 from .fields import _derivatives, bracket, evaluate, generators, independent
 
 __all__ = ["LawReport", "conservation_laws", "known_law_gradients", "RANK_RTOL"]

@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from ..topology import Topology
+from ..network.topology import Topology
 
 __all__ = ["paths", "generators", "bracket", "evaluate", "independent", "MAX_TERMS"]
 

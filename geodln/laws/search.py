@@ -32,9 +32,9 @@ from math import lcm
 
 import numpy as np
 
-from ..data import Data
-from ..flow import GradientFlow
-from ..topology import Topology
+from ..network.data import Data
+from ..dynamics.flow import GradientFlow
+from ..network.topology import Topology
 from .count import RANK_RTOL, _rank, known_law_gradients
 from .fields import generators
 

@@ -6,8 +6,8 @@ Each entry of :data:`GALLERY` computes its data with geodln and draws it with
 draws its random numbers from ``numpy.random.default_rng([seed, NN])``, so one
 figure made alone (``--only``) is the same as in the full run.
 
-The itinerary comes from :func:`geodln.saddles.itinerary`, escape times from
-:func:`geodln.saddles.escape_time` (from ``A* + eps d`` along the balanced
+The itinerary comes from :func:`geodln.itinerary`, escape times from
+:func:`geodln.escape_time` (from ``A* + eps d`` along the balanced
 escape direction of scalar networks), the balanced point of a fiber from
 :meth:`geodln.geometry.NetworkBundle.balance` (geomstats, imported for that
 figure only), the closed-form mode curves of aligned starts from
@@ -24,15 +24,15 @@ from typing import Callable
 
 import numpy as np
 
-from .. import init
-from ..data import Data
-from ..files import atomic_path, output_lock
-from ..flow import DivergenceError, GradientFlow
-from ..hessian import hessian
-from ..saddles import escape_time, itinerary
-from ..strata import Stratum, enumerate_strata
+from ..dynamics import init
+from ..network.data import Data
+from ..io.files import atomic_path, output_lock
+from ..dynamics.flow import DivergenceError, GradientFlow
+from ..dynamics.hessian import hessian
+from ..landscape.saddles import escape_time, itinerary
+from ..landscape.strata import Stratum, enumerate_strata
 from ..symmetry import act, algebra_mask, random_group_element
-from ..topology import layered, sparse_layered
+from ..network.topology import layered, sparse_layered
 from .invariants import plot_fiber, plot_level_sets
 from .landscape import plot_catalog, plot_escape_times, plot_hessian_spectrum
 from .network import draw_network
@@ -136,7 +136,7 @@ def _fig_phase3(rng):
 
 def _catalog(widths, spectrum, seed):
     """A catalog built in memory (it holds its arrays; nothing is written)."""
-    from ..catalog import build_catalog
+    from ..catalog.store import build_catalog
 
     return build_catalog(widths, spectrum, seed=seed, argv=["catalog"])
 
@@ -282,7 +282,7 @@ GALLERY = [
                   "singular values 3, 2, 1. Left: the loss `L(t)` rests on plateaus at the critical values "
                   "`L_J = 1/2 sum_(k not in J) s_k^2` (dashed, named on the right) of the sets J = {}, {1}, {1,2} of "
                   "learnt modes, and ends at the global minimum `L_{1,2,3} = 0`. The shaded intervals are the "
-                  "itinerary found by `geodln.saddles.itinerary`, the times the flow spends near a critical point "
+                  "itinerary found by `geodln.itinerary`, the times the flow spends near a critical point "
                   "of each J, labelled on its plateau. Right: the singular values of `W(t)` are learnt one at a "
                   "time, largest first, each rising to the data's `s_k` (dotted).", _fig_plateaus),
     GalleryFigure(3, "closed-forms", "Learning curves against the closed forms, depths 2, 3, 4",
@@ -326,7 +326,7 @@ GALLERY = [
                   "Time for the flow started at distance `eps` from the origin along the balanced escape direction "
                   "(every weight `eps / sqrt(h)`) to lose half the loss, for the scalar networks 1,1,1 (strict "
                   "saddle, escape order m = 2), 1,1,1,1 (nonstrict, m = 3) and 1,1,1,1,1 (nonstrict, m = 4), data "
-                  "`s = 1`. Markers: measured by `geodln.saddles.escape_time`; solid lines: the leading-order laws "
+                  "`s = 1`. Markers: measured by `geodln.escape_time`; solid lines: the leading-order laws "
                   "of the scalar ODE `dx/dt = x^(h-1) (s - x^h)`, `t = log(1/eps) / s + c` at the strict saddle "
                   "(whose Hessian has the eigenvalue `-s`) and `t = (eps / sqrt m)^(2-m) / ((m - 2) s)` at the "
                   "nonstrict ones; the legend gives each fitted slope beside the law's. Left, log-log: the "

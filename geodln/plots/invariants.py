@@ -18,7 +18,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..flow import Trajectory
+from ..dynamics.flow import Trajectory
 from .style import STYLE, new_figure, node_name, styled, unit_numbers
 
 __all__ = ["plot_fiber", "plot_level_sets"]

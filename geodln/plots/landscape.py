@@ -34,7 +34,7 @@ def plot_catalog(catalog, title: str | None = None) -> Figure:
 
     Parameters
     ----------
-    catalog : geodln.catalog.Catalog
+    catalog : geodln.catalog.store.Catalog
     title : str, optional
         Default: the widths and spectrum from the manifest.
 
@@ -118,7 +118,7 @@ def plot_hessian_spectrum(spectra, kinds=None, tol=None, rtol: float = 1e-8) -> 
 
     The y axis is symmetric-logarithmic, linear inside the zero band
     ``|lambda| <= tol`` (the eigenvalues counted as zero, as in
-    :func:`geodln.hessian.inertia`), logarithmic outside.
+    :func:`geodln.dynamics.hessian.inertia`), logarithmic outside.
 
     Parameters
     ----------

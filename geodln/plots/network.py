@@ -19,7 +19,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ..topology import Topology
+from ..network.topology import Topology
 from .style import STYLE, new_figure, styled, unit_numbers
 
 __all__ = ["draw_network"]

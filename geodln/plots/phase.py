@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 
-from ..flow import GradientFlow
+from ..dynamics.flow import GradientFlow
 from .style import STYLE, new_figure, styled
 
 __all__ = ["plot_phase_portrait", "phase_field", "LevelSlice", "level_set_slice"]

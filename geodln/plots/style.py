@@ -22,7 +22,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..files import atomic_path
+from ..io.files import atomic_path
 
 __all__ = ["STYLE", "figure_bytes", "save_figure"]
 

@@ -21,7 +21,7 @@ from matplotlib.patheffects import withStroke
 from matplotlib.textpath import TextToPath
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
-from ..flow import Trajectory
+from ..dynamics.flow import Trajectory
 from .style import STYLE, new_figure, set_label, styled
 
 __all__ = ["plot_trajectory", "plot_mode_curves", "plot_descent_vs_flow"]
@@ -165,7 +165,7 @@ def plot_trajectory(traj: Trajectory, log_time: bool | None = None, log_loss: bo
     itinerary : sequence of (J, t_enter, t_exit) or of saddles.Visit, optional
         The saddles visited: learnt set ``J`` (1-based modes) and the time
         interval spent near its critical value, e.g. from
-        :func:`geodln.saddles.itinerary`.
+        :func:`geodln.itinerary`.
     closed_form : sequence of (t, u) pairs, optional
         One curve per mode: times ``t`` (shape=[K]) and the mode strength
         ``u`` (shape=[K]) predicted by a closed form (e.g. an aligned start).

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from ..files import output_lock, package_version
-from ..progress import Progress
-from .cluster import check_workers, has_client, on_dask
+from ..io.files import output_lock, package_version
+from ..io.progress import Progress
+from ..io.parallel import check_workers, has_client, on_dask
 from .grid import Grid, make_grid
 from .store import SweepStore
 
@@ -59,7 +59,7 @@ def sweep(task, grid, *, seeds, client=None, workers=None, store=None, progress=
         (``STORE.points/``), a rerun computes only the missing points, and the
         dataset is written there at the end (see :mod:`geodln.sweeps.store`).
     progress : bool
-        A progress bar over the points (:class:`geodln.progress.Progress`, silent when stderr is not a terminal).
+        A progress bar over the points (:class:`geodln.io.progress.Progress`, silent when stderr is not a terminal).
     settings : mapping, optional
         Fixed parameters of every point (``{"t_end": 2000.0}``,
         ``{"step": 0.05, "n_steps": 5000}``); ``max_visits`` (default 12).

@@ -9,7 +9,7 @@ settings, seeds, geodln version). A rerun of the same sweep reads the points
 that are there and computes only the others; a different sweep is refused
 unless forced. When every point is done, the labelled dataset is written to
 the store in one step (the netCDF file renamed into place; the zarr folder
-swapped in by :func:`geodln.files.replace_directory`) and the points folder
+swapped in by :func:`geodln.io.files.replace_directory`) and the points folder
 is removed. A path that geodln did not write is never overwritten, forced or not.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_path, read_provenance, replace_directory, write_json, write_npz
+from ..io.files import atomic_path, read_provenance, replace_directory, write_json, write_npz
 
 __all__ = ["SweepStore", "IDENTITY"]
 

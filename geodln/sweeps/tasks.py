@@ -32,12 +32,12 @@ import time
 
 import numpy as np
 
-from ..data import Data
+from ..network.data import Data
 from ..errors import DivergenceError, GeodlnError
-from ..flow import GradientFlow, Trajectory
-from ..init import aligned, aligned_mode_curve, small
-from ..itinerary import itinerary
-from ..topology import layered
+from ..dynamics.flow import GradientFlow, Trajectory
+from ..dynamics.init import aligned, aligned_mode_curve, small
+from ..landscape.itinerary import itinerary
+from ..network.topology import layered
 from .grid import parse_numbers
 
 __all__ = ["flow_point", "descent_point", "half_learning_time", "TASKS"]

@@ -12,8 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..data import random_orthogonal
-from ..topology import Topology
+from ..network.data import random_orthogonal
+from ..network.topology import Topology
 
 __all__ = ["algebra_mask", "algebra_dim", "HiddenLevel", "hidden_levels", "check_algebra_element", "act",
            "check_group_element", "random_group_element", "group_exp"]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ..topology import Topology
+from ..network.topology import Topology
 from .group import algebra_mask, hidden_levels
 from .moment import _level_grams
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..topology import Topology
+from ..network.topology import Topology
 from .group import algebra_mask, hidden_levels
 
 __all__ = ["moment_map", "layer_balances", "node_balances"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..topology import Topology
+from ..network.topology import Topology
 from .group import algebra_dim, algebra_mask, check_algebra_element
 
 __all__ = ["range_basis", "bracket", "bracket_adjoint", "vertical_matrix", "vertical_basis", "horizontal_basis",

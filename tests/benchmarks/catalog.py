@@ -41,8 +41,8 @@ import numpy as np
 
 import geodln
 from geodln import symmetry
-from geodln.hessian import hessian, inertia, lanczos_extremes
-from geodln.strata import Stratum
+from geodln.dynamics.hessian import hessian, inertia, lanczos_extremes
+from geodln.landscape.strata import Stratum
 from geodln.tolerances import DEFAULT_TOLERANCES
 
 
@@ -66,16 +66,16 @@ TIMER = """
 import inspect, json, resource, sys, tempfile, time
 from pathlib import Path
 import numpy as np
-from geodln.catalog import build_catalog
+from geodln.catalog.store import build_catalog
 try:
-    from geodln.verification import fill_saddles
+    from geodln.catalog.verify import fill_saddles
 except ImportError:  # a checkout from before the move
-    from geodln.catalog import fill_saddles
+    from geodln.catalog.store import fill_saddles
 widths, workers = [int(w) for w in sys.argv[1].split(",")], int(sys.argv[2])
 m = min(widths[0], widths[-1])
 t0 = time.perf_counter()
 try:
-    from geodln.counting import count_strata
+    from geodln.landscape.counting import count_strata
     total = count_strata(widths, m).total
 except ImportError:
     total = None

@@ -43,7 +43,7 @@ import time
 import numpy as np
 
 from geodln import Data, layered
-from geodln.flow import GradientFlow, vector_field_dense
+from geodln.dynamics.flow import GradientFlow, vector_field_dense
 
 SIZES = ((4, 32), (8, 128), (16, 64))
 RTOL = 1e-10

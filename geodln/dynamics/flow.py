@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import symmetry
-from .data import Data
-from .errors import DivergenceError
-from .integrate import Conservation, StiffnessWatch, solve_auto
-from .losses import get_loss
-from .progress import Progress
-from .topology import Topology
+from .. import symmetry
+from ..network.data import Data
+from ..errors import DivergenceError
+from ..integrate import Conservation, StiffnessWatch, solve_auto
+from ..network.losses import get_loss
+from ..io.progress import Progress
+from ..network.topology import Topology
 
 __all__ = ["GradientFlow", "Trajectory", "vector_field_dense", "DEFAULT_METHOD", "BACKWARD_METHOD"]
 

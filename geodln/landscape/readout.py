@@ -13,7 +13,7 @@ the input side and is reached from ``a_k = min{a : u_k^T W_h ... W_{a+1} != 0}``
 on the output side: the input pieces ``[0, b]`` carry the modes with
 ``b_k = b`` (the rest are "null", orthogonal to every mode), the output
 pieces ``[a, h]`` those with ``a_k = a``. This is the stratum of
-:mod:`geodln.strata` exactly when the kernels ``ker(W_b ... W_1)`` and images
+:mod:`geodln.landscape.strata` exactly when the kernels ``ker(W_b ... W_1)`` and images
 ``im(W_h ... W_{a+1})`` split along the modes (a piece carrying ``v_1 + v_2``
 does not: the point is then "mixed" and has no canonical stratum).
 
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .strata import NULL, Piece, Stratum
-from .symmetry import horizontal_basis, range_basis
+from ..symmetry import horizontal_basis, range_basis
 
 __all__ = ["Reading", "read_stratum"]
 

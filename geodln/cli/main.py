@@ -10,10 +10,10 @@ every saddle of an existing catalog.
 ``geodln laws``: count a network's conservation laws and say which are known.
 ``geodln classify``: what critical point a user's weights are, of what class.
 ``geodln sweep``: flows or descents over a grid of widths, spectra, scales and
-seeds, on Dask, into one resumable zarr/netCDF dataset (:mod:`geodln.sweeps.command`).
+seeds, on Dask, into one resumable zarr/netCDF dataset (:mod:`geodln.cli.sweep`).
 
 No command overwrites an earlier result without ``--force``; every output is
-written aside and swapped in as one unit (:mod:`geodln.files`).
+written aside and swapped in as one unit (:mod:`geodln.io.files`).
 """
 
 from __future__ import annotations
@@ -25,18 +25,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import init as initialisations
-from .data import Data
-from .files import (json_bytes, json_default, npz_bytes, output_lock, package_version, provenance, read_provenance,
+from ..dynamics import init as initialisations
+from ..network.data import Data
+from ..io.files import (json_bytes, json_default, npz_bytes, output_lock, package_version, provenance, read_provenance,
                     replace_directory)
-from .flow import DEFAULT_METHOD, GradientFlow
-from .errors import ClassificationError
-from .losses import get_loss
-from .saddles import itinerary
-from .graph_files import read_graph
-from .sweeps.cluster import scheduler_client
-from .sweeps.command import add_parser as add_sweep_parser, comma_list, run_sweep
-from .topology import layered
+from ..dynamics.flow import DEFAULT_METHOD, GradientFlow
+from ..errors import ClassificationError
+from ..network.losses import get_loss
+from ..landscape.saddles import itinerary
+from ..io.graphs import read_graph
+from ..io.parallel import scheduler_client
+from .sweep import add_parser as add_sweep_parser, comma_list, run_sweep
+from ..network.topology import layered
 
 __all__ = ["main"]
 
@@ -258,7 +258,7 @@ def _flow(args, argv, replace: bool) -> int:
         "success": traj.success,
         "message": traj.message,
     }
-    from .plots import figure_bytes, plot_trajectory  # matplotlib only when drawing
+    from ..plots import figure_bytes, plot_trajectory  # matplotlib only when drawing
 
     marks = [(v.learned, v.t_enter, v.t_exit) for v in visits]
     files = {
@@ -285,9 +285,9 @@ def _flow(args, argv, replace: bool) -> int:
 
 
 def run_catalog(args, argv) -> int:
-    from .catalog import Catalog, build_catalog, data_fingerprint
-    from .verification import fill_saddles
-    from .tolerances import Tolerances
+    from ..catalog.store import Catalog, build_catalog, data_fingerprint
+    from ..catalog.verify import fill_saddles
+    from ..tolerances import Tolerances
 
     data = _load_data(args, layered(args.widths)) if args.data is not None else None
     if data is not None:
@@ -334,7 +334,7 @@ def run_catalog(args, argv) -> int:
 
 def _count(args) -> int:
     """``geodln catalog --count``: the number of strata per learnt set and per class, by dynamic programming."""
-    from .counting import count_strata
+    from ..landscape.counting import count_strata
 
     counts = count_strata(args.widths, len(args.spectrum))
     if args.json:
@@ -363,7 +363,7 @@ def _count(args) -> int:
 
 
 def run_saddles(args, argv) -> int:
-    from .verification import fill_saddles
+    from ..catalog.verify import fill_saddles
 
     with output_lock(args.catalog):  # the catalog is rewritten once, at the end, in one step
         with scheduler_client(args.scheduler) as client:
@@ -384,7 +384,7 @@ def _checkpoint(out: Path) -> Path:
 
 def _drop_checkpoint(out: Path) -> None:
     """Remove the checkpoint of ``out`` once the catalog is written (only the files geodln saved there)."""
-    from .catalog import DIRECTIONS, POINTS, SIMILARITIES, SPECTRA
+    from ..catalog.store import DIRECTIONS, POINTS, SIMILARITIES, SPECTRA
 
     folder = _checkpoint(out)
     spill = [folder / "arrays" / name for name in ("records.jsonl", "records-with-saddles.jsonl", "summary.csv",
@@ -428,7 +428,7 @@ def _set(J) -> str:
 
 
 def run_figures(args, argv) -> int:
-    from .plots.gallery import make_gallery
+    from ..plots.gallery import make_gallery
 
     written = make_gallery(args.out, only=args.only, formats=args.format.split(","), seed=args.seed,
                            progress=not args.quiet, force=args.force)
@@ -437,7 +437,7 @@ def run_figures(args, argv) -> int:
 
 
 def run_laws(args, argv) -> int:
-    from .laws import conservation_laws, polynomial_laws
+    from ..laws import conservation_laws, polynomial_laws
 
     top = read_graph(args.graph) if args.graph is not None else layered(args.widths)
     print(conservation_laws(top, seed=args.seed).summary())
@@ -447,9 +447,9 @@ def run_laws(args, argv) -> int:
 
 
 def run_classify(args, argv) -> int:
-    from .catalog import Catalog
-    from .points import nearest_critical_point, point_record
-    from .weights import read_weights
+    from ..catalog.store import Catalog
+    from ..landscape.points import nearest_critical_point, point_record
+    from ..io.weights import read_weights
 
     weights = read_weights(args.weights)
     top = weights.top
@@ -501,6 +501,3 @@ def main(argv=None) -> int:
         print(f"geodln {args.command}: the checks disagree, nothing written: {err}", file=sys.stderr)
         return 3
 
-
-if __name__ == "__main__":
-    sys.exit(main())

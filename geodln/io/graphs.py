@@ -12,7 +12,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from .topology import Topology
+from ..network.topology import Topology
 
 __all__ = ["read_graph"]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .topology import Topology, layered
+from ..network.topology import Topology, layered
 
 __all__ = ["Weights", "read_weights"]
 

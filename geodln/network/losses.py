@@ -52,7 +52,7 @@ class Quadratic(Loss):
     Examples
     --------
     >>> import numpy as np
-    >>> from geodln.data import Data
+    >>> from geodln.network.data import Data
     >>> data = Data(np.eye(2), np.diag([3.0, 1.0]))
     >>> Quadratic().value(np.zeros((2, 2)), data)
     5.0

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import GeodlnError
-from .flow import Trajectory
-from .landscape import CriticalPoint, point_kind
+from ..errors import GeodlnError
+from ..dynamics.flow import Trajectory
+from .critical import CriticalPoint, point_kind
 from .points import nearest_critical_point, nearest_learned
-from .tolerances import DEFAULT_TOLERANCES, Tolerances
+from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 
 __all__ = ["Visit", "itinerary"]
 

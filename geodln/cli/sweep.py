@@ -16,9 +16,9 @@ from collections import Counter
 
 import numpy as np
 
-from ..landscape import KINDS
-from .cluster import scheduler_client
-from .grid import parse_numbers
+from ..landscape.critical import KINDS
+from ..io.parallel import scheduler_client
+from ..sweeps.grid import parse_numbers
 
 __all__ = ["add_parser", "run_sweep", "summary_table", "itinerary_strings"]
 
@@ -92,7 +92,7 @@ def _settings(args) -> dict:
 
 def run_sweep(args, argv) -> int:
     """Run the sweep the options describe; print the table and what was computed."""
-    from .engine import sweep
+    from ..sweeps.engine import sweep
 
     grid = {"widths": [w for group in args.widths for w in group]}
     if args.spectrum:

@@ -37,9 +37,9 @@ from itertools import combinations
 
 import numpy as np
 
-from .data import Data
-from .symmetry import horizontal_basis
-from .topology import Topology, check_widths
+from ..network.data import Data
+from ..symmetry import horizontal_basis
+from ..network.topology import Topology, check_widths
 
 __all__ = ["Piece", "Stratum", "EscapePath", "enumerate_strata", "NULL"]
 

@@ -1,7 +1,7 @@
 """The exact Hessian of the loss in the packed weights: Hessian-vector products and the dense Hessian.
 
 The Hessian-vector product is forward-over-reverse differentiation of the
-block-wise gradient of :mod:`geodln.flow`: with forward maps ``f_l`` (input to
+block-wise gradient of :mod:`geodln.dynamics.flow`: with forward maps ``f_l`` (input to
 level ``l``), back-propagated errors ``b_l`` and their derivatives ``df_l``,
 ``db_l`` along a direction ``V``, the block ``(a, b)`` of ``H V`` is
 
@@ -11,7 +11,7 @@ level ``l``), back-propagated errors ``b_l`` and their derivatives ``df_l``,
 exact (no finite differences). The dense Hessian stacks ``H e_j``; it is
 minus the Jacobian of the gradient flow, which the integrator's exponential
 method uses (so this module sits on the flow's floor and imports nothing of it).
-The inertia and the horizontal Hessian are in :mod:`geodln.hessian`.
+The inertia and the horizontal Hessian are in :mod:`geodln.dynamics.hessian`.
 """
 
 from __future__ import annotations

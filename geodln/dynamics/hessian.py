@@ -1,4 +1,4 @@
-"""Second order: the exact Hessian of the loss in the packed weights (:mod:`geodln.hessian_product`), and its inertia.
+"""Second order: the exact Hessian of the loss in the packed weights (:mod:`geodln.dynamics.hessian_product`), and its inertia.
 
 Inertia: eigenvalues with ``|lambda| <= tol`` count as zero, where
 ``tol = rtol * max(max |lambda|, scale)`` (``rtol`` = ``Tolerances.inertia``, 1e-8 by default):
@@ -15,8 +15,8 @@ import numpy as np
 
 from .flow import GradientFlow
 from .hessian_product import hessian, hessian_vector_product
-from .symmetry import horizontal_basis, vertical_basis
-from .tolerances import DEFAULT_TOLERANCES
+from ..symmetry import horizontal_basis, vertical_basis
+from ..tolerances import DEFAULT_TOLERANCES
 
 __all__ = ["hessian_vector_product", "hessian", "horizontal_hessian", "Inertia", "inertia", "lanczos_extremes"]
 

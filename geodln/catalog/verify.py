@@ -2,8 +2,8 @@
 
 :func:`fill_saddles` completes a catalog written by :func:`geodln.build_catalog`:
 for each saddle it finds the local invariant sets
-(:func:`geodln.saddles.local_manifolds`) and certifies every direction
-(:func:`geodln.saddles.certify_directions`), saving each saddle's result in a
+(:func:`geodln.local_manifolds`) and certifies every direction
+(:func:`geodln.landscape.saddles.certify_directions`), saving each saddle's result in a
 checkpoint folder as soon as it is known, so an interrupted run resumes.
 """
 
@@ -18,16 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalog import DIRECTIONS, SCHEMA_VERSION, Catalog, to_user_coordinates
-from .data import Data
-from .files import JsonlSpill, NpzSpill, json_default, provenance, write_npz
-from .flow import GradientFlow
-from .progress import Progress, pace
-from .saddles import certify_directions, local_manifolds
-from .strata import Piece, Stratum
-from .sweeps.cluster import check_workers, has_client, on_dask
-from .tolerances import Tolerances
-from .topology import layered
+from .store import DIRECTIONS, SCHEMA_VERSION, Catalog, to_user_coordinates
+from ..network.data import Data
+from ..io.files import JsonlSpill, NpzSpill, json_default, provenance, write_npz
+from ..dynamics.flow import GradientFlow
+from ..io.progress import Progress, pace
+from ..landscape.saddles import certify_directions, local_manifolds
+from ..landscape.strata import Piece, Stratum
+from ..io.parallel import check_workers, has_client, on_dask
+from ..tolerances import Tolerances
+from ..network.topology import layered
 
 __all__ = ["fill_saddles"]
 
@@ -41,8 +41,8 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
     """Compute and verify the stable and unstable directions of every saddle of a catalog.
 
     Rebuilds each stratum and its representative, finds its local invariant
-    sets (:func:`geodln.saddles.local_manifolds`) and certifies every direction
-    (:func:`geodln.saddles.certify_directions`), with the catalog's own
+    sets (:func:`geodln.local_manifolds`) and certifies every direction
+    (:func:`geodln.landscape.saddles.certify_directions`), with the catalog's own
     tolerances: per saddle ``unstable_dim``, ``stable_dim``, ``center_dim``
     and the lists ``unstable_directions``, ``stable_directions`` of
     ``{file, key, order, mode, verified}`` naming ``(n, n)`` arrays in
@@ -72,8 +72,8 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
         catalog: the saddles are independent and gathered in order.
     spill : path, optional
         A scratch folder of geodln's where the filled records and the
-        direction arrays are gathered (:class:`geodln.files.JsonlSpill`,
-        :class:`geodln.files.NpzSpill`) instead of in memory. With a
+        direction arrays are gathered (:class:`geodln.io.files.JsonlSpill`,
+        :class:`geodln.io.files.NpzSpill`) instead of in memory. With a
         checkpoint, each saddle's arrays leave memory once saved there, so
         memory holds one saddle at a time (serially; on Dask, the batches in
         flight) besides the offsets of the records.

@@ -1,6 +1,6 @@
 """The loss landscape: every critical point, its Hessian, and its class.
 
-A stratum (:mod:`geodln.strata`) is turned into a checked critical point:
+A stratum (:mod:`geodln.landscape.strata`) is turned into a checked critical point:
 its canonical representative is moved off the coordinate axes by a random
 element of the hidden-layer group, then
 
@@ -28,15 +28,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .data import Data
-from .errors import ClassificationError
-from .flow import GradientFlow
-from .hessian import Inertia, hessian, horizontal_hessian, inertia
+from ..network.data import Data
+from ..errors import ClassificationError
+from ..dynamics.flow import GradientFlow
+from ..dynamics.hessian import Inertia, hessian, horizontal_hessian, inertia
 from .strata import Stratum
-from . import symmetry
-from .symmetry import algebra_dim
-from .tolerances import DEFAULT_TOLERANCES, Tolerances
-from .topology import Topology, layered
+from .. import symmetry
+from ..symmetry import algebra_dim
+from ..tolerances import DEFAULT_TOLERANCES, Tolerances
+from ..network.topology import Topology, layered
 
 __all__ = ["KINDS", "classify", "Curvature", "curvature", "stratum_kind", "point_tightened", "point_kind", "CriticalPoint", "analyze_stratum",
            "path_direction", "loss_order", "CriticalTrace", "trace_critical_set"]
@@ -269,7 +269,7 @@ def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0
         representative by an orthogonal element: the inertia and the class are
         the same for any element of ``GL`` (the Hessian transforms by
         congruence), but the flow commutes with the orthogonal group only, so
-        only there do the escape paths of :mod:`geodln.saddles` stay exactly
+        only there do the escape paths of :mod:`geodln.landscape.saddles` stay exactly
         invariant.
     tolerances : Tolerances
         ``gradient``, ``loss``, ``inertia``, ``escape_order``, ``escape_drop``.

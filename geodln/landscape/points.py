@@ -4,8 +4,8 @@
 network (packed weights or an adjacency matrix) and returns the record a
 catalog holds: ``J`` and ``L_J``, the stratum read off the ranks of the partial
 products and the projections on the data's singular vectors
-(:mod:`geodln.readout`), the class by the one rule
-(:func:`geodln.landscape.classify`, tightened read mode by mode), checked
+(:mod:`geodln.landscape.readout`), the class by the one rule
+(:func:`geodln.landscape.critical.classify`, tightened read mode by mode), checked
 against the exact Hessian (strict iff a negative eigenvalue) and, at a
 nonstrict saddle, an explicit escape path of order ``m`` whose decrease
 ``L - L_J ~ -c eps^m`` is measured. Rank decisions within the point's noise
@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ClassificationError, NotCriticalError
-from .flow import GradientFlow
-from .hessian import hessian
-from .landscape import CriticalPoint, _grad_scale, classify, curvature
+from ..errors import ClassificationError, NotCriticalError
+from ..dynamics.flow import GradientFlow
+from ..dynamics.hessian import hessian
+from .critical import CriticalPoint, _grad_scale, classify, curvature
 from .readout import read_stratum
-from .symmetry import algebra_dim, range_basis
-from .tolerances import DEFAULT_TOLERANCES, Tolerances
+from ..symmetry import algebra_dim, range_basis
+from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 
 __all__ = ["analyze_point", "nearest_critical_point", "NearestCritical", "point_record", "frame_link",
            "nearest_learned"]

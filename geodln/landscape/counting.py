@@ -1,7 +1,7 @@
 """Counting strata of critical points without listing them.
 
 :func:`count_strata` gives the number of strata that
-:func:`geodln.strata.enumerate_strata` would list, per learnt set ``J`` and
+:func:`geodln.landscape.strata.enumerate_strata` would list, per learnt set ``J`` and
 per class, by dynamic programming over the loads of the hidden layers.
 
 Method
@@ -50,8 +50,8 @@ from numbers import Integral
 
 import numpy as np
 
-from .landscape import KINDS, classify
-from .topology import check_widths
+from .critical import KINDS, classify
+from ..network.topology import check_widths
 
 __all__ = ["StrataCount", "count_strata"]
 
@@ -126,7 +126,7 @@ def _pieces(states: dict, extent, step, track: bool) -> dict:
 def _path_cost(h: int, reach, internal, foreign_in, foreign_out, idle, clean: bool) -> float:
     """Least number of new links closing a path for a mode of the given reach.
 
-    The layer-level reading of :meth:`geodln.strata.Stratum.path_for`: from
+    The layer-level reading of :meth:`geodln.landscape.strata.Stratum.path_for`: from
     layer ``i`` a new link enters layer ``j = i + 1`` at an idle coordinate
     (``j`` in ``idle``) or into a piece covering ``j``, riding it to its end:
     internal pieces ``(lo, hi)``, the mode's own input piece ``[0, b]``, its
@@ -158,7 +158,7 @@ def _escape_order(h: int, used, present, idle) -> int | None:
 
     ``used``: the reaches ``(b_k, a_k)`` of the unlearnt modes; ``present``:
     extents of the unlabelled pieces that occur; ``idle``: hidden layers with
-    an idle coordinate. As :meth:`geodln.strata.Stratum.escape_order`: the
+    an idle coordinate. As :meth:`geodln.landscape.strata.Stratum.escape_order`: the
     shortest clean path over the modes, else the shortest path that joins
     foreign pieces (no path of a tightened stratum has fewer than 3 links).
     """
@@ -285,8 +285,8 @@ class _Layout:
 def count_strata(widths, n_modes: int) -> StrataCount:
     """Count the strata of critical points of a layered network, without listing them.
 
-    Agrees with :func:`geodln.strata.enumerate_strata` (same learnt sets, same
-    strata) and with :func:`geodln.landscape.stratum_kind` per class, but runs
+    Agrees with :func:`geodln.landscape.strata.enumerate_strata` (same learnt sets, same
+    strata) and with :func:`geodln.landscape.critical.stratum_kind` per class, but runs
     a dynamic programme over the hidden-layer loads (see the module docstring),
     so 10,10,10,10 with 10 modes takes well under a second.
 

@@ -1,7 +1,7 @@
 """Initialisations: starting weights with a guaranteed structure.
 
 Every function returns a packed weight vector ``theta`` (float64, shape
-``[top.n_params]``, see :class:`geodln.topology.Topology`) and takes ``seed``
+``[top.n_params]``, see :class:`geodln.network.topology.Topology`) and takes ``seed``
 (an int, a ``numpy.random.Generator`` or None) for its random choices.
 
 Notation as in the design notes: layer maps ``W_i`` of shape
@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import symmetry
-from .data import Data, random_orthogonal
-from .topology import Topology
+from .. import symmetry
+from ..network.data import Data, random_orthogonal
+from ..network.topology import Topology
 
 __all__ = [
     "small",

@@ -39,16 +39,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from . import symmetry
-from .flow import GradientFlow
-from .hessian import horizontal_hessian, inertia
-from .errors import NotCriticalError
+from .. import symmetry
+from ..dynamics.flow import GradientFlow
+from ..dynamics.hessian import horizontal_hessian, inertia
+from ..errors import NotCriticalError
 from .itinerary import Visit, itinerary
-from .landscape import loss_order, path_direction
+from .critical import loss_order, path_direction
 from .points import analyze_point, frame_link
 from .strata import EscapePath, Stratum
-from .symmetry import vertical_basis
-from .tolerances import DEFAULT_TOLERANCES, Tolerances
+from ..symmetry import vertical_basis
+from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 
 __all__ = ["Direction", "LocalManifolds", "local_manifolds", "Verification", "verify_direction", "certify_directions",
            "escape_time",

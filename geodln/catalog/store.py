@@ -25,17 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .counting import count_strata
-from .data import Data
-from .errors import ClassificationError
-from .files import (JsonlSpill, NpzSpill, fresh_file, json_bytes, json_line, json_default, npz_bytes, output_lock, provenance, read_provenance,
+from ..landscape.counting import count_strata
+from ..network.data import Data
+from ..errors import ClassificationError
+from ..io.files import (JsonlSpill, NpzSpill, fresh_file, json_bytes, json_line, json_default, npz_bytes, output_lock, provenance, read_provenance,
                     replace_directory)
-from .flow import GradientFlow
-from .landscape import KINDS, CriticalPoint, analyze_stratum, curvature
-from .progress import Progress, pace
-from .strata import enumerate_strata
-from .tolerances import DEFAULT_TOLERANCES, Tolerances
-from .topology import layered
+from ..dynamics.flow import GradientFlow
+from ..landscape.critical import KINDS, CriticalPoint, analyze_stratum, curvature
+from ..io.progress import Progress, pace
+from ..landscape.strata import enumerate_strata
+from ..tolerances import DEFAULT_TOLERANCES, Tolerances
+from ..network.topology import layered
 
 __all__ = ["SCHEMA_VERSION", "FIELDS", "SADDLE_FIELDS", "Catalog", "build_catalog"]
 
@@ -128,7 +128,7 @@ class Catalog:
         return Tolerances(**{k: v for k, v in stored.items() if k not in RETIRED_TOLERANCES})
 
     def write(self, out, overwrite: bool = False) -> Path:
-        """Write the catalog folder ``out`` in one atomic step (see :func:`geodln.files.replace_directory`).
+        """Write the catalog folder ``out`` in one atomic step (see :func:`geodln.io.files.replace_directory`).
 
         Whenever the run stops, ``out`` holds the previous catalog or the new
         one, complete; files in ``out`` that geodln did not write are kept.
@@ -409,7 +409,7 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
     spill : path, optional
         A scratch folder of geodln's: the records and the arrays (points,
         Hessian spectra, group elements) go there as each stratum is analysed
-        (:class:`geodln.files.JsonlSpill`, :class:`geodln.files.NpzSpill`)
+        (:class:`geodln.io.files.JsonlSpill`, :class:`geodln.io.files.NpzSpill`)
         instead of staying in memory, so memory holds one offset per record.
         :meth:`Catalog.write` links the files into the catalog.
 
