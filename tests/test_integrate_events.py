@@ -57,10 +57,15 @@ def test_escape_times_equal_scipys(case):
 
 def test_non_terminal_events_and_directions():
     """Levels of the loss crossed on the way down: every one found, in order, with the loss at the
-    level there, and where SciPy finds it (the first two; the last is met on the slow final approach,
-    where a loss error of rounding size moves the time: DOP853's own time moves by 7e-7 between rtol
-    1e-12 and 1e-13, auto's by 1e-10); an event waiting for the loss to rise never fires; the
-    integration runs to the end."""
+    level there; an event waiting for the loss to rise never fires; the integration runs to the end.
+
+    The times are asserted at the precision their conditioning allows. The first two levels are
+    crossed on the escape from the saddle, whose time is set by the start: auto and SciPy agree to
+    1e-9. The last is crossed after the escape from a second saddle, seeded by components of the
+    state that the first transition has contracted to rounding size: a start moved by 1e-11
+    (relative, the size of one step's error at these tolerances) moves that time by units, so
+    auto, a tighter auto and DOP853 must each land within that spread of one another, no closer
+    (on two machines the same solver's time differed by 1.1)."""
     flow, theta, d = _saddles()[0]
     x0 = theta + 1e-3 * d
     start, low = flow.loss(x0), flow.data.loss_floor
@@ -82,9 +87,14 @@ def test_non_terminal_events_and_directions():
         assert len(mine) == len(theirs) == 1 and mine[0] == pytest.approx(theirs[0], rel=1e-9)
     for c, states in zip(levels, auto.y_events[:3]):
         assert flow.loss(states[0]) == pytest.approx(c, rel=1e-10)
-    tighter = flow.solve(x0, (0.0, 200.0), events=events[2:3], rtol=1e-13, atol=1e-14)
-    assert tighter.t_events[0][0] == pytest.approx(auto.t_events[2][0], rel=1e-8)
-    assert ref.t_events[2][0] == pytest.approx(auto.t_events[2][0], rel=1e-5)
+    rng = np.random.default_rng(0)
+    moved = [flow.solve(x0 * (1 + 1e-11 * rng.standard_normal(x0.size)), (0.0, 200.0), events=events[2:3],
+                        rtol=1e-13, atol=1e-14).t_events[0][0] for _ in range(3)]
+    tighter = flow.solve(x0, (0.0, 200.0), events=events[2:3], rtol=1e-13, atol=1e-14).t_events[0][0]
+    spread = max(moved) - min(moved)
+    assert spread > 1e-3 * tighter  # the last time is ill-conditioned: a 1e-11 move of the start shows it
+    for t_last in (auto.t_events[2][0], ref.t_events[2][0]):
+        assert abs(t_last - tighter) <= 2 * spread
 
 
 def test_an_event_that_is_not_callable_is_refused():
