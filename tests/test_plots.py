@@ -361,6 +361,63 @@ def test_make_gallery_only_one_figure(tmp_path):
         gallery.make_gallery(tmp_path, only=["network"], formats=["tiff"], progress=False)
 
 
+def _png_with(fig_change=None, pixels=0):
+    """A PNG of a line plot, its curve optionally moved, some pixels optionally flipped (rounding's footprint)."""
+    fig, (ax,) = plots.style.new_figure()
+    x = np.linspace(0, 1, 200)
+    ax.plot(x, np.sin(3 * x) + (fig_change or 0.0))
+    ax.set_ylim(-1.5, 1.5)
+    png = plots.style.figure_bytes(fig)
+    if not pixels:
+        return png
+    import io
+
+    import matplotlib.image as mpimg
+    img = mpimg.imread(io.BytesIO(png)).copy()
+    rows, cols = np.unravel_index(np.random.default_rng(0).choice(img.shape[0] * img.shape[1], pixels, replace=False),
+                                  img.shape[:2])
+    img[rows, cols, :3] = 1.0 - img[rows, cols, :3]
+    buffer = io.BytesIO()
+    mpimg.imsave(buffer, img, format="png")
+    return buffer.getvalue()
+
+
+def test_same_picture_sees_curves_not_rounding():
+    """A figure is its picture: a few pixels flipped (a digit of a rounding-level number) is the same
+    figure; the curve moved by 5% of the axis height is another one."""
+    base = _png_with()
+    assert plots.style.same_picture(base, base)
+    assert plots.style.same_picture(base, _png_with(pixels=200))
+    assert not plots.style.same_picture(base, _png_with(fig_change=0.15))
+    assert not plots.style.same_picture(base, _png_with(pixels=5000))
+
+
+def test_make_gallery_twice_writes_nothing_and_keeps_an_equal_picture(tmp_path):
+    """The second run finds the same figures and writes nothing, also where another machine's rounding
+    changed some pixels; a different picture is refused without --force, with nothing written."""
+    assert len(gallery.make_gallery(tmp_path, only=["network"], progress=False)) == 2
+    assert gallery.make_gallery(tmp_path, only=["network"], progress=False) == []
+    png = tmp_path / "01-network.png"
+    import io
+
+    import matplotlib.image as mpimg
+    img = mpimg.imread(png).copy()
+    img[:4, :10, :3] = 1.0 - img[:4, :10, :3]  # 40 pixels: the footprint of a rounding difference
+    buffer = io.BytesIO()
+    mpimg.imsave(buffer, img, format="png")
+    png.write_bytes(buffer.getvalue())
+    pdf_before = (tmp_path / "01-network.pdf").read_bytes()
+    (tmp_path / "01-network.pdf").write_bytes(pdf_before + b"%")  # another machine's PDF bytes
+    assert gallery.make_gallery(tmp_path, only=["network"], progress=False) == []
+    assert png.read_bytes() == buffer.getvalue()
+    png.write_bytes(_png_with())  # a different figure under that name
+    with pytest.raises(ValueError, match="differ"):
+        gallery.make_gallery(tmp_path, only=["network"], progress=False)
+    assert png.read_bytes() == _png_with()
+    assert sorted(p.name for p in gallery.make_gallery(tmp_path, only=["network"], progress=False, force=True)) == \
+        ["01-network.pdf", "01-network.png"]
+
+
 @pytest.mark.parametrize("h", [2, 3])
 def test_aligned_mode_curve_solves_the_mode_ode(h):
     s, u0 = 2.0, 0.05

@@ -37,7 +37,7 @@ from .invariants import plot_fiber, plot_level_sets
 from .landscape import plot_catalog, plot_escape_times, plot_hessian_spectrum
 from .network import draw_network
 from .phase import plot_phase_portrait
-from .style import figure_bytes
+from .style import figure_bytes, same_picture
 from .sweeps import plot_escape_laws
 from .trajectories import plot_descent_vs_flow, plot_mode_curves, plot_trajectory
 
@@ -358,7 +358,8 @@ GALLERY = [
                   "`eta = 0.03 .. 1.5 eta*`, with `eta* = 2 / lambda_max` the stability threshold at the minimum the "
                   "flow reaches. Steps below the threshold converge like the flow; at 1.5 eta* the loss keeps "
                   "oscillating around 0.1. Middle and right: descent breaks the conservation laws, which the flow "
-                  "keeps to the integration tolerance: one step changes `C_i` by exactly "
+                  "keeps to rounding (values below 1e-12, whose size depends on the machine's arithmetic, are "
+                  "drawn on that floor, in the grey band): one step changes `C_i` by exactly "
                   "`eta^2 (G_i G_i^T - G_(i+1)^T G_(i+1))` (fitted slope 2), the drift accumulated over the fixed "
                   "time t = 12 scales like eta (slope 1); open circles: the run above the threshold (dashed line), "
                   "left out of the fits.", _fig_descent),
@@ -407,9 +408,13 @@ def make_gallery(out="figures", only=None, formats=("png", "pdf"), seed: int = 0
     """Make the gallery figures and write them to ``out`` (with ``README.md`` for a full run).
 
     Every figure is made first and written only afterwards, each file
-    atomically. A file already in ``out`` is replaced only when it is
-    byte-identical to the new one (regeneration is deterministic) or with
-    ``force``; a ``README.md`` that geodln did not write is never replaced.
+    atomically. A figure already in ``out`` that shows the same picture (its
+    PNG equal to the new rendering at the tolerance of
+    :func:`~geodln.plots.style.same_picture`: another machine's rounding moves
+    a pixel, not a curve) is the same result and is left as it is, in every
+    format; a figure without a PNG there is compared by bytes (regeneration is
+    deterministic on one machine). Any other existing figure is replaced only
+    with ``force``; a ``README.md`` that geodln did not write is never replaced.
 
     Parameters
     ----------
@@ -429,7 +434,7 @@ def make_gallery(out="figures", only=None, formats=("png", "pdf"), seed: int = 0
     Returns
     -------
     list of pathlib.Path
-        The files written.
+        The files written (none when ``out`` already holds the same figures).
 
     Raises
     ------
@@ -448,7 +453,7 @@ def make_gallery(out="figures", only=None, formats=("png", "pdf"), seed: int = 0
     readme = out / "README.md"
     if not only and readme.exists() and not readme.read_text(errors="replace").startswith(_README_TITLE):
         raise ValueError(f"{readme} was not written by geodln figures: refusing to replace it (choose another --out)")
-    files = {}
+    files, pictures = {}, {}
     start = time.monotonic()
     for i, g in enumerate(chosen, start=1):
         t0 = time.monotonic()
@@ -456,19 +461,32 @@ def make_gallery(out="figures", only=None, formats=("png", "pdf"), seed: int = 0
             stream.write(f"[{i}/{len(chosen)}] {g.stem}: {g.title} ... ")
             stream.flush()
         fig = g.make(np.random.default_rng([seed, g.number]))
-        files.update({out / f"{g.stem}.{fmt}": figure_bytes(fig, fmt) for fmt in formats})
+        made = {out / f"{g.stem}.{fmt}": figure_bytes(fig, fmt) for fmt in formats}
+        pictures[g.stem] = made.get(out / f"{g.stem}.png") or figure_bytes(fig, "png")
+        files.update(made)
         if progress:
             stream.write(f"{time.monotonic() - t0:.1f} s\n")
     if not only:
         files[readme] = gallery_readme().encode()
-    changed = [p for p, content in files.items() if p != readme and p.exists() and p.read_bytes() != content]
+    same = {stem for stem, png in pictures.items() if _shows_the_same(out / f"{stem}.png", png)}
+    changed = [p for p, content in files.items()
+               if p != readme and p.exists() and p.stem not in same and p.read_bytes() != content]
     if changed and not force:
-        raise ValueError(f"{len(changed)} figure files in {out} differ from the new ones (e.g. {changed[0].name}); "
-                         "pass --force to replace them, or choose another --out. Nothing was written.")
+        raise ValueError(f"{len(changed)} figure files in {out} differ from the new ones (e.g. {changed[0].name}) "
+                         "beyond the tolerance of a picture; pass --force to replace them, or choose another --out. "
+                         "Nothing was written.")
+    # a file that shows the same figure (or has the same bytes) is the same result: left as it is
+    writes = {p: content for p, content in files.items()
+              if not (p.exists() and (p.read_bytes() == content or (p.stem in same and not force)))}
     with output_lock(out):
-        for path, content in files.items():
+        for path, content in writes.items():
             with atomic_path(path) as tmp:
                 tmp.write_bytes(content)
     if progress:
         stream.write(f"{len(chosen)} figures in {time.monotonic() - start:.1f} s -> {out}\n")
-    return list(files)
+    return list(writes)
+
+
+def _shows_the_same(path: Path, png: bytes) -> bool:
+    """Whether the PNG at ``path`` (if any) is the same picture as ``png`` (:func:`~geodln.plots.style.same_picture`)."""
+    return path.exists() and same_picture(path.read_bytes(), png)

@@ -247,6 +247,11 @@ def plot_mode_curves(trajs, closed_forms=None, titles=None, log_time: bool = Fal
     return fig
 
 
+# Values below this are rounding (losses of order one, balances of order one, float64): they are drawn on
+# it, so that their machine-dependent size (1e-16 to 1e-13 under different BLAS builds) moves no pixel.
+ROUNDING_FLOOR = 1e-12
+
+
 @styled
 def plot_descent_vs_flow(flow_traj: Trajectory, descents, threshold: float | None = None) -> Figure:
     """Gradient descent at several step sizes against the gradient flow.
@@ -279,7 +284,7 @@ def plot_descent_vs_flow(flow_traj: Trajectory, descents, threshold: float | Non
     if not descents:
         raise ValueError("give at least one descent run")
     fig, (ax_l, ax_t, ax_e) = new_figure(ncols=3, height=3.4)
-    floor = 1e-16
+    floor = ROUNDING_FLOOR
     ax_l.plot(flow_traj.t, np.maximum(flow_traj.loss, floor), color="k", lw=2.2, label="gradient flow")
     ax_t.plot(flow_traj.t[1:], np.maximum(flow_traj.conserved_drift[1:], floor), color="k", lw=2.2,
               label="gradient flow")
@@ -305,6 +310,12 @@ def plot_descent_vs_flow(flow_traj: Trajectory, descents, threshold: float | Non
     ax_t.set_xlabel(r"time $t$")
     ax_t.set_ylabel(r"drift $\max|Q(t) - Q(0)|$")
     ax_t.set_title("conserved quantities")
+    for ax in (ax_l, ax_t):  # machine-independent limits: the rounding floor, the decade above the data
+        top = max(line.get_ydata().max() for line in ax.lines if len(line.get_ydata()))
+        ax.set_ylim(floor / 6, 10.0 ** np.ceil(np.log10(top) + 0.1))
+        ax.axhspan(floor / 6, floor, color="0.92", lw=0, zorder=0)
+        ax.annotate("rounding", (0.98, floor / 2.6), xycoords=("axes fraction", "data"), ha="right", va="center",
+                    fontsize=STYLE["fontsize"] - 3, color="0.4")
     etas, one, end = np.array(etas), np.array(one), np.array(end)
     stable = etas < threshold if threshold else np.ones(len(etas), dtype=bool)
     for values, label, color in ((one, "after one step", STYLE["colors"][0]), (end, r"at the final time", STYLE["colors"][1])):
