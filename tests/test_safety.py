@@ -168,3 +168,45 @@ def test_figures_never_replace_a_user_readme_nor_differing_figures_without_force
     assert code == 2 and "--force" in err and png.read_bytes() == b"edited by hand"
     assert _run(["figures", "--only", "phase-depth2", "--format", "png", "--out", out, "--quiet", "--force"], tmp_path)[0] == 0
     assert png.read_bytes().startswith(b"\x89PNG")
+
+
+WRITERS = {  # every command that writes, with cheap arguments; the output path comes last
+    "flow": ["flow", "--widths", "2,2,2", "--spectrum", "2,1", "--t-end", "5", "--n-points", "5", "--quiet", "--out"],
+    "catalog": ["catalog", "--widths", "2,2,2", "--spectrum", "2,1", "--quiet", "--out"],
+    "figures": ["figures", "--only", "network", "--format", "png", "--quiet", "--out"],
+    "sweep": ["sweep", "--widths", "2,2,2", "--spectrum", "2,1", "--scale", "1e-2", "--seeds", "0:1", "--t-end", "5",
+              "--workers", "1", "--quiet", "--out"],
+}
+
+
+def _tree(folder):
+    """Every path under ``folder`` with its bytes (None for folders and links' targets)."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() and not p.is_symlink() else os.readlink(p)
+                                         if p.is_symlink() else None) for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("command", [pytest.param("catalog", marks=pytest.mark.xfail(
+    strict=True, reason="the catalog command makes its checkpoint before it checks --out (mended with the CLI split)"))]
+    + sorted(set(WRITERS) - {"catalog"}))
+@pytest.mark.parametrize("kind", ["file", "symlink"])
+def test_a_users_file_at_out_is_refused_and_never_moved(tmp_path, command, kind):
+    """--out naming a user's file (or a link to a folder) is refused; the file stays where it is, nothing is
+    left beside it, and a second run (whose clean-up of killed runs' temporaries goes first) keeps it too."""
+    name = "result.zarr" if command == "sweep" else "result"
+    target = tmp_path / name
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "mine.txt").write_text("the user's")
+    if kind == "file":
+        target.write_text("a file of the user's\n")
+    else:
+        target.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    before = _tree(tmp_path)
+    for _ in range(2):
+        code, out, err = _run(WRITERS[command] + [name], tmp_path)
+        if kind == "symlink" and command == "figures":  # figures write files into a folder, never swap it
+            assert code == 0 and target.is_symlink() and (tmp_path / "elsewhere" / "01-network.png").exists()
+            assert (tmp_path / "elsewhere" / "mine.txt").read_text() == "the user's"
+            continue
+        assert code == 2, (out, err)
+        assert str(target) in err or name in err
+        assert _tree(tmp_path) == before  # not moved, not renamed, nothing left beside it

@@ -24,6 +24,7 @@ import io
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -39,6 +40,7 @@ __all__ = ["atomic_path", "write_json", "write_npz", "npz_bytes", "NpzSpill", "J
            "replace_directory", "output_lock", "read_provenance", "provenance", "json_default"]
 
 _TMP_TAG = "geodln-tmp"  # in the names of temporary files and folders: .{target}.geodln-tmp-{pid}-{random}
+_LOCK_TEXT = re.compile(rb"\d{0,10}")  # what a lock file of geodln's holds: the pid of its holder, or nothing yet
 
 
 def _umask_mode(directory: bool) -> int:
@@ -265,6 +267,8 @@ def output_lock(target):
         finally:
             _HELD[lock] -= 1
         return
+    if lock.is_symlink() or (lock.exists() and not _LOCK_TEXT.fullmatch(lock.read_bytes())):
+        raise ValueError(f"{lock} exists and is not a lock of geodln's: refusing to use it (choose another --out)")
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, _umask_mode(directory=False))
     try:
         try:
@@ -308,6 +312,7 @@ def replace_directory(out, files: dict, ours=()) -> None:
         If a new file would replace a file of the user's with the same name.
     """
     out = Path(out)
+    check_output_folder(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     ours, new = set(ours), set(files)
     user = [p for p in _relative_files(out) if p not in ours] if out.is_dir() else []
@@ -317,6 +322,8 @@ def replace_directory(out, files: dict, ours=()) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(out), dir=out.parent))
     try:
         os.chmod(tmp, _umask_mode(directory=True))
+        for folder in _empty_folders(out):  # a user's empty folders are kept too
+            (tmp / folder).mkdir(parents=True, exist_ok=True)
         for name, content in files.items():
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, Path):  # a complete file of geodln's, linked rather than read into memory
@@ -336,6 +343,29 @@ def replace_directory(out, files: dict, ours=()) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_output_folder(out) -> None:
+    """Refuse an output folder ``out`` that is a file or a symbolic link (geodln would have to move it).
+
+    Raises
+    ------
+    ValueError
+        If ``out`` exists and is not a plain folder.
+    """
+    out = Path(out)
+    if out.is_symlink():
+        raise ValueError(f"{out} is a symbolic link: give the folder it points to ({os.path.realpath(out)}) "
+                         "or another --out")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} exists and is not a folder: refusing to replace it (choose another --out)")
+
+
+def _empty_folders(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                  if p.is_dir() and not p.is_symlink() and not any(p.iterdir()))
 
 
 def _relative_files(folder: Path) -> list[str]:
