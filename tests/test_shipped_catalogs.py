@@ -60,3 +60,26 @@ def test_same_learnt_set_one_point_of_the_end_to_end_quotient(catalog):
     for i in range(len(firsts)):
         for j in range(i):
             assert np.abs(firsts[i][0] - firsts[j][0]).max() > 0.1
+
+
+def test_a_sample_of_records_is_re_derived_on_this_machine(catalog):
+    """Under this machine's BLAS build, the data are rebuilt from the seed and a sample of records (every
+    global minimum and nonstrict saddle, and up to six others) is read afresh from its stored point by
+    analyze_point: the same learnt set, class, Hessian inertia, orbit dimension and escape order, and the
+    critical value to 1e-9 relative. Counts and classes are facts; values hold to the stated tolerance."""
+    params = catalog.manifest["parameters"]
+    widths, spectrum = params["widths"], params["spectrum"]
+    data = geodln.Data.from_spectrum(spectrum, widths[0], widths[-1], seed=catalog.manifest["seed"])
+    np.testing.assert_allclose(data.Syx, np.array(catalog.manifest["data"]["Syx"]), rtol=0, atol=1e-12)
+    flow = geodln.GradientFlow(geodln.layered(widths), data)
+    rng = np.random.default_rng(0)
+    special = [rec for rec in catalog.records if rec["kind"] != "strict_saddle"]
+    others = [rec for rec in catalog.records if rec["kind"] == "strict_saddle"]
+    sample = special + [others[i] for i in rng.choice(len(others), min(6, len(others)), replace=False)]
+    for rec in sample:
+        cp = geodln.analyze_point(flow, flow.top.pack(catalog.point(rec)))
+        assert (cp.kind, cp.learned, cp.escape_order, cp.orbit_dim) == (
+            rec["kind"], rec["learned"], rec["escape_order"], rec["orbit_dim"]), rec["id"]
+        assert {k: cp.hessian.as_dict()[k] for k in ("negative", "zero", "positive")} == {
+            k: rec["hessian"][k] for k in ("negative", "zero", "positive")}, rec["id"]
+        assert cp.critical_value == pytest.approx(rec["critical_value"], rel=1e-9, abs=1e-12)
