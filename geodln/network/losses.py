@@ -34,7 +34,7 @@ class Loss:
     """Base class: a loss ``L(W)`` of the end-to-end map and its gradient."""
 
     name = "loss"
-    # Whether the critical points are the maps W_J = sum_{k in J} s_k u_k v_k^T with the critical values
+    # Whether the critical points are the maps W_J = sum_{k in J} s_k u_k v_k^T (whitened) with the critical values
     # L_J = L_* + 1/2 sum_{k not in J} s_k^2 (DESIGN.md section 1): what the classification of critical
     # points and the itinerary of a flow are built on. True only for a loss where those formulas are proved.
     closed_form_critical_values = False
@@ -83,6 +83,8 @@ def register_loss(cls: type[Loss]) -> type[Loss]:
 
     Raises
     ------
+    TypeError
+        If ``cls`` is not a subclass of :class:`Loss`.
     ValueError
         If another class is already registered under that name.
     """
