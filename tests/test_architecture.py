@@ -37,8 +37,6 @@ MAX_FUNCTION_LINES = 80
 # Known debts of the redesign (issue 22), each to be paid and removed from here, never added to.
 KNOWN_DEBT = {
     ("integrate/conserve", "imports"),  # Conservation reads the balances itself: to become a generic projector
-    ("plots/sweeps", "imports"),  # the learnt-set formatter lives in the sweep command
-    ("cli/main", "length"),  # the parser of every command in one function: one module per command
     ("integrate/__init__", "length"),  # solve_auto's loop: a Stepper contract and a switching policy
 }
 

@@ -1,13 +1,20 @@
 """The geodln command: files, their contents, and clear errors."""
 
+import importlib
 import json
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
 import pytest
 
 import geodln
+from geodln.catalog.verify import Checkpoint
 from geodln.cli.main import main
+from geodln.network import losses
+from geodln.network.losses import Loss, Quadratic
+
+cli_main = importlib.import_module("geodln.cli.main")  # the module: the package's attribute `main` is the function
 
 
 def test_flow_writes_trajectory_summary_and_picture(tmp_path, capsys):
@@ -54,3 +61,108 @@ def test_bad_widths_argument_exits_with_usage():
     with pytest.raises(SystemExit) as exc:
         main(["flow", "--widths", "3,x,2"])
     assert exc.value.code == 2
+
+
+@dataclass(frozen=True)
+class _Doubled(Loss):
+    """``L = ||Y - W X||_F^2``, twice the quadratic loss, registered by the test and declaring no closed forms."""
+
+    name = "doubled-quadratic"
+
+    def value(self, W, data):
+        return 2.0 * Quadratic().value(W, data)
+
+    def gradient(self, W, data):
+        return 2.0 * Quadratic().gradient(W, data)
+
+    def curvature(self, W, dW, data):
+        return 2.0 * Quadratic().curvature(W, dW, data)
+
+
+@pytest.fixture
+def doubled(monkeypatch):
+    """The registry with :class:`_Doubled` added, restored after the test."""
+    monkeypatch.setattr(losses, "_LOSSES", dict(losses._LOSSES))
+    losses.register_loss(_Doubled)
+    return _Doubled
+
+
+def test_a_registered_loss_is_a_flow_option_and_refused_where_closed_forms_are_needed(tmp_path, capsys, doubled):
+    """One class registered in one place: ``--loss`` offers it, the flow runs it (the flow of 2L to T is the
+    flow of L to 2T, at twice the loss), and the itinerary and the classification refuse it alike."""
+    with pytest.raises(SystemExit):
+        main(["flow", "--help"])
+    assert "{quadratic,logcosh,huber,doubled-quadratic}" in capsys.readouterr().out
+    common = ["flow", "--widths", "2,2,2", "--spectrum", "2,1", "--scale", "0.3", "--n-points", "5", "--quiet"]
+    assert main(common + ["--loss", doubled.name, "--t-end", "1.5", "--out", str(tmp_path / "d")]) == 0
+    assert main(common + ["--t-end", "3", "--out", str(tmp_path / "q")]) == 0
+    fast, slow = (json.loads((tmp_path / name / "summary.json").read_text()) for name in ("d", "q"))
+    assert fast["loss_function"] == doubled.name and fast["itinerary"] == []
+    assert fast["final_loss"] == pytest.approx(2 * slow["final_loss"], rel=1e-7)
+    top = geodln.layered([2, 2, 2])
+    flow = geodln.GradientFlow(top, geodln.Data.from_spectrum([2.0, 1.0], 2, 2), loss=doubled.name)
+    traj = flow.integrate(geodln.init.small(top, scale=0.3, seed=0), 1.0, n_points=5)
+    refusals = []
+    for call in (lambda: geodln.itinerary(traj), lambda: geodln.nearest_critical_point(flow, traj.theta[-1])):
+        with pytest.raises(ValueError, match="closed-form critical values") as err:
+            call()
+        refusals.append(str(err.value).split(" rest on ")[1])
+    assert refusals == [f"closed-form critical values L_J, which the {doubled.name} loss does not have"] * 2
+
+
+def test_a_loss_name_is_registered_once(doubled):
+    @dataclass(frozen=True)
+    class Other(Loss):
+        name = doubled.name
+
+    with pytest.raises(ValueError, match="already registered"):
+        losses.register_loss(Other)
+    assert losses.register_loss(doubled) is doubled  # registering the same class again changes nothing
+    assert losses.loss_names().count(doubled.name) == 1
+
+
+def test_one_dispatch_turns_every_command_s_errors_into_exit_codes(monkeypatch, capsys):
+    """A command is a module in COMMANDS: it shows in ``geodln --help`` and its errors get the shared exit codes."""
+    raised = {"value": ValueError("a bad value"), "check": geodln.ClassificationError("two checks disagree"),
+              "interrupt": KeyboardInterrupt()}
+
+    class Probe:
+        NAME, HELP, DESCRIPTION = "probe", "a command made by the test", "Raise what --raise names."
+        KEPT_ON_INTERRUPT = "nothing was started"
+
+        @staticmethod
+        def add_arguments(parser):
+            parser.add_argument("--raise", dest="what", choices=sorted(raised))
+
+        @staticmethod
+        def run(args, argv):
+            if args.what:
+                raise raised[args.what]
+            return 0
+
+    monkeypatch.setattr(cli_main, "COMMANDS", cli_main.COMMANDS + (Probe,))
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "a command made by the test" in capsys.readouterr().out
+    assert main(["probe"]) == 0
+    codes = {what: main(["probe", "--raise", what]) for what in raised}
+    assert codes == {"value": 2, "check": 3, "interrupt": 130}
+    err = capsys.readouterr().err
+    assert "geodln probe: error: a bad value" in err and "the checks disagree, nothing written" in err
+    assert "geodln probe: interrupted; nothing was started" in err
+
+
+def test_the_checkpoint_is_named_beside_its_catalog_and_removes_only_geodln_s_files(tmp_path):
+    checkpoint = Checkpoint(tmp_path / "cat")
+    assert checkpoint.folder == tmp_path / ".cat.geodln-checkpoint" and checkpoint.spill == checkpoint.folder / "arrays"
+    checkpoint.spill.mkdir(parents=True)
+    ours = [checkpoint.folder / "cp00001.npz", checkpoint.spill / "records.jsonl", checkpoint.spill / "points.npz"]
+    for file in ours:
+        file.write_bytes(b"scratch")
+    checkpoint.remove()
+    assert not checkpoint.folder.exists()
+    checkpoint.spill.mkdir(parents=True)
+    (checkpoint.folder / "notes.txt").write_text("a user's")
+    (checkpoint.folder / "cp00002.npz").write_bytes(b"scratch")
+    checkpoint.remove()
+    assert sorted(p.name for p in checkpoint.folder.iterdir()) == ["notes.txt"]  # theirs kept, ours and arrays/ gone

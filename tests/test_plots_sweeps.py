@@ -5,7 +5,7 @@ import pytest
 
 import geodln
 from geodln.plots import gallery, plot_escape_laws, plot_itineraries
-from geodln.cli.sweep import itinerary_strings
+from geodln.landscape.labels import itinerary_strings
 
 
 def _sweep(grid, seeds, settings):

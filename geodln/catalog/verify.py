@@ -5,6 +5,7 @@ for each saddle it finds the local invariant sets
 (:func:`geodln.local_manifolds`) and certifies every direction
 (:func:`geodln.landscape.saddles.certify_directions`), saving each saddle's result in a
 checkpoint folder as soon as it is known, so an interrupted run resumes.
+:class:`Checkpoint` is that folder's layout, beside the catalog it is for.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import json
 import sys
 import time
 import zipfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .store import DIRECTIONS, SCHEMA_VERSION, Catalog, to_user_coordinates
+from .store import DIRECTIONS, POINTS, SCHEMA_VERSION, SIMILARITIES, SPECTRA, Catalog, to_user_coordinates
 from ..network.data import Data
 from ..io.files import JsonlSpill, NpzSpill, json_default, provenance, write_npz
 from ..dynamics.flow import GradientFlow
@@ -29,7 +30,53 @@ from ..io.parallel import check_workers, has_client, on_dask
 from ..tolerances import Tolerances
 from ..network.topology import layered
 
-__all__ = ["fill_saddles"]
+__all__ = ["fill_saddles", "Checkpoint"]
+
+_RECORDS_WITH_SADDLES = "records-with-saddles.jsonl"  # the filled records, spilled while they are gathered
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The scratch folder of the catalog ``catalog``: ``.NAME.geodln-checkpoint`` beside it.
+
+    It holds each verified saddle's result as ``{id}.npz`` (``cp00000.npz``, ...;
+    :func:`fill_saddles` with ``checkpoint=folder``) and, in ``arrays/``, the
+    records and arrays spilled while the catalog is built and filled
+    (``spill=spill``), so that an interrupted ``geodln catalog`` or
+    ``geodln saddles`` resumes where it stopped.
+
+    Examples
+    --------
+    >>> Checkpoint(Path("catalogs/default")).folder.as_posix()
+    'catalogs/.default.geodln-checkpoint'
+    """
+
+    catalog: Path
+
+    @property
+    def folder(self) -> Path:
+        """The checkpoint folder (hidden, beside the catalog: never inside the folder swapped in at the end)."""
+        return self.catalog.parent / f".{self.catalog.name}.geodln-checkpoint"
+
+    @property
+    def spill(self) -> Path:
+        """Where the records and arrays wait on disk instead of in memory."""
+        return self.folder / "arrays"
+
+    def remove(self) -> None:
+        """Remove the checkpoint once the catalog is written: only the files geodln saves there, and the
+        folders if they are then empty (a user's file put there is kept)."""
+        if not self.folder.is_dir():
+            return
+        spilled = ("records.jsonl", _RECORDS_WITH_SADDLES, "summary.csv",
+                   *(Path(name).name for name in (POINTS, SPECTRA, SIMILARITIES, DIRECTIONS)))
+        saddles = [*self.folder.glob("cp*.npz"), *self.folder.glob(".cp*.npz.geodln-tmp-*")]  # and killed writes
+        for item in [*saddles, *(self.spill / name for name in spilled)]:
+            item.unlink(missing_ok=True)
+        for empty in (self.spill, self.folder):
+            if empty.is_dir() and not any(empty.iterdir()):
+                empty.rmdir()
+
 
 _BATCHES = 64  # saddles are verified on Dask in about this many tasks (load balance) ...
 _MAX_BATCH = 50  # ... of at most this many saddles (measured on 4,4,4,4 with 2 workers: 1 saddle per task 0.74x
@@ -129,7 +176,7 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
                                                len(spectrum), tol) for k in range(0, len(todo), size)}
         on_dask(batches, lambda key, results: [finish(i, r) for i, r in zip(key, results)], client, workers)
     directions = {} if spill is None else NpzSpill(Path(spill) / Path(DIRECTIONS).name)
-    filled = [] if spill is None else JsonlSpill(Path(spill) / "records-with-saddles.jsonl")
+    filled = [] if spill is None else JsonlSpill(Path(spill) / _RECORDS_WITH_SADDLES)
     saddle_of = {j: i for i, j in enumerate(where)}
     n_verified = n_total = 0
     for j, rec in enumerate(records):  # in the catalog's order, whatever the order of completion

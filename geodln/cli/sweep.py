@@ -16,25 +16,22 @@ from collections import Counter
 
 import numpy as np
 
-from ..landscape.critical import KINDS
 from ..io.parallel import scheduler_client
-from ..sweeps.grid import parse_numbers
+from ..landscape.critical import KINDS
+from ..landscape.labels import itinerary_strings
+from .options import comma_list
 
-__all__ = ["add_parser", "run_sweep", "summary_table", "itinerary_strings"]
+__all__ = ["NAME", "HELP", "DESCRIPTION", "add_arguments", "run", "summary_table"]
+
+NAME = "sweep"
+HELP = "a study over widths, spectra, scales and seeds: one labelled dataset (zarr or netCDF)"
+DESCRIPTION = ("Run one flow (or gradient descent) per point of the grid widths x spectrum x scale x seeds, "
+               "on a local Dask cluster or a running scheduler, saving each point as it finishes; rerunning the same "
+               "command computes only the missing points. Writes OUT (.zarr or .nc) and prints a summary per grid point.")
+KEPT_ON_INTERRUPT = "the finished points are kept: rerun the command to compute the rest"
 
 SADDLES = KINDS[1:]  # the saddle classes, named as landscape.classify names them
 CONVERGED_GAP = 1e-6  # a run converged when status is ok and loss_gap <= CONVERGED_GAP * max(1, |global_min|)
-
-
-def comma_list(kind):
-    """An argparse type: a comma list of ``kind`` through :func:`geodln.sweeps.grid.parse_numbers`
-    (the one reader of ``--widths``, ``--spectrum`` and ``--scale`` in every command)."""
-    def parse(text: str) -> list:
-        try:
-            return parse_numbers(text, kind, "value")
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-    return parse
 
 
 def _architectures(text: str) -> list[str]:
@@ -47,33 +44,26 @@ def _architectures(text: str) -> list[str]:
     return items
 
 
-def add_parser(sub) -> None:
-    """Add the ``sweep`` subcommand to the ``geodln`` parser's subparsers."""
-    s = sub.add_parser(
-        "sweep",
-        help="a study over widths, spectra, scales and seeds: one labelled dataset (zarr or netCDF)",
-        description="Run one flow (or gradient descent) per point of the grid widths x spectrum x scale x seeds, "
-        "on a local Dask cluster or a running scheduler, saving each point as it finishes; rerunning the same "
-        "command computes only the missing points. Writes OUT (.zarr or .nc) and prints a summary per grid point.",
-    )
-    s.add_argument("--widths", type=_architectures, action="append", required=True,
+def add_arguments(parser) -> None:
+    """The options of ``geodln sweep``."""
+    parser.add_argument("--widths", type=_architectures, action="append", required=True,
                    help="layer widths d_0,...,d_h of one architecture; several separated by ';' or by repeating "
                    "the option (e.g. --widths 4,4,4,4 --widths 4,4,4,4,4)")
-    s.add_argument("--spectrum", type=_architectures, action="append",
+    parser.add_argument("--spectrum", type=_architectures, action="append",
                    help="singular values of Syx (whitened synthetic data); several separated by ';' or repeated")
-    s.add_argument("--scale", type=comma_list(float), help="initial scales, comma-separated (e.g. 1e-4,1e-3,1e-2)")
-    s.add_argument("--seeds", default="0:16", help="seeds: a:b (range) or a comma list (default 0:16)")
-    s.add_argument("--task", choices=("flow", "descent"), default="flow", help="what each point runs (default flow)")
-    s.add_argument("--t-end", type=float, help="flow: final time")
-    s.add_argument("--step", type=float, help="descent: step size")
-    s.add_argument("--n-steps", type=int, help="descent: number of steps")
-    s.add_argument("--max-visits", type=int, default=None, help="length of the per-visit arrays (default 12)")
-    where = s.add_mutually_exclusive_group()
+    parser.add_argument("--scale", type=comma_list(float), help="initial scales, comma-separated (e.g. 1e-4,1e-3,1e-2)")
+    parser.add_argument("--seeds", default="0:16", help="seeds: a:b (range) or a comma list (default 0:16)")
+    parser.add_argument("--task", choices=("flow", "descent"), default="flow", help="what each point runs (default flow)")
+    parser.add_argument("--t-end", type=float, help="flow: final time")
+    parser.add_argument("--step", type=float, help="descent: step size")
+    parser.add_argument("--n-steps", type=int, help="descent: number of steps")
+    parser.add_argument("--max-visits", type=int, default=None, help="length of the per-visit arrays (default 12)")
+    where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="processes of the local cluster (default: one per core; 1: serial)")
     where.add_argument("--scheduler", metavar="ADDR", help="a running Dask scheduler, e.g. tcp://HOST:8786")
-    s.add_argument("--out", default="sweep.zarr", help="the store, ending in .zarr or .nc (default sweep.zarr)")
-    s.add_argument("--force", action="store_true", help="replace a store that holds another sweep")
-    s.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    parser.add_argument("--out", default="sweep.zarr", help="the store, ending in .zarr or .nc (default sweep.zarr)")
+    parser.add_argument("--force", action="store_true", help="replace a store that holds another sweep")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar and no table")
 
 
 def _settings(args) -> dict:
@@ -90,7 +80,7 @@ def _settings(args) -> dict:
     return settings
 
 
-def run_sweep(args, argv) -> int:
+def run(args, argv) -> int:
     """Run the sweep the options describe; print the table and what was computed."""
     from ..sweeps.engine import sweep
 
@@ -110,28 +100,6 @@ def run_sweep(args, argv) -> int:
           f"wrote {args.out}")
     return 0
 
-
-
-def itinerary_strings(ds) -> np.ndarray:
-    """Each run's itinerary as text, e.g. ``"{} -> {1} -> {1,2}"`` (or its status when it did not finish).
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        A sweep of the ``"flow"`` or ``"descent"`` task.
-
-    Returns
-    -------
-    ndarray of str, shape = the shape of ``ds.status`` (grid dims, seed)
-    """
-    status = ds["status"].values
-    learned = ds["visit_learned"].transpose(*ds["status"].dims, "visit").values
-    kinds = ds["visit_kind"].transpose(*ds["status"].dims, "visit").values
-    out = np.empty(status.shape, dtype=object)
-    for idx in np.ndindex(status.shape):
-        steps = ["{" + J + "}" for J, kind in zip(learned[idx], kinds[idx]) if kind]
-        out[idx] = " -> ".join(steps) if status[idx] == "ok" else str(status[idx])
-    return out
 
 
 def summary_table(ds) -> str:

@@ -104,8 +104,7 @@ def itinerary(traj: Trajectory, catalog=None, tolerances: Tolerances = DEFAULT_T
         In time order.
     """
     flow = traj.flow
-    if flow.loss_fn.name != "quadratic":
-        raise ValueError(f"itineraries use the critical values of the quadratic loss, not of {flow.loss_fn.name}")
+    flow.loss_fn.require_closed_form_critical_values("itineraries")
     tol = tolerances
     top, data = flow.top, flow.data
     t0, t1, theta0 = float(traj.t[0]), float(traj.t[-1]), np.asarray(traj.theta[0], dtype=float)

@@ -43,8 +43,7 @@ def _check(flow: GradientFlow, theta) -> np.ndarray:
     top = flow.top
     if not top.is_fully_connected:
         raise ValueError(f"analyze_point needs a fully connected layered network, got {top!r}")
-    if flow.loss_fn.name != "quadratic":
-        raise ValueError(f"critical points are classified for the quadratic loss, not {flow.loss_fn.name}")
+    flow.loss_fn.require_closed_form_critical_values("classifications of critical points")
     theta = np.asarray(theta, dtype=float)
     if theta.shape == (top.n, top.n):
         theta = top.pack(theta)

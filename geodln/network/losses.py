@@ -11,6 +11,12 @@ group leaves unchanged), they hold for every loss here.
   quadratic for small residuals and linear for large ones.
 - :class:`Huber`: ``L = sum_ij huber_delta(R_ij)``, quadratic inside
   ``|R| <= delta`` and linear outside.
+
+A new loss is one subclass of :class:`Loss` with a ``name``, decorated with
+:func:`register_loss`: :func:`get_loss` and ``geodln flow --loss`` then know it
+by that name. Its capabilities are class attributes the callers read instead
+of its name: ``closed_form_critical_values`` says whether the landscape's
+closed forms (critical maps ``W_J``, values ``L_J``) hold for it.
 """
 
 from __future__ import annotations
@@ -21,13 +27,40 @@ import numpy as np
 
 from .data import Data
 
-__all__ = ["Loss", "Quadratic", "LogCosh", "Huber", "get_loss"]
+__all__ = ["Loss", "Quadratic", "LogCosh", "Huber", "get_loss", "register_loss", "loss_names"]
 
 
 class Loss:
     """Base class: a loss ``L(W)`` of the end-to-end map and its gradient."""
 
     name = "loss"
+    # Whether the critical points are the maps W_J = sum_{k in J} s_k u_k v_k^T (whitened) with the critical values
+    # L_J = L_* + 1/2 sum_{k not in J} s_k^2 (DESIGN.md section 1): what the classification of critical
+    # points and the itinerary of a flow are built on. True only for a loss where those formulas are proved.
+    closed_form_critical_values = False
+
+    def require_closed_form_critical_values(self, what: str) -> None:
+        """Refuse a computation that rests on the closed-form critical values ``L_J``.
+
+        Parameters
+        ----------
+        what : str
+            The computation, as the subject of the message (e.g. ``"itineraries"``).
+
+        Raises
+        ------
+        ValueError
+            If this loss does not declare ``closed_form_critical_values``.
+
+        Examples
+        --------
+        >>> Huber().require_closed_form_critical_values("itineraries")
+        Traceback (most recent call last):
+        ...
+        ValueError: itineraries rest on closed-form critical values L_J, which the huber loss does not have
+        """
+        if not self.closed_form_critical_values:
+            raise ValueError(f"{what} rest on closed-form critical values L_J, which the {self.name} loss does not have")
 
     def value(self, W: np.ndarray, data: Data) -> float:
         """``L(W)`` for ``W`` of shape ``(d_out, d_in)``."""
@@ -42,6 +75,39 @@ class Loss:
         raise NotImplementedError
 
 
+_LOSSES: dict[str, type[Loss]] = {}  # name -> class, in the order of registration (the CLI's choices)
+
+
+def register_loss(cls: type[Loss]) -> type[Loss]:
+    """Class decorator: make a :class:`Loss` subclass known by its ``name`` to :func:`get_loss` and the CLI.
+
+    Raises
+    ------
+    TypeError
+        If ``cls`` is not a subclass of :class:`Loss`.
+    ValueError
+        If another class is already registered under that name.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Loss)):
+        raise TypeError(f"register_loss takes a subclass of Loss, got {cls!r}")
+    if _LOSSES.get(cls.name, cls) is not cls:
+        raise ValueError(f"a loss named {cls.name!r} is already registered ({_LOSSES[cls.name].__name__})")
+    _LOSSES[cls.name] = cls
+    return cls
+
+
+def loss_names() -> tuple[str, ...]:
+    """The names of the registered losses, in the order they were registered.
+
+    Examples
+    --------
+    >>> loss_names()[:3]
+    ('quadratic', 'logcosh', 'huber')
+    """
+    return tuple(_LOSSES)
+
+
+@register_loss
 @dataclass(frozen=True)
 class Quadratic(Loss):
     """``L(W) = 1/2 ||Y - W X||_F^2``, computed from ``Sxx, Syx, Syy``.
@@ -59,6 +125,7 @@ class Quadratic(Loss):
     """
 
     name = "quadratic"
+    closed_form_critical_values = True
 
     def value(self, W, data):
         # L_* + 1/2 tr(D Sxx D^T) with D = W - Syx Sxx^{-1}: no cancellation near the minimum
@@ -72,6 +139,7 @@ class Quadratic(Loss):
         return dW @ data.Sxx
 
 
+@register_loss
 @dataclass(frozen=True)
 class LogCosh(Loss):
     """``L(W) = c^2 sum_ij log cosh((Y - W X)_ij / c)``; ``dL/dW = -c tanh(R / c) X^T``.
@@ -100,6 +168,7 @@ class LogCosh(Loss):
         return (sech2 * (dW @ data.X)) @ data.X.T
 
 
+@register_loss
 @dataclass(frozen=True)
 class Huber(Loss):
     """``L(W) = sum_ij huber(R_ij)``, ``huber(r) = r^2/2`` for ``|r| <= delta`` and
@@ -122,9 +191,6 @@ class Huber(Loss):
     def curvature(self, W, dW, data):
         inside = np.abs(data.Y - W @ data.X) <= self.delta
         return (inside * (dW @ data.X)) @ data.X.T
-
-
-_LOSSES = {cls.name: cls for cls in (Quadratic, LogCosh, Huber)}
 
 
 def get_loss(loss) -> Loss:

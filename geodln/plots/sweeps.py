@@ -27,7 +27,7 @@ from itertools import product
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from ..cli.sweep import itinerary_strings
+from ..landscape.labels import itinerary_strings
 from ..sweeps.tasks import half_learning_time
 from .style import STYLE, new_figure, set_label, styled
 

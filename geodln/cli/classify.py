@@ -1,0 +1,72 @@
+"""``geodln classify``: which critical point a user's weights are at (or near), and of what class.
+
+Reads the weights (:func:`geodln.io.weights.read_weights`), finds the critical
+point they are at or shadow (:func:`geodln.landscape.points.nearest_critical_point`)
+and prints its class, learnt modes ``J``, critical value ``L_J``, stratum,
+Hessian inertia and escape order, or its record as JSON. Writes no files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..dynamics.flow import GradientFlow
+from ..io.files import json_default
+from ..landscape.labels import format_learned
+from .options import add_data_options, load_data
+
+__all__ = ["NAME", "HELP", "DESCRIPTION", "add_arguments", "run"]
+
+NAME = "classify"
+HELP = "which critical point is this network at (or near), and of what class"
+DESCRIPTION = ("Read a network's weights (.npz with W1..Wh or A; .safetensors of bias-free linear layers), "
+               "find the critical point it is at or shadows, and print its class, learnt modes J, critical value, "
+               "stratum, Hessian inertia and escape order. Writes no files.")
+
+
+def add_arguments(parser) -> None:
+    """The options of ``geodln classify``."""
+    parser.add_argument("--weights", type=Path, required=True, help="the weight file (.npz or .safetensors)")
+    add_data_options(parser)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+    parser.add_argument("--catalog", type=Path, help="a catalog of the same network and data: name the matching record")
+    parser.add_argument("--json", action="store_true", help="print the record as JSON")
+
+
+def run(args, argv) -> int:
+    """Classify the weights; print the record (as JSON with ``--json``)."""
+    from ..catalog.store import Catalog
+    from ..io.weights import read_weights
+    from ..landscape.points import nearest_critical_point, point_record
+
+    weights = read_weights(args.weights)
+    top = weights.top
+    data = load_data(args, top)
+    if args.catalog is not None:
+        catalog = Catalog.load(args.catalog)
+        data_ = catalog.manifest["data"]
+        if list(catalog.manifest["parameters"]["widths"]) != list(top.widths) or not (
+                np.allclose(np.asarray(data_["Syx"]), data.Syx, atol=1e-9) and np.allclose(np.asarray(data_["Sxx"]), data.Sxx, atol=1e-9)):
+            raise ValueError(f"{args.catalog} is a catalog of another network or other data than {args.weights}")
+    near = nearest_critical_point(GradientFlow(top, data), weights.theta)
+    cp = near.point
+    record = point_record(cp) | {"distance": near.distance, "grad_norm_given": near.grad_norm, "weights": weights.source}
+    if args.catalog is not None:
+        record["record_id"] = next((r["id"] for r in catalog.records if r.get("stratum") == cp.label), None)
+    if args.json:
+        print(json.dumps(record, default=json_default, indent=2))
+        return 0
+    h = cp.hessian
+    print(f"{weights.source}: widths {list(top.widths)}, data s = {np.round(data.s, 4).tolist()}")
+    where = "at" if near.distance == 0 else f"near (distance {near.distance:.3g}, ||grad|| {near.grad_norm:.3g} there)"
+    print(f"{where} a {cp.kind.replace('_', ' ')}: J = {format_learned(cp.learned)}, L_J = {cp.critical_value:.6g}")
+    print(f"stratum {cp.label}" + (f" (catalog record {record['record_id']})" if record.get("record_id") else ""))
+    print(f"Hessian -/0/+ = {h.negative}/{h.zero}/{h.positive}, escape order "
+          f"{'-' if cp.escape_order is None else cp.escape_order}"
+          + ("" if not cp.escape else f" (mode {cp.escape['mode']}, measured {cp.escape['measured_order']:.2f})"))
+    for item in cp.ambiguous:
+        print(f"ambiguous: singular values of {item['product']}: {np.round(item['singular_values'], 6).tolist()}")
+    return 0

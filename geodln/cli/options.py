@@ -1,0 +1,71 @@
+"""What several ``geodln`` commands share: argument types, option groups and the reading of data files.
+
+``--widths 4,3,2,1`` and ``--spectrum 3,2,1`` are read by one type,
+:func:`comma_list`; ``--spectrum | --data`` (flow, classify) and
+``--workers | --scheduler`` (catalog, saddles) are one option group each, so
+that their help text is written once.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from ..network.data import Data
+from ..sweeps.grid import parse_numbers
+
+__all__ = ["comma_list", "add_data_options", "add_verification_engine", "load_data"]
+
+DEFAULT_SPECTRUM = [3.0, 2.0, 1.0]  # the singular values of Syx when neither --spectrum nor --data is given
+
+
+def comma_list(kind):
+    """An argparse type: a comma list of ``kind`` through :func:`geodln.sweeps.grid.parse_numbers`
+    (the one reader of ``--widths``, ``--spectrum`` and ``--scale`` in every command)."""
+    def parse(text: str) -> list:
+        try:
+            return parse_numbers(text, kind, "value")
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return parse
+
+
+def add_data_options(parser) -> None:
+    """``--spectrum S | --data FILE``: synthetic whitened data of a spectrum, or a user's ``.npz``."""
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--spectrum", type=comma_list(float), help="singular values of Syx for whitened synthetic data (default 3,2,1)")
+    src.add_argument("--data", type=Path, help="an .npz file with arrays X (d_in, N) and Y (d_out, N)")
+
+
+def add_verification_engine(parser) -> None:
+    """``--workers`` / ``--scheduler``: where the saddles are verified (on Dask, in batches of saddles)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None,
+                       help="verify the saddles on a local Dask cluster of N one-thread processes (default: serially)")
+    where.add_argument("--scheduler", metavar="ADDR", help="verify the saddles on a running Dask scheduler, "
+                       "e.g. tcp://HOST:8786")
+
+
+def _npz(path):
+    """An opened ``.npz`` archive, or a ValueError (never numpy's advice to unpickle a data file)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise ValueError(f"{path} is not a .npz archive of arrays (np.savez writes one): {type(err).__name__}") from None
+
+
+def load_data(args, top) -> Data:
+    """The data the options name: ``args.data`` (arrays ``X`` (d_in, N), ``Y`` (d_out, N)), else
+    ``Data.from_spectrum(args.spectrum or 3,2,1, d_in, d_out, seed=args.seed)`` for the topology ``top``."""
+    if args.data is not None:
+        with _npz(args.data) as arrays:
+            missing = {"X", "Y"} - set(arrays.files)
+            if missing:
+                raise ValueError(f"{args.data} lacks the arrays {sorted(missing)}; it needs X (d_in, N) and Y (d_out, N)")
+            return Data(arrays["X"], arrays["Y"])
+    spectrum = args.spectrum if args.spectrum is not None else DEFAULT_SPECTRUM
+    return Data.from_spectrum(spectrum, top.widths[0], top.widths[-1], seed=args.seed)
