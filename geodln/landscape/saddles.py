@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from .. import symmetry
+from ..dynamics.closed_forms import chain_time_scale
 from ..dynamics.flow import GradientFlow
 from ..dynamics.hessian import horizontal_hessian, inertia
 from ..errors import NotCriticalError
@@ -477,7 +478,7 @@ def _horizon(flow: GradientFlow, direction: Direction, eps: float, tol: Toleranc
     m, k = direction.order, direction.mode
     if direction.eigenvalue is not None or m < 3 or k is None or not flow.data.s[k - 1] > 0:
         return tol.t_max
-    return max(tol.t_max, 2 * (eps / np.sqrt(m)) ** (2 - m) / ((m - 2) * flow.data.s[k - 1]))
+    return max(tol.t_max, 2 * chain_time_scale(eps / np.sqrt(m), m, flow.data.s[k - 1]))
 
 
 def _first_event(flow: GradientFlow, theta0, gs, tol: Tolerances, t_max: float):
