@@ -514,9 +514,8 @@ def _in_user_coordinates(cp: CriticalPoint, user: Data, tol: Tolerances) -> Crit
     theta = top.pack(to_user_coordinates(top, user, top.adjacency(cp.theta)))
     grad_norm = float(np.linalg.norm(flow.rhs(theta)))
     value, loss = user.critical_value(cp.learned), flow.loss(theta)
-    scale = tol.gradient_scale(user)
     label = cp.stratum.label
-    if grad_norm > tol.gradient * scale or abs(loss - value) > tol.loss * scale:
+    if not (tol.is_critical(grad_norm, user) and tol.at_level(loss, value, user)):
         raise ClassificationError(f"{label}: in the user's coordinates |grad| = {grad_norm:.2e}, loss {loss} vs L_J = {value}")
     lam, full, hor, _ = curvature(flow, theta, tol)
     if (full.negative, full.zero, full.positive, hor.negative, hor.zero, hor.positive) != (

@@ -287,10 +287,9 @@ def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0
     flow = GradientFlow(top, data)
     S = symmetry.random_group_element(top, rng, "GL", spread)
     theta = top.pack(symmetry.act(top, S, stratum.canonical_adjacency(top, data, rng)))
-    scale = tol.gradient_scale(data)
     grad_norm = float(np.linalg.norm(flow.rhs(theta)))
     value, loss = data.critical_value(stratum.learned), flow.loss(theta)
-    if grad_norm > tol.gradient * scale or abs(loss - value) > tol.loss * scale:
+    if not (tol.is_critical(grad_norm, data) and tol.at_level(loss, value, data)):
         raise ClassificationError(f"{stratum.label}: representative has |grad| = {grad_norm:.2e}, loss {loss} vs L_J = {value}")
     lam, full, hor, orbit = curvature(flow, theta, tol)
     kind = stratum_kind(stratum)

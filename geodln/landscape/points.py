@@ -36,6 +36,10 @@ from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 __all__ = ["analyze_point", "nearest_critical_point", "NearestCritical", "point_record", "frame_link",
            "nearest_learned"]
 
+NEWTON_MARGIN = 1e-2
+"""Newton within the stratum stops at this fraction of the criticality tolerance: the point it lands
+on is then critical with room to spare, whatever rounding the analysis adds on top of it."""
+
 
 def _check(flow: GradientFlow, theta) -> np.ndarray:
     if not isinstance(flow, GradientFlow):
@@ -151,15 +155,14 @@ def analyze_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> C
     tol = DEFAULT_TOLERANCES if tol is None else tol
     theta = _check(flow, theta)
     top, data = flow.top, flow.data
-    scale = tol.gradient_scale(data)
     grad = float(np.linalg.norm(flow.rhs(theta)))
-    if grad > tol.gradient * scale:
+    if not tol.is_critical(grad, data):
         raise _not_critical(flow, theta, f"||grad|| > {tol.gradient:g} s_1^2", grad)
     noise = max(tol.rank_zero, grad / _grad_scale(flow, theta))
     reading = read_stratum(_whitened_layers(flow, theta), data.U, data.s, data.V, data.rank, noise, tol.rank_gap)
     J, stratum = reading.learned, reading.stratum
     value, loss = data.critical_value(J), flow.loss(theta)
-    if abs(loss - value) > tol.loss * scale:
+    if not tol.at_level(loss, value, data):
         raise _not_critical(flow, theta, f"the loss is not the critical value {value:.6g} of J = {set(J) or '{}'}", grad)
     lam, full, hor, orbit = curvature(flow, theta, tol)
     tight = stratum.tightened() if stratum is not None else reading.tightened(data.rank, top.depth)
@@ -274,10 +277,9 @@ def _newton_in_stratum(flow: GradientFlow, theta, tol: Tolerances, iterations: i
     top = flow.top
     ranks = [range_basis(W).shape[1] for W in top.layer_weights(theta)]  # the truncation's ranks, rounding aside
     x = np.asarray(theta, dtype=float)
-    target = 1e-2 * tol.gradient * tol.gradient_scale(flow.data)
     for _ in range(iterations):
         g = flow.gradient(x)
-        if np.linalg.norm(g) <= target:
+        if tol.is_critical(np.linalg.norm(g), flow.data, fraction=NEWTON_MARGIN):
             break
         Ws, bases = zip(*(_fixed_rank(W, r) for W, r in zip(top.layer_weights(x), ranks)))
         x = top.from_layer_weights(Ws)
@@ -332,7 +334,7 @@ def nearest_critical_point(flow: GradientFlow, theta, tol: Tolerances | None = N
     tol = DEFAULT_TOLERANCES if tol is None else tol
     theta = _check(flow, theta)
     grad0 = float(np.linalg.norm(flow.rhs(theta)))
-    if grad0 <= tol.gradient * tol.gradient_scale(flow.data):
+    if tol.is_critical(grad0, flow.data):
         return NearestCritical(analyze_point(flow, theta, tol), 0.0, 0, grad0)
     x, truncated = _truncate(flow, theta, tol.plateau_gap)
     x = _newton_in_stratum(flow, x, tol)
