@@ -166,11 +166,7 @@ def _catalog_data(catalog: Catalog) -> Data:
                          "rebuild it with `geodln catalog --data` to verify its saddles")
     else:
         data = Data.from_moments(*(np.array(stored[key], dtype=float) for key in ("Sxx", "Syx", "Syy")))
-    m = len(params["spectrum"])
-    scale = max(1.0, float(np.abs(data.Syx).max()))
-    if not (np.allclose(data.Syx, np.array(stored["Syx"]), rtol=0, atol=1e-12 * scale)
-            and np.allclose(data.U[:, :m], np.array(stored["U"])[:, :m], rtol=0, atol=1e-8)
-            and np.allclose(data.V[:, :m], np.array(stored["V"])[:, :m], rtol=0, atol=1e-8)):
+    if not catalog.matches(layered(params["widths"]), data, rebuilt=True):
         raise ValueError(f"{where}: its data cannot be rebuilt from its manifest (seed or moments)")
     return data
 

@@ -343,15 +343,6 @@ def nearest_critical_point(flow: GradientFlow, theta, tol: Tolerances | None = N
 
 
 def point_record(cp: CriticalPoint) -> dict:
-    """A JSON-ready record of a critical point (the fields a catalog record holds, plus ``ambiguous`` and ``mixed``)."""
-    stratum = cp.stratum
-    return {
-        "learned": list(cp.learned), "critical_value": cp.critical_value, "loss": cp.loss, "kind": cp.kind,
-        "hessian": cp.hessian.as_dict(), "horizontal_hessian": cp.horizontal_hessian.as_dict(),
-        "orbit_dim": cp.orbit_dim, "stabilizer_dim": cp.stabilizer_dim, "layer_ranks": cp.layer_ranks,
-        "escape_order": cp.escape_order, "grad_norm": cp.grad_norm, "stratum": cp.label,
-        "pieces": None if stratum is None else [[p.a, p.b, p.source, p.target] for p in stratum.pieces],
-        "tightened": cp.tightened if cp.kind != "global_minimum" else None,
-        "escape": None if cp.escape is None else {k: v for k, v in cp.escape.items() if k != "direction"},
-        "ambiguous": cp.ambiguous, "mixed": cp.mixed,
-    }
+    """The JSON-ready record of a critical point on its own: :meth:`CriticalPoint.to_record` (the catalog's
+    fields, plus ``ambiguous`` and ``mixed``)."""
+    return cp.to_record()

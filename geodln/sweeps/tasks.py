@@ -101,11 +101,12 @@ def _visits(traj: Trajectory, n: int) -> dict:
     visits = itinerary(traj)
     rows = _visits_padding(n)
     for i, v in enumerate(visits[:n]):
-        rows["visit_learned"][i] = ",".join(str(k) for k in v.learned)
-        rows["visit_kind"][i] = v.kind
-        rows["visit_value"][i] = v.value
-        rows["visit_escape_order"][i] = np.nan if v.escape_order is None else v.escape_order
-        rows["visit_enter"][i], rows["visit_exit"][i] = v.t_enter, v.t_exit
+        rec = v.to_record()
+        rows["visit_learned"][i] = ",".join(str(k) for k in rec["learned"])
+        rows["visit_kind"][i] = rec["kind"]
+        rows["visit_value"][i] = rec["critical_value"]
+        rows["visit_escape_order"][i] = np.nan if rec["escape_order"] is None else rec["escape_order"]
+        rows["visit_enter"][i], rows["visit_exit"][i] = rec["t_enter"], rec["t_exit"]
     rows["n_visits"] = len(visits)
     return rows
 
