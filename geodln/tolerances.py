@@ -6,7 +6,9 @@ catalogs record the one they were made with (``dataclasses.asdict``), so a
 manifest cannot drift from the code. Thresholds on gradients and Hessians are
 relative to the data's own scale (:meth:`Tolerances.gradient_scale`,
 :meth:`Tolerances.hessian_scale`), so that results do not change when the
-data are scaled.
+data are scaled. The checks that decide with them are methods too
+(:meth:`Tolerances.is_critical`, :meth:`Tolerances.at_level`), so every site
+decides criticality the same way.
 """
 
 from __future__ import annotations
@@ -141,6 +143,49 @@ class Tolerances:
     def hessian_scale(data, depth: int) -> float:
         """``s_1^(2 - 2/h)``: the size of a Hessian entry of a depth-``h`` network at a critical point."""
         return float(data.s[0]) ** (2 - 2 / depth)
+
+    def is_critical(self, grad_norm: float, data, fraction: float = 1.0) -> bool:
+        """Whether a gradient is zero at this tolerance: ``||dL/dtheta|| <= fraction * gradient * s_1^2``.
+
+        Parameters
+        ----------
+        grad_norm : float
+            ``||dL/dtheta||`` at the point.
+        data : Data
+            Sets the scale ``s_1^2`` (:meth:`gradient_scale`).
+        fraction : float
+            A stricter test, for a search that must land inside the tolerance
+            with room to spare (1: the criticality test itself).
+
+        Examples
+        --------
+        >>> from geodln import Data
+        >>> data = Data.from_spectrum([2.0, 1.0], 2, 2, seed=0)
+        >>> Tolerances().is_critical(3e-9, data), Tolerances().is_critical(5e-9, data)
+        (True, False)
+        """
+        return grad_norm <= fraction * self.gradient * self.gradient_scale(data)
+
+    def at_level(self, loss: float, level: float, data) -> bool:
+        """Whether a loss is at a critical value: ``|L - level| <= loss * s_1^2``.
+
+        Parameters
+        ----------
+        loss : float
+            ``L`` measured at the point.
+        level : float
+            The critical value it should have, e.g. ``L_J``.
+        data : Data
+            Sets the scale ``s_1^2`` (:meth:`gradient_scale`).
+
+        Examples
+        --------
+        >>> from geodln import Data
+        >>> data = Data.from_spectrum([2.0, 1.0], 2, 2, seed=0)
+        >>> Tolerances().at_level(0.5 + 1e-9, 0.5, data), Tolerances().at_level(0.5 + 1e-8, 0.5, data)
+        (True, False)
+        """
+        return abs(loss - level) <= self.loss * self.gradient_scale(data)
 
 
 DEFAULT_TOLERANCES = Tolerances()

@@ -16,7 +16,7 @@ from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
 from geodln import Data, GradientFlow, init, layered
-from geodln.dynamics.init import aligned_mode_curve, saxe_logistic
+from geodln.dynamics.closed_forms import aligned_mode_curve, saxe_logistic
 
 ODE_TOL = dict(rtol=1e-12, atol=1e-14)
 

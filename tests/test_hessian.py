@@ -5,7 +5,7 @@ import pytest
 
 import geodln
 from geodln.dynamics.hessian import hessian, hessian_vector_product, inertia, lanczos_extremes
-from geodln.dynamics.hessian_product import HessianOperator
+from geodln.dynamics.hessian import HessianOperator
 from conftest import data_for
 from taylor import remainder_slope
 

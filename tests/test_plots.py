@@ -18,7 +18,7 @@ from geodln import Data, GradientFlow, init, layered, skip_connections, sparse_l
 from geodln import plots
 from geodln.catalog.store import build_catalog
 from geodln.cli.main import main
-from geodln.dynamics.init import aligned_mode_curve
+from geodln.dynamics.closed_forms import aligned_mode_curve, scalar_escape_time
 from geodln.plots import gallery
 from geodln.landscape.saddles import itinerary
 
@@ -240,7 +240,7 @@ def test_gallery_escape_law_is_the_scalar_ode():
         flow = scalar_flow(h)
         eps = 1e-3
         measured = escape_time(flow, np.zeros(h), np.ones(h), eps)
-        assert gallery._escape_law(h, 1.0, eps) == pytest.approx(measured, rel=rtol)
+        assert scalar_escape_time(h, 1.0, eps) == pytest.approx(measured, rel=rtol)
 
 
 def test_plot_fiber_colour_bar_sits_under_its_panel():

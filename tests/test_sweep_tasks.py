@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from geodln.errors import GeodlnError
-from geodln.sweeps.tasks import TASKS, descent_point, flow_point, half_learning_time
+from geodln.dynamics.closed_forms import half_learning_time
+from geodln.sweeps.tasks import TASKS, descent_point, flow_point
 
 POINT = {"max_modes": 3, "max_visits": 5}
 

@@ -60,7 +60,18 @@ CSV_FIELDS = ("id", "learned", "n_learned", "critical_value", "kind", "hess_nega
               "grad_norm", "stratum")
 POINTS, SPECTRA, SIMILARITIES = "arrays/points.npz", "arrays/hessian_spectra.npz", "arrays/similarities.npz"
 DIRECTIONS = "arrays/directions.npz"
+ARRAYS = {"point": POINTS, "spectrum": SPECTRA, "similarity": SIMILARITIES}  # a record's field -> the file of that array
 RETIRED_TOLERANCES = ("n_checks",)  # thresholds of catalogs made by older versions that no longer exist
+MATCH_ATOL = 1e-9
+"""A catalog is of the user's data when its ``Syx`` and ``Sxx`` equal the data's to this, absolutely:
+the data of a seed or a file are the same numbers again, written to JSON and read back exactly, so this
+only forgives the rounding of moments computed in another order (and refuses any other data)."""
+REBUILT_RTOL = 1e-12
+"""Data rebuilt from a catalog's own manifest (its seed, or its stored moments) must reproduce its
+``Syx`` to rounding: ``|dSyx| <= REBUILT_RTOL * max(1, max |Syx|)``."""
+FRAME_ATOL = 1e-8
+"""... and its mode frames ``U``, ``V`` (unit vectors, in which escape paths and directions are written) to
+this: an SVD of the same matrix gives them to ~1e-15, a repeated or near-repeated value would not."""
 
 
 @dataclass
@@ -197,6 +208,54 @@ class Catalog:
             return self.path / name
         return npz_bytes(store)
 
+    def matches(self, top, data, rebuilt: bool = False) -> bool:
+        """Whether the catalog is of this network and these data: the package's one catalog matcher.
+
+        Parameters
+        ----------
+        top : Topology
+            Its widths must be the catalog's.
+        data : Data
+            The user's data: ``Syx`` and ``Sxx`` equal to the manifest's within
+            :data:`MATCH_ATOL`. With ``rebuilt``, data rebuilt from the
+            manifest itself: ``Syx`` within :data:`REBUILT_RTOL` (relative)
+            and the frames ``U``, ``V`` of the catalog's modes within
+            :data:`FRAME_ATOL`, since its directions are written in them.
+        rebuilt : bool
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> cat = build_catalog([2, 2, 2], [3.0, 1.0])
+        >>> data = Data.from_spectrum([3.0, 1.0], 2, 2, seed=0)
+        >>> cat.matches(layered([2, 2, 2]), data), cat.matches(layered([2, 3, 2]), data)
+        (True, False)
+        """
+        params, stored = self.manifest["parameters"], self.manifest["data"]
+        if list(params["widths"]) != list(top.widths):
+            return False
+        if not rebuilt:
+            return all(np.allclose(np.asarray(stored[key]), getattr(data, key), rtol=0, atol=MATCH_ATOL)
+                       for key in ("Syx", "Sxx"))
+        m = len(params["spectrum"])
+        scale = max(1.0, float(np.abs(data.Syx).max()))
+        return bool(np.allclose(data.Syx, np.array(stored["Syx"]), rtol=0, atol=REBUILT_RTOL * scale)
+                    and all(np.allclose(getattr(data, key)[:, :m], np.array(stored[key])[:, :m], rtol=0, atol=FRAME_ATOL)
+                            for key in ("U", "V")))
+
+    def record_for(self, label: str) -> dict | None:
+        """The record of the stratum labelled ``label`` (e.g. ``"J={1}"``), or None when the catalog has none.
+
+        Examples
+        --------
+        >>> build_catalog([2, 2, 2], [3.0, 1.0]).record_for("J={1,2}")["kind"]
+        'global_minimum'
+        """
+        return next((rec for rec in self.records if rec.get("stratum") == label), None)
+
     def by_id(self, record_id: str) -> dict:
         for rec in self.records:
             if rec["id"] == record_id:
@@ -332,31 +391,6 @@ def _existing_catalog(out: Path) -> dict | None:
     return manifest if manifest is not None and isinstance(manifest["checksums"], dict) else None
 
 
-def _record(cp: CriticalPoint, rid: str) -> dict:
-    st = cp.stratum
-    return {
-        "id": rid,
-        "learned": cp.learned,
-        "critical_value": cp.critical_value,
-        "kind": cp.kind,
-        "hessian": cp.hessian.as_dict(),
-        "horizontal_hessian": cp.horizontal_hessian.as_dict(),
-        "orbit_dim": cp.orbit_dim,
-        "stabilizer_dim": cp.stabilizer_dim,
-        "layer_ranks": cp.layer_ranks,
-        "escape_order": cp.escape_order,
-        "grad_norm": cp.grad_norm,
-        "point": {"file": POINTS, "key": rid},
-        "spectrum": {"file": SPECTRA, "key": rid},
-        "similarity": {"file": SIMILARITIES, "key": rid},
-        "stratum": st.label,
-        "pieces": [[p.a, p.b, p.source, p.target] for p in st.pieces],
-        "loss": cp.loss,
-        "tightened": cp.tightened if cp.kind != "global_minimum" else None,
-        "escape": cp.escape,
-    }
-
-
 def _write_csv(f, records) -> None:
     writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
     writer.writeheader()
@@ -465,7 +499,7 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
             cp = analyze_stratum(stratum, data, seed=rng, tolerances=tolerances)
             if user is not None:
                 cp = _in_user_coordinates(cp, user, tolerances)
-            records.append(_record(cp, rid))
+            records.append(cp.to_record(rid, ARRAYS))
             stores[POINTS][rid] = top.adjacency(cp.theta)
             stores[SPECTRA][rid] = cp.eigenvalues
             stores[SIMILARITIES][rid] = cp.similarity
@@ -514,9 +548,8 @@ def _in_user_coordinates(cp: CriticalPoint, user: Data, tol: Tolerances) -> Crit
     theta = top.pack(to_user_coordinates(top, user, top.adjacency(cp.theta)))
     grad_norm = float(np.linalg.norm(flow.rhs(theta)))
     value, loss = user.critical_value(cp.learned), flow.loss(theta)
-    scale = tol.gradient_scale(user)
     label = cp.stratum.label
-    if grad_norm > tol.gradient * scale or abs(loss - value) > tol.loss * scale:
+    if not (tol.is_critical(grad_norm, user) and tol.at_level(loss, value, user)):
         raise ClassificationError(f"{label}: in the user's coordinates |grad| = {grad_norm:.2e}, loss {loss} vs L_J = {value}")
     lam, full, hor, _ = curvature(flow, theta, tol)
     if (full.negative, full.zero, full.positive, hor.negative, hor.zero, hor.positive) != (

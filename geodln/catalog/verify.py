@@ -11,7 +11,6 @@ checkpoint folder as soon as it is known, so an interrupted run resumes.
 from __future__ import annotations
 
 import json
-import sys
 import time
 import zipfile
 from dataclasses import asdict, dataclass
@@ -26,7 +25,7 @@ from ..dynamics.flow import GradientFlow
 from ..io.progress import Progress, pace
 from ..landscape.saddles import certify_directions, local_manifolds
 from ..landscape.strata import Piece, Stratum
-from ..io.parallel import check_workers, has_client, on_dask
+from ..io.parallel import LazyCalls, check_workers, run
 from ..tolerances import Tolerances
 from ..network.topology import layered
 
@@ -166,15 +165,10 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
             _save(checkpoint / f"{rec['id']}.npz", catalog.point(rec), tol_text, fields, arrays)
         bar.update(len(outcomes), pace(len(outcomes) - n_resumed, len(todo), start, "saddles") + resumed)
 
-    active = workers is None and "distributed" in sys.modules and has_client()  # a client only exists once imported
-    if client is None and not active and (workers is None or workers == 1):
-        for i in todo:
-            finish(i, _saddle_fields(flow, *job(i), len(spectrum), tol))
-    else:  # batches of saddles: one Dask task per saddle (milliseconds each) spends more on messages than on work
-        size = min(_MAX_BATCH, max(1, -(-len(todo) // _BATCHES)))
-        batches = {tuple(todo[k:k + size]): (_verify_batch, flow, [job(i) for i in todo[k:k + size]],
-                                               len(spectrum), tol) for k in range(0, len(todo), size)}
-        on_dask(batches, lambda key, results: [finish(i, r) for i, r in zip(key, results)], client, workers)
+    # on Dask in batches of saddles: one task per saddle (milliseconds each) spends more on messages than on work
+    size = min(_MAX_BATCH, max(1, -(-len(todo) // _BATCHES)))
+    run(LazyCalls(todo, lambda i: (_saddle_fields, flow, *job(i), len(spectrum), tol)), finish, client, workers,
+        cluster_by_default=False, batch=size)
     directions = {} if spill is None else NpzSpill(Path(spill) / Path(DIRECTIONS).name)
     filled = [] if spill is None else JsonlSpill(Path(spill) / _RECORDS_WITH_SADDLES)
     saddle_of = {j: i for i, j in enumerate(where)}
@@ -213,18 +207,9 @@ def _catalog_data(catalog: Catalog) -> Data:
                          "rebuild it with `geodln catalog --data` to verify its saddles")
     else:
         data = Data.from_moments(*(np.array(stored[key], dtype=float) for key in ("Sxx", "Syx", "Syy")))
-    m = len(params["spectrum"])
-    scale = max(1.0, float(np.abs(data.Syx).max()))
-    if not (np.allclose(data.Syx, np.array(stored["Syx"]), rtol=0, atol=1e-12 * scale)
-            and np.allclose(data.U[:, :m], np.array(stored["U"])[:, :m], rtol=0, atol=1e-8)
-            and np.allclose(data.V[:, :m], np.array(stored["V"])[:, :m], rtol=0, atol=1e-8)):
+    if not catalog.matches(layered(params["widths"]), data, rebuilt=True):
         raise ValueError(f"{where}: its data cannot be rebuilt from its manifest (seed or moments)")
     return data
-
-
-def _verify_batch(flow: GradientFlow, jobs: list, n_modes: int, tol: Tolerances) -> list:
-    """:func:`_saddle_fields` of several saddles ``(record, point, similarity)``: one Dask task."""
-    return [_saddle_fields(flow, *job, n_modes, tol) for job in jobs]
 
 
 def _saddle_fields(flow: GradientFlow, rec: dict, point, similarity, n_modes: int, tol: Tolerances):

@@ -40,22 +40,21 @@ def run(args, argv) -> int:
     """Classify the weights; print the record (as JSON with ``--json``)."""
     from ..catalog.store import Catalog
     from ..io.weights import read_weights
-    from ..landscape.points import nearest_critical_point, point_record
+    from ..landscape.points import nearest_critical_point
 
     weights = read_weights(args.weights)
     top = weights.top
     data = load_data(args, top)
     if args.catalog is not None:
         catalog = Catalog.load(args.catalog)
-        data_ = catalog.manifest["data"]
-        if list(catalog.manifest["parameters"]["widths"]) != list(top.widths) or not (
-                np.allclose(np.asarray(data_["Syx"]), data.Syx, atol=1e-9) and np.allclose(np.asarray(data_["Sxx"]), data.Sxx, atol=1e-9)):
+        if not catalog.matches(top, data):
             raise ValueError(f"{args.catalog} is a catalog of another network or other data than {args.weights}")
     near = nearest_critical_point(GradientFlow(top, data), weights.theta)
     cp = near.point
-    record = point_record(cp) | {"distance": near.distance, "grad_norm_given": near.grad_norm, "weights": weights.source}
+    record = cp.to_record() | {"distance": near.distance, "grad_norm_given": near.grad_norm, "weights": weights.source}
     if args.catalog is not None:
-        record["record_id"] = next((r["id"] for r in catalog.records if r.get("stratum") == cp.label), None)
+        match = catalog.record_for(cp.label)
+        record["record_id"] = None if match is None else match["id"]
     if args.json:
         print(json.dumps(record, default=json_default, indent=2))
         return 0

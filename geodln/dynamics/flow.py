@@ -395,7 +395,7 @@ class GradientFlow:
             tell = None if progress is None else progress.update
             # With weight decay the balances decay (e^{-2 lambda t} C(0)): holding them at C(0) would be wrong.
             keep = None if self.weight_decay else Conservation(self.top, theta0)
-            from .hessian_product import flow_jacobian_product  # the exact Jacobian -H, applied to vectors
+            from .hessian import flow_jacobian_product  # the exact Jacobian -H, applied to vectors
             return solve_auto(self.rhs, theta0, t_span, t_eval=t_eval, rtol=rtol, atol=atol, loss=self.loss, conservation=keep,
                               stop=stop, progress=tell, events=events, jvp=flow_jacobian_product(self))
         from scipy.integrate import solve_ivp  # on first use: scipy.integrate costs ~0.5 s at import

@@ -27,9 +27,10 @@ per-layer diagonal scalings ``w_i`` in ``R^r``:
 and ``C_i = F_i diag(w_i^2 - w_{i+1}^2) F_i^T``: the chain is balanced iff
 ``|w_i| = |w_{i+1}|`` for every hidden layer.
 
-Beside them, the closed forms of an aligned start's mode strengths (Saxe,
-McClelland, Ganguli 2014): :func:`saxe_logistic` (depth 2) and
-:func:`aligned_mode_curve` (any depth).
+The closed forms of an aligned start's mode strengths (Saxe, McClelland,
+Ganguli 2014), :func:`saxe_logistic` (depth 2) and :func:`aligned_mode_curve`
+(any depth), live in :mod:`geodln.dynamics.closed_forms` and are named here
+too (``geodln.init.aligned_mode_curve``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import numpy as np
 from .. import symmetry
 from ..network.data import Data, random_orthogonal
 from ..network.topology import Topology
+from .closed_forms import aligned_mode_curve, saxe_logistic  # public here too: geodln.init.aligned_mode_curve
 
 __all__ = [
     "small",
@@ -469,92 +471,6 @@ def decoupled(top: Topology, data: Data, layer_strengths, seed=None) -> np.ndarr
         )
     _check_modes(top, w.shape[1], "layer_strengths")
     return _chain(top, data.U[:, : w.shape[1]], data.V[:, : w.shape[1]], w, np.random.default_rng(seed))
-
-
-# ------------------------------------------------ closed forms of aligned starts
-def saxe_logistic(s: float, u0: float, t):
-    """The strength ``u(t)`` of one mode of an aligned depth-2 start: the logistic curve.
-
-    For whitened data each mode of an :func:`aligned` start of depth ``h = 2``
-    obeys ``du/dt = 2 u (s - u)`` (Saxe et al. 2014), solved by
-
-        u(t) = s e^{2st} / (e^{2st} - 1 + s/u0) = s / (1 + (s/u0 - 1) e^{-2st}),
-
-    evaluated in the second form, which does not overflow for large ``t``.
-
-    Parameters
-    ----------
-    s : float
-        The mode's singular value, > 0.
-    u0 : float
-        Initial strength ``u(0)``, > 0 (above ``s`` the curve falls to ``s``).
-    t : float or array-like, shape=[...]
-        Times.
-
-    Returns
-    -------
-    u : ndarray, shape=[...] (the shape of ``t``)
-
-    Examples
-    --------
-    >>> float(saxe_logistic(2.0, 0.01, 0.0)), float(saxe_logistic(2.0, 0.01, 50.0))
-    (0.01, 2.0)
-    """
-    s, u0 = float(s), float(u0)
-    if not (s > 0 and u0 > 0):
-        raise ValueError(f"need s > 0 and u0 > 0, got s = {s}, u0 = {u0}")
-    t = np.asarray(t, dtype=float)
-    return s / (1.0 + (s / u0 - 1.0) * np.exp(-2.0 * s * t))
-
-
-def aligned_mode_curve(s: float, u0: float, depth: int, n: int = 300, top: float = 0.9995):
-    """The closed-form strength of one mode of an aligned (balanced, spectral) start.
-
-    ``du/dt = h u^(2-2/h) (s - u)`` (Saxe et al. 2014) is solved for the time
-    as a function of the strength: with ``u = x^h``,
-
-        t(u) = int_{u0^(1/h)}^{u^(1/h)} dx / (x^(h-1) (s - x^h)),
-
-    which is ``log(u (s - u0) / (u0 (s - u))) / (2 s)`` for ``h = 2`` (the
-    inverse of :func:`saxe_logistic`) and a quadrature otherwise (independent
-    of any ODE solver).
-
-    Parameters
-    ----------
-    s : float
-        The mode's singular value, > 0.
-    u0 : float
-        Initial strength, ``0 < u0 < s``.
-    depth : int
-        ``h >= 1``.
-    n : int
-        Number of points of the curve.
-    top : float
-        The curve stops at ``u = top * s``.
-
-    Returns
-    -------
-    t, u : ndarray, shape=[n] each
-
-    Examples
-    --------
-    >>> t, u = aligned_mode_curve(2.0, 0.01, 2, n=5)
-    >>> bool(np.allclose(saxe_logistic(2.0, 0.01, t), u, rtol=1e-12))
-    True
-    """
-    if not 0 < u0 < s:
-        raise ValueError(f"need 0 < u0 < s, got u0 = {u0}, s = {s}")
-    h = int(depth)
-    u = u0 + (top * s - u0) * (1 - np.cos(np.linspace(0, np.pi, n))) / 2
-    u = np.concatenate([[u0], np.geomspace(u0, top * s, n)[1:]]) if u0 < 1e-2 * s else u
-    if h == 2:
-        return np.log(u * (s - u0) / (u0 * (s - u))) / (2 * s), u
-    x = u ** (1.0 / h)
-    from scipy.integrate import quad  # on first use, keeping `import geodln` fast
-
-    pieces = [quad(lambda y: 1.0 / (y ** (h - 1) * (s - y**h)), a, b, epsabs=0, epsrel=1e-12)[0]
-              for a, b in zip(x[:-1], x[1:])]
-    return np.concatenate([[0.0], np.cumsum(pieces)]), u
 
 
 _BY_NAME = {f.__name__: f for f in (small, orthogonal, balanced, delta_balanced, aligned, decoupled)}

@@ -8,7 +8,7 @@ Jacobian ``J = -H``. Two ways to get them, behind one call
 
 - :class:`EigenPhi`: ``J = -Q diag(lam) Q^T`` known densely (small networks);
 - :class:`LanczosPhi`: only products ``J u``, exact
-  (:class:`geodln.dynamics.hessian_product.HessianOperator`, what the flow hands the
+  (:class:`geodln.dynamics.hessian.HessianOperator`, what the flow hands the
   integrator) or central differences of ``f``.
   Lanczos builds an orthonormal basis ``V_m`` of the Krylov space
   ``span{v, Jv, ..., J^{m-1} v}`` with ``V_m^T J V_m = T_m`` tridiagonal, and

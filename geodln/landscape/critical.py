@@ -42,6 +42,11 @@ __all__ = ["KINDS", "classify", "Curvature", "curvature", "stratum_kind", "point
            "path_direction", "loss_order", "CriticalTrace", "trace_critical_set"]
 
 KINDS = ("global_minimum", "strict_saddle", "nonstrict_saddle")
+# the fields a catalog record leads with (its schema's FIELDS, in the order of the shipped catalogs),
+# before the references to its arrays and the fields of the stratum and the measurements
+_CATALOG_HEAD = ("learned", "critical_value", "kind", "hessian", "horizontal_hessian", "orbit_dim", "stabilizer_dim",
+                 "layer_ranks", "escape_order", "grad_norm")
+_CATALOG_TAIL = ("stratum", "pieces", "loss", "tightened", "escape")
 
 
 @dataclass
@@ -115,6 +120,47 @@ class CriticalPoint:
         if self.stratum is not None:
             return self.stratum.label
         return "J={" + ",".join(map(str, self.learned)) + "} (mixed)"
+
+    def to_record(self, rid: str | None = None, arrays: dict | None = None) -> dict:
+        """The point as a JSON-ready record: the package's one record builder.
+
+        Parameters
+        ----------
+        rid : str, optional
+            The id of a catalog record (:func:`geodln.build_catalog`): then the
+            catalog's record, led by ``id`` and the schema's fields. Without
+            it, the record of a point on its own (what ``geodln classify
+            --json`` prints): the measured loss beside ``L_J``, and the
+            reading's ``ambiguous`` and ``mixed`` at the end.
+        arrays : dict, optional
+            With ``rid``: ``{field: file}``, the array files holding this
+            point's arrays under the key ``rid`` (e.g. ``{"point":
+            "arrays/points.npz"}``), recorded as ``{"file", "key"}`` references.
+
+        Returns
+        -------
+        dict
+            ``learned``, ``critical_value``, ``loss``, ``kind``, ``hessian`` and
+            ``horizontal_hessian`` (:meth:`Inertia.as_dict`), ``orbit_dim``,
+            ``stabilizer_dim``, ``layer_ranks``, ``escape_order``, ``grad_norm``,
+            ``stratum`` (the label), ``pieces`` (``[a, b, source, target]``,
+            None without a stratum), ``tightened`` (None at a global minimum)
+            and ``escape`` (without its direction array).
+        """
+        fields = {
+            "learned": list(self.learned), "critical_value": self.critical_value, "loss": self.loss, "kind": self.kind,
+            "hessian": self.hessian.as_dict(), "horizontal_hessian": self.horizontal_hessian.as_dict(),
+            "orbit_dim": self.orbit_dim, "stabilizer_dim": self.stabilizer_dim, "layer_ranks": self.layer_ranks,
+            "escape_order": self.escape_order, "grad_norm": self.grad_norm, "stratum": self.label,
+            "pieces": None if self.stratum is None else [[p.a, p.b, p.source, p.target] for p in self.stratum.pieces],
+            "tightened": self.tightened if self.kind != "global_minimum" else None,
+            "escape": None if self.escape is None else {k: v for k, v in self.escape.items() if k != "direction"},
+        }
+        if rid is None:
+            return fields | {"ambiguous": self.ambiguous, "mixed": self.mixed}
+        return ({"id": rid} | {k: fields[k] for k in _CATALOG_HEAD}
+                | {name: {"file": file, "key": rid} for name, file in (arrays or {}).items()}
+                | {k: fields[k] for k in _CATALOG_TAIL})
 
 
 def classify(learned, n_modes: int, r_max: int, tightened: bool) -> str:
@@ -287,10 +333,9 @@ def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0
     flow = GradientFlow(top, data)
     S = symmetry.random_group_element(top, rng, "GL", spread)
     theta = top.pack(symmetry.act(top, S, stratum.canonical_adjacency(top, data, rng)))
-    scale = tol.gradient_scale(data)
     grad_norm = float(np.linalg.norm(flow.rhs(theta)))
     value, loss = data.critical_value(stratum.learned), flow.loss(theta)
-    if grad_norm > tol.gradient * scale or abs(loss - value) > tol.loss * scale:
+    if not (tol.is_critical(grad_norm, data) and tol.at_level(loss, value, data)):
         raise ClassificationError(f"{stratum.label}: representative has |grad| = {grad_norm:.2e}, loss {loss} vs L_J = {value}")
     lam, full, hor, orbit = curvature(flow, theta, tol)
     kind = stratum_kind(stratum)

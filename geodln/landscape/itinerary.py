@@ -82,6 +82,20 @@ class Visit:
     record_id: str | None = None
     point: CriticalPoint | None = field(default=None, repr=False)
 
+    def to_record(self) -> dict:
+        """The visit as a JSON-ready record (an entry of ``geodln flow``'s ``itinerary``).
+
+        Returns
+        -------
+        dict
+            ``learned`` (list), ``critical_value`` (``L_J``), ``height``, ``kind``,
+            ``t_enter``, ``t_exit``, ``escape_order``, ``stratum``, ``distance``,
+            ``t_slowest``.
+        """
+        return {"learned": list(self.learned), "critical_value": self.value, "height": self.height, "kind": self.kind,
+                "t_enter": self.t_enter, "t_exit": self.t_exit, "escape_order": self.escape_order,
+                "stratum": self.stratum, "distance": self.distance, "t_slowest": self.t_slowest}
+
 
 def itinerary(traj: Trajectory, catalog=None, tolerances: Tolerances = DEFAULT_TOLERANCES) -> list[Visit]:
     """The saddle-to-saddle itinerary of a trajectory of the flow (quadratic loss).
@@ -175,12 +189,7 @@ def _visit(flow, J, theta, t_slow, enter, leave, catalog, tol) -> Visit:
 
 def _record_id(catalog, flow, cp: CriticalPoint) -> str | None:
     """The id of the catalog record with the same stratum, if the catalog is of the same network and data."""
-    if catalog is None or cp.stratum is None:
+    if catalog is None or cp.stratum is None or not catalog.matches(flow.top, flow.data):
         return None
-    manifest = catalog.manifest
-    same = (list(manifest["parameters"]["widths"]) == list(flow.top.widths)
-            and np.allclose(np.asarray(manifest["data"]["Syx"]), flow.data.Syx, rtol=0, atol=1e-9)
-            and np.allclose(np.asarray(manifest["data"]["Sxx"]), flow.data.Sxx, rtol=0, atol=1e-9))
-    if not same:
-        return None
-    return next((r["id"] for r in catalog.records if r.get("stratum") == cp.label), None)
+    record = catalog.record_for(cp.label)
+    return None if record is None else record["id"]

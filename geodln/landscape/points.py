@@ -33,8 +33,12 @@ from .readout import read_stratum
 from ..symmetry import algebra_dim, range_basis
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 
-__all__ = ["analyze_point", "nearest_critical_point", "NearestCritical", "point_record", "frame_link",
+__all__ = ["analyze_point", "nearest_critical_point", "NearestCritical", "frame_link",
            "nearest_learned"]
+
+NEWTON_MARGIN = 1e-2
+"""Newton within the stratum stops at this fraction of the criticality tolerance: the point it lands
+on is then critical with room to spare, whatever rounding the analysis adds on top of it."""
 
 
 def _check(flow: GradientFlow, theta) -> np.ndarray:
@@ -150,15 +154,14 @@ def analyze_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> C
     tol = DEFAULT_TOLERANCES if tol is None else tol
     theta = _check(flow, theta)
     top, data = flow.top, flow.data
-    scale = tol.gradient_scale(data)
     grad = float(np.linalg.norm(flow.rhs(theta)))
-    if grad > tol.gradient * scale:
+    if not tol.is_critical(grad, data):
         raise _not_critical(flow, theta, f"||grad|| > {tol.gradient:g} s_1^2", grad)
     noise = max(tol.rank_zero, grad / _grad_scale(flow, theta))
     reading = read_stratum(_whitened_layers(flow, theta), data.U, data.s, data.V, data.rank, noise, tol.rank_gap)
     J, stratum = reading.learned, reading.stratum
     value, loss = data.critical_value(J), flow.loss(theta)
-    if abs(loss - value) > tol.loss * scale:
+    if not tol.at_level(loss, value, data):
         raise _not_critical(flow, theta, f"the loss is not the critical value {value:.6g} of J = {set(J) or '{}'}", grad)
     lam, full, hor, orbit = curvature(flow, theta, tol)
     tight = stratum.tightened() if stratum is not None else reading.tightened(data.rank, top.depth)
@@ -273,10 +276,9 @@ def _newton_in_stratum(flow: GradientFlow, theta, tol: Tolerances, iterations: i
     top = flow.top
     ranks = [range_basis(W).shape[1] for W in top.layer_weights(theta)]  # the truncation's ranks, rounding aside
     x = np.asarray(theta, dtype=float)
-    target = 1e-2 * tol.gradient * tol.gradient_scale(flow.data)
     for _ in range(iterations):
         g = flow.gradient(x)
-        if np.linalg.norm(g) <= target:
+        if tol.is_critical(np.linalg.norm(g), flow.data, fraction=NEWTON_MARGIN):
             break
         Ws, bases = zip(*(_fixed_rank(W, r) for W, r in zip(top.layer_weights(x), ranks)))
         x = top.from_layer_weights(Ws)
@@ -331,24 +333,9 @@ def nearest_critical_point(flow: GradientFlow, theta, tol: Tolerances | None = N
     tol = DEFAULT_TOLERANCES if tol is None else tol
     theta = _check(flow, theta)
     grad0 = float(np.linalg.norm(flow.rhs(theta)))
-    if grad0 <= tol.gradient * tol.gradient_scale(flow.data):
+    if tol.is_critical(grad0, flow.data):
         return NearestCritical(analyze_point(flow, theta, tol), 0.0, 0, grad0)
     x, truncated = _truncate(flow, theta, tol.plateau_gap)
     x = _newton_in_stratum(flow, x, tol)
     point = analyze_point(flow, x, tol)
     return NearestCritical(point, float(np.linalg.norm(x - theta)), truncated, grad0)
-
-
-def point_record(cp: CriticalPoint) -> dict:
-    """A JSON-ready record of a critical point (the fields a catalog record holds, plus ``ambiguous`` and ``mixed``)."""
-    stratum = cp.stratum
-    return {
-        "learned": list(cp.learned), "critical_value": cp.critical_value, "loss": cp.loss, "kind": cp.kind,
-        "hessian": cp.hessian.as_dict(), "horizontal_hessian": cp.horizontal_hessian.as_dict(),
-        "orbit_dim": cp.orbit_dim, "stabilizer_dim": cp.stabilizer_dim, "layer_ranks": cp.layer_ranks,
-        "escape_order": cp.escape_order, "grad_norm": cp.grad_norm, "stratum": cp.label,
-        "pieces": None if stratum is None else [[p.a, p.b, p.source, p.target] for p in stratum.pieces],
-        "tightened": cp.tightened if cp.kind != "global_minimum" else None,
-        "escape": None if cp.escape is None else {k: v for k, v in cp.escape.items() if k != "direction"},
-        "ambiguous": cp.ambiguous, "mixed": cp.mixed,
-    }

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from .. import symmetry
+from ..dynamics.closed_forms import chain_time_scale
 from ..dynamics.flow import GradientFlow
 from ..dynamics.hessian import horizontal_hessian, inertia
 from ..errors import NotCriticalError
@@ -49,6 +50,21 @@ from .points import analyze_point, frame_link
 from .strata import EscapePath, Stratum
 from ..symmetry import vertical_basis
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
+
+ESCAPE_T_MAX = 1e7
+""":func:`escape_time`'s default horizon: a chain of order ``m`` leaves after about
+``(eps / sqrt m)^(2-m) / ((m - 2) s)`` (:func:`geodln.dynamics.closed_forms.chain_time_scale`),
+which is 2e6 for ``m = 4``, ``eps = 1e-3``, ``s = 1``: the default covers the escapes the gallery measures."""
+ESCAPE_ATOL = 1e-14
+"""Absolute tolerance of :func:`escape_time`'s integration: the weights start ``eps / sqrt m`` from the
+saddle (down to ~1e-4), and the loss crosses its threshold only after they have grown from there, so
+errors must stay far below the smallest start for the crossing time to be the flow's."""
+ESCAPE_RTOL = 1e-10
+"""Relative tolerance of :func:`escape_time`'s integration: its times are compared with closed forms
+to 1e-4 (figure 08, the tests), far above what this leaves."""
+MOVED = 1e-12
+"""A stable claim is checked on its distance ratio only when the start moved the end-to-end map off
+``W*`` by more than rounding: ``||W0 - W*|| > MOVED * max(1, ||W*||)`` (a ratio of rounding errors says nothing)."""
 
 __all__ = ["Direction", "LocalManifolds", "local_manifolds", "Verification", "verify_direction", "certify_directions",
            "escape_time",
@@ -161,7 +177,7 @@ def local_manifolds(flow: GradientFlow, theta, stratum: Stratum | None = None, s
     link_vector = None
     if stratum is not None and similarity is not None:
         grad = float(np.linalg.norm(flow.rhs(theta)))
-        if grad > tolerances.gradient * tolerances.gradient_scale(flow.data):
+        if not tolerances.is_critical(grad, flow.data):
             raise NotCriticalError(f"local_manifolds needs a critical point: ||grad|| = {grad:.3g}", grad)
 
         def link_vector(k, link):
@@ -176,7 +192,7 @@ def local_manifolds(flow: GradientFlow, theta, stratum: Stratum | None = None, s
                 return frame_link(flow, cp.frames, k, link)
     else:
         grad = float(np.linalg.norm(flow.rhs(theta)))
-        if grad > tolerances.gradient * tolerances.gradient_scale(flow.data):
+        if not tolerances.is_critical(grad, flow.data):
             raise NotCriticalError(f"local_manifolds needs a critical point: ||grad|| = {grad:.3g}", grad)
     lam, vecs = _horizontal_eigen(flow, theta)
     tol = inertia(lam, tolerances.inertia, tolerances.hessian_scale(flow.data, flow.top.depth)).tol
@@ -328,7 +344,7 @@ def verify_direction(flow: GradientFlow, theta, direction: Direction, seed=0,
     W_star, W0 = flow.top.end_to_end(theta), flow.top.end_to_end(x0)
     returned = end is not None and end[2] == 0  # the speed halved before the loss fell
     evidence["return_time"] = end[0] if returned else None
-    if returned and np.linalg.norm(W0 - W_star) > 1e-12 * max(1.0, np.linalg.norm(W_star)):
+    if returned and np.linalg.norm(W0 - W_star) > MOVED * max(1.0, np.linalg.norm(W_star)):
         ratio = float(np.linalg.norm(flow.top.end_to_end(end[1]) - W_star) / np.linalg.norm(W0 - W_star))
         evidence["distance_ratio"] = ratio
         returned = ratio < 1.0
@@ -477,7 +493,7 @@ def _horizon(flow: GradientFlow, direction: Direction, eps: float, tol: Toleranc
     m, k = direction.order, direction.mode
     if direction.eigenvalue is not None or m < 3 or k is None or not flow.data.s[k - 1] > 0:
         return tol.t_max
-    return max(tol.t_max, 2 * (eps / np.sqrt(m)) ** (2 - m) / ((m - 2) * flow.data.s[k - 1]))
+    return max(tol.t_max, 2 * chain_time_scale(eps / np.sqrt(m), m, flow.data.s[k - 1]))
 
 
 def _first_event(flow: GradientFlow, theta0, gs, tol: Tolerances, t_max: float):
@@ -501,7 +517,7 @@ def _first_event(flow: GradientFlow, theta0, gs, tol: Tolerances, t_max: float):
 
 
 def escape_time(flow: GradientFlow, theta, direction, eps: float, drop: float | None = None,
-                t_max: float = 1e7, rtol: float = 1e-10) -> float:
+                t_max: float = ESCAPE_T_MAX, rtol: float = ESCAPE_RTOL) -> float:
     """Time the flow spends near a saddle when started at ``theta + eps d``.
 
     Parameters
@@ -536,7 +552,7 @@ def escape_time(flow: GradientFlow, theta, direction, eps: float, drop: float | 
         return flow.loss(y) - (value - drop)
 
     below.terminal, below.direction = True, -1
-    sol = flow.solve(x0, (0.0, t_max), events=[below], rtol=rtol, atol=1e-14)
+    sol = flow.solve(x0, (0.0, t_max), events=[below], rtol=rtol, atol=ESCAPE_ATOL)
     if not len(sol.t_events[0]):
         raise ValueError(f"the flow from distance eps = {eps:g} did not leave the saddle before t = {t_max:g}")
     return float(sol.t_events[0][0])

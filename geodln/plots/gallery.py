@@ -11,7 +11,8 @@ The itinerary comes from :func:`geodln.itinerary`, escape times from
 escape direction of scalar networks), the balanced point of a fiber from
 :meth:`geodln.geometry.NetworkBundle.balance` (geomstats, imported for that
 figure only), the closed-form mode curves of aligned starts from
-:func:`geodln.init.aligned_mode_curve`.
+:func:`geodln.dynamics.closed_forms.aligned_mode_curve`, the escape laws from
+:func:`geodln.dynamics.closed_forms.scalar_escape_time`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from ..dynamics import init
+from ..dynamics.closed_forms import aligned_mode_curve, scalar_escape_time
 from ..network.data import Data
 from ..io.files import atomic_path, output_lock
 from ..dynamics.flow import DivergenceError, GradientFlow
@@ -111,7 +113,7 @@ def _fig_plateaus(rng):
 def _fig_closed_forms(rng):
     s, u0, depths = [3.0, 2.0, 1.0], 1e-2, (2, 3, 4)
     data = Data.from_spectrum(s, 3, 3, seed=rng)
-    curves = [[init.aligned_mode_curve(sk, u0, h) for sk in s] for h in depths]
+    curves = [[aligned_mode_curve(sk, u0, h) for sk in s] for h in depths]
     t_end = 1.1 * max(t[-1] for mode_curves in curves for t, _ in mode_curves)  # one time axis for all depths
     trajs, titles = [], []
     for h in depths:
@@ -161,23 +163,6 @@ def _fig_hessian(rng):
     return plot_hessian_spectrum(spectra, kinds)
 
 
-def _escape_law(h: int, s: float, eps):
-    """Leading-order escape time of the scalar network of depth ``h`` from ``eps`` along its balanced direction.
-
-    Every weight starts at ``x0 = eps / sqrt(h)`` and follows
-    ``dx/dt = x^(h-1) (s - x^h)`` until the loss halves, at ``x^h = s (1 - 1/sqrt 2)``.
-    Strict (``h = 2``, unstable eigenvalue ``s``): the logistic solution,
-    ``t = log((s/x0^2 - 1) / (s/p* - 1)) / (2 s)``, i.e. ``log(1/eps)/s + c``.
-    Nonstrict (``h >= 3``): the time is dominated by the start,
-    ``t ~ x0^(2-h) / ((h - 2) s)``, i.e. ``~ eps^(2-h)``.
-    """
-    x0 = np.asarray(eps, dtype=float) / np.sqrt(h)
-    if h == 2:
-        p_star = s * (1 - 1 / np.sqrt(2))
-        return np.log((s / x0**2 - 1) / (s / p_star - 1)) / (2 * s)
-    return x0 ** (2 - h) / ((h - 2) * s)
-
-
 def _sweep_depths_2_3(rng):
     """The flow sweep behind figure 12: 3 scales x depths 2 and 3 x 3 seeds, serial (deterministic)."""
     from ..sweeps import sweep  # Dask and xarray on first use
@@ -201,7 +186,7 @@ def _fig_escape(rng):
         net = ",".join(["1"] * (h + 1))
         labels.append(f"{net}: " + ("strict, $m = 2$" if h == 2 else f"nonstrict, $m = {h}$"))
         orders.append(h)
-        laws.append(_escape_law(h, 1.0, eps))
+        laws.append(scalar_escape_time(h, 1.0, eps))
     return plot_escape_times(eps, times, labels, orders, theory=laws)
 
 

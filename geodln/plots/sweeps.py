@@ -16,7 +16,7 @@ follows the law of that saddle:
   ``u ~ eps^2``, so ``T_k = log(1/eps) / s_k + O(1)`` (slope ``1 / s_k``
   against ``log(1/eps)``, the gap being ``s_k``);
 - aligned starts (``init="aligned"``): the closed form of Saxe et al. (2014),
-  :func:`geodln.sweeps.tasks.half_learning_time`.
+  :func:`geodln.dynamics.closed_forms.half_learning_time`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from itertools import product
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
+from ..dynamics.closed_forms import half_learning_time
 from ..landscape.labels import itinerary_strings
-from ..sweeps.tasks import half_learning_time
 from .style import STYLE, new_figure, set_label, styled
 
 __all__ = ["plot_itineraries", "plot_escape_laws"]

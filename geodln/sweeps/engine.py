@@ -14,14 +14,13 @@ on its params and seed, so serial, local-cluster and remote runs agree.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 
 import numpy as np
 
 from ..io.files import output_lock, package_version
 from ..io.progress import Progress
-from ..io.parallel import check_workers, has_client, on_dask
+from ..io.parallel import check_workers, run
 from .grid import Grid, make_grid
 from .store import SweepStore
 
@@ -221,12 +220,7 @@ def _compute(function, points: Grid, results: dict, save, client, workers, progr
     try:
         if not missing:
             return 0
-        if client is None and (workers == 1 or (workers is None and os.cpu_count() == 1 and not has_client())):
-            for index, params, seed in missing:
-                finish(index, run_point(function, params, seed))
-        else:
-            on_dask({index: (run_point, function, params, seed) for index, params, seed in missing}, finish, client,
-                    workers)
+        run({index: (run_point, function, params, seed) for index, params, seed in missing}, finish, client, workers)
     finally:
         bar.close(f"{failed} failed" if failed else "done")
     return len(missing)

@@ -22,7 +22,7 @@ parameters and seed only, wherever it runs.
 The half-learning time of mode ``k`` is the first time the ``k``-th singular
 value of ``W(t)`` reaches ``s_k / 2`` (linear interpolation in ``log t`` on
 the output grid). For an aligned start it has the closed form
-:func:`half_learning_time` (Saxe et al. 2014).
+:func:`geodln.dynamics.closed_forms.half_learning_time` (Saxe et al. 2014).
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ import numpy as np
 from ..network.data import Data
 from ..errors import DivergenceError, GeodlnError
 from ..dynamics.flow import GradientFlow, Trajectory
-from ..dynamics.init import aligned, aligned_mode_curve, small
+from ..dynamics.init import aligned, small
 from ..landscape.itinerary import itinerary
 from ..network.topology import layered
 from .grid import parse_numbers
 
-__all__ = ["flow_point", "descent_point", "half_learning_time", "TASKS"]
+__all__ = ["flow_point", "descent_point", "TASKS"]
 
 
 def _numbers(text, kind, name: str) -> list:
@@ -69,34 +69,6 @@ def _problem(params: dict, seed: int):
     else:
         raise GeodlnError(f"init must be 'small' or 'aligned', got {kind!r}")
     return GradientFlow(top, data), theta0, np.asarray(spectrum)
-
-
-def half_learning_time(s: float, u0: float, depth: int) -> float:
-    """The time an aligned mode takes from strength ``u0`` to ``s / 2``.
-
-    ``du/dt = h u^(2 - 2/h) (s - u)`` (Saxe et al. 2014); for ``h = 2`` it is
-    ``log((s - u0) / u0) / (2 s)``, for ``h >= 3`` about
-    ``u0^(2/h - 1) / ((h - 2) s)`` when ``u0 << s``.
-
-    Parameters
-    ----------
-    s : float
-        The mode's singular value, > 0.
-    u0 : float
-        Initial end-to-end strength, ``0 < u0 < s / 2``.
-    depth : int
-        Number of layers ``h >= 1``.
-
-    Returns
-    -------
-    float
-
-    Examples
-    --------
-    >>> round(half_learning_time(2.0, 0.01, 2), 6) == round(math.log(199) / 4, 6)
-    True
-    """
-    return float(aligned_mode_curve(s, u0, depth, top=0.5)[0][-1])
 
 
 def _half_times(traj: Trajectory, spectrum: np.ndarray, n_modes: int) -> np.ndarray:
@@ -129,11 +101,12 @@ def _visits(traj: Trajectory, n: int) -> dict:
     visits = itinerary(traj)
     rows = _visits_padding(n)
     for i, v in enumerate(visits[:n]):
-        rows["visit_learned"][i] = ",".join(str(k) for k in v.learned)
-        rows["visit_kind"][i] = v.kind
-        rows["visit_value"][i] = v.value
-        rows["visit_escape_order"][i] = np.nan if v.escape_order is None else v.escape_order
-        rows["visit_enter"][i], rows["visit_exit"][i] = v.t_enter, v.t_exit
+        rec = v.to_record()
+        rows["visit_learned"][i] = ",".join(str(k) for k in rec["learned"])
+        rows["visit_kind"][i] = rec["kind"]
+        rows["visit_value"][i] = rec["critical_value"]
+        rows["visit_escape_order"][i] = np.nan if rec["escape_order"] is None else rec["escape_order"]
+        rows["visit_enter"][i], rows["visit_exit"][i] = rec["t_enter"], rec["t_exit"]
     rows["n_visits"] = len(visits)
     return rows
 

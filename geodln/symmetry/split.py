@@ -17,12 +17,18 @@ from .group import algebra_dim, algebra_mask, check_algebra_element
 __all__ = ["range_basis", "bracket", "bracket_adjoint", "vertical_matrix", "vertical_basis", "horizontal_basis",
            "orbit_dim", "stabilizer_dim", "vertical_projection", "horizontal_projection"]
 
+RANK_RTOL = 1e-12
+"""Relative rank threshold of :func:`range_basis`, times the larger dimension: about 4500 ulps (2.2e-16) of
+the largest singular value, the rounding an SVD and the products feeding it leave in directions that are
+exactly zero; a genuine singular value this small relative to the largest would be refused as zero
+(the shipped catalogs' orbit and stabiliser dimensions are counted with it)."""
+
 
 def range_basis(M) -> np.ndarray:
     """An orthonormal basis of the column space of ``M``: the package's one numerical rank rule.
 
-    Singular values below ``max(shape) * 1e-12 * s_max`` count as zero (the
-    rounding level of an SVD).
+    Singular values below ``max(shape) * RANK_RTOL * s_max`` count as zero (the
+    rounding level of an SVD, :data:`RANK_RTOL`).
 
     Parameters
     ----------
@@ -36,7 +42,7 @@ def range_basis(M) -> np.ndarray:
     if M.size == 0:
         return np.zeros((M.shape[0], 0))
     U, sv, _ = np.linalg.svd(M, full_matrices=False)
-    return U[:, sv > max(M.shape) * 1e-12 * sv[0]] if sv[0] > 0 else U[:, :0]
+    return U[:, sv > max(M.shape) * RANK_RTOL * sv[0]] if sv[0] > 0 else U[:, :0]
 
 
 def bracket(top: Topology, Xi, theta) -> np.ndarray:
