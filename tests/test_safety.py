@@ -185,9 +185,7 @@ def _tree(folder):
                                          if p.is_symlink() else None) for p in folder.rglob("*")}
 
 
-@pytest.mark.parametrize("command", [pytest.param("catalog", marks=pytest.mark.xfail(
-    strict=True, reason="the catalog command makes its checkpoint before it checks --out (mended with the CLI split)"))]
-    + sorted(set(WRITERS) - {"catalog"}))
+@pytest.mark.parametrize("command", sorted(WRITERS))
 @pytest.mark.parametrize("kind", ["file", "symlink"])
 def test_a_users_file_at_out_is_refused_and_never_moved(tmp_path, command, kind):
     """--out naming a user's file (or a link to a folder) is refused; the file stays where it is, nothing is

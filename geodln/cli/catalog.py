@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..io.files import output_lock
+from ..io.files import check_output_folder, output_lock
 from ..io.parallel import scheduler_client
 from ..landscape.labels import format_learned
 from ..network.topology import layered
@@ -61,6 +61,7 @@ def run(args, argv) -> int:
         args.spectrum = data.s[: data.rank].tolist()
     if args.count:
         return _count(args)
+    check_output_folder(args.out)  # before anything is made beside it: a refused run leaves nothing
     with output_lock(args.out):
         if (args.out / "manifest.json").is_file() and not args.force:
             return _already_built(args, data)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..dynamics import init as initialisations
 from ..dynamics.flow import DEFAULT_METHOD, GradientFlow
-from ..io.files import json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance, replace_directory
+from ..io.files import check_output_folder, json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance, replace_directory
 from ..io.graphs import read_graph
 from ..landscape.labels import format_learned
 from ..landscape.saddles import itinerary
@@ -86,6 +86,7 @@ def _parameters(args) -> dict:
 def run(args, argv) -> int:
     """Integrate the flow the options describe, unless ``--out`` already holds this very run."""
     out = args.out
+    check_output_folder(out)  # before the integration: a refused run costs nothing and leaves nothing
     with output_lock(out):
         previous = read_provenance(out / "summary.json", "parameters")
         if previous is not None and not args.force:
