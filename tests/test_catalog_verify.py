@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import geodln
+from geodln.catalog.store import Catalog
 from geodln.landscape.critical import analyze_stratum
 from geodln.landscape.saddles import certify_directions, local_manifolds, verify_direction
 from geodln.landscape.strata import Stratum, enumerate_strata
@@ -86,3 +87,26 @@ def test_certificate_and_full_integration_agree_on_a_flipped_claim():
     fast = [c.verified for c in certify_directions(flow, cp.theta, claims)]
     full = [verify_direction(flow, cp.theta, d).verified for d in claims]
     assert fast == full == [True] * (len(claims) // 2) + [False] * (len(claims) // 2)
+
+
+def test_saddles_on_an_already_verified_catalog_writes_nothing(tmp_path):
+    """The README's promise: rerunning with the same options finds the result and does nothing (the
+    shipped catalog was verified by this version); --force verifies again, every direction still verified."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[1] / "catalogs" / "w2-2-2_s2-1"
+    shutil.copytree(shipped, tmp_path / "cat")
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "cat").rglob("*") if p.is_file()}
+    proc = subprocess.run([sys.executable, "-m", "geodln.cli", "saddles", "--catalog", "cat"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "nothing written" in proc.stdout
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "cat").rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cat"]  # no checkpoint, no lock, no temporaries
+    proc = subprocess.run([sys.executable, "-m", "geodln.cli", "saddles", "--catalog", "cat", "--force", "--quiet"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "wrote" in proc.stdout
+    refilled = Catalog.load(tmp_path / "cat")
+    assert refilled.manifest["saddles"]["n_verified"] == refilled.manifest["saddles"]["n_directions"] > 0

@@ -20,7 +20,7 @@ import numpy as np
 
 from .store import DIRECTIONS, POINTS, SCHEMA_VERSION, SIMILARITIES, SPECTRA, Catalog, to_user_coordinates
 from ..network.data import Data
-from ..io.files import JsonlSpill, NpzSpill, json_default, provenance, write_npz
+from ..io.files import JsonlSpill, NpzSpill, json_default, package_version, provenance, write_npz
 from ..dynamics.flow import GradientFlow
 from ..io.progress import Progress, pace
 from ..landscape.saddles import certify_directions, local_manifolds
@@ -29,7 +29,7 @@ from ..io.parallel import LazyCalls, check_workers, run
 from ..tolerances import Tolerances
 from ..network.topology import layered
 
-__all__ = ["fill_saddles", "Checkpoint"]
+__all__ = ["fill_saddles", "verified_already", "Checkpoint"]
 
 _RECORDS_WITH_SADDLES = "records-with-saddles.jsonl"  # the filled records, spilled while they are gathered
 
@@ -80,6 +80,19 @@ class Checkpoint:
 _BATCHES = 64  # saddles are verified on Dask in about this many tasks (load balance) ...
 _MAX_BATCH = 50  # ... of at most this many saddles (measured on 4,4,4,4 with 2 workers: 1 saddle per task 0.74x
 # the serial speed, 10 per task 1.27x, 40 per task 1.53x: per-task messages cost more than a saddle's work)
+
+
+def verified_already(catalog: Catalog) -> bool:
+    """Whether every saddle direction of ``catalog`` was verified, by this version of geodln.
+
+    ``fill_saddles`` verifies with the catalog's own tolerances and seeds, so a
+    catalog it filled with this version holds the result a rerun would give
+    (equal within the tolerances on another machine): rerunning is not needed.
+    """
+    info = catalog.manifest.get("saddles")
+    return (info is not None and catalog.manifest.get("schema_version") == SCHEMA_VERSION
+            and info.get("geodln_version") == package_version("geodln")
+            and info.get("n_verified") == info.get("n_directions"))
 
 
 def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, client=None,
