@@ -36,10 +36,8 @@ SELF_CONTAINED = {"integrate"}
 MAX_FUNCTION_LINES = 80
 # Known debts of the redesign (issue 22), each to be paid and removed from here, never added to.
 KNOWN_DEBT = {
-    ("integrate/conserve", "imports"),  # Conservation reads the balances itself: to become a generic projector
     ("plots/sweeps", "imports"),  # the learnt-set formatter lives in the sweep command
     ("cli/main", "length"),  # the parser of every command in one function: one module per command
-    ("integrate/__init__", "length"),  # solve_auto's loop: a Stepper contract and a switching policy
 }
 
 
@@ -181,5 +179,5 @@ def test_each_idea_has_one_home():
     (the integrator registry), one Haar sign fix (network.data.random_orthogonal)."""
     sources = {"/".join(parts): path.read_text() for path, parts in MODULES}
     assert [name for name, text in sources.items() if "linalg.inv(" in text] == []
-    assert [name for name, text in sources.items() if "solve_ivp(" in text] == ["dynamics/flow"]
+    assert [name for name, text in sources.items() if "solve_ivp(" in text] == ["integrate/methods"]
     assert [name for name, text in sources.items() if "linalg.qr(rng" in text] == ["network/data"]

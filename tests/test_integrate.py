@@ -12,7 +12,8 @@ from scipy.integrate import solve_ivp
 
 import geodln
 from geodln import Data, GradientFlow, init, layered
-from geodln.integrate import Conservation, solve_auto
+from geodln.integrate import Conservation, Status, solve_auto
+from geodln.symmetry import ConservedLevel
 from geodln.integrate.krylov import EigenPhi, LanczosPhi, phi_values
 from geodln.integrate.steppers import exprb43_step, rkc_step
 
@@ -113,7 +114,8 @@ def test_auto_keeps_the_balances_and_lowers_the_loss_on_every_topology(top):
 def test_projection_restores_a_perturbed_level_with_the_same_loss(top):
     """The move along the group orbit puts the balances back and keeps W (so L) exactly."""
     theta0 = init.small(top, 0.7, seed=3)
-    keep = Conservation(top, theta0)
+    level = ConservedLevel(top, theta0)
+    keep = Conservation(level.quantities, level.project, theta0)
     moved = theta0 * (1.0 + 1e-7 * np.random.default_rng(0).standard_normal(theta0.size))
     assert keep.drift(moved) > 1e-9
     back = keep.restore(moved)
@@ -140,7 +142,7 @@ def test_a_diverging_start_is_a_failure():
     with pytest.raises(ValueError, match="overflow|diverged"):  # refused up front, or DivergenceError
         flow.integrate(np.full(top.n_params, 1e120), 1.0)
     sol = flow.solve(np.full(top.n_params, 1e120), (0.0, 1.0))
-    assert not sol.success and sol.diverged
+    assert not sol.success and sol.status is Status.DIVERGED
 
 
 def test_grad_tol_stops_auto_at_a_critical_point():
