@@ -216,7 +216,9 @@ class Stepper:
     name : str
         The key of its accepted steps (``Solution.steps``).
     order : float
-        The order of the error estimate: step sizes scale by ``enorm^(-1/order)``.
+        The order of the method (global error ``O(h^order)``); step sizes scale by ``enorm^(-1/order)``.
+    estimate_order : float
+        The power of ``h`` that its error norm scales with at small ``h``.
     max_growth : float
         The largest factor the step may grow by after an accepted step.
     project_every : int
@@ -231,6 +233,7 @@ class Stepper:
 
     name = ""
     order = 1.0
+    estimate_order = 2.0
     max_growth = 5.0
     project_every = 1
     stability = float("inf")
@@ -262,9 +265,12 @@ class DOP853(Stepper):
     """Dormand-Prince 8(5,3) (:func:`dop853_step`), explicit: stable for ``h rho <= 6.4``."""
 
     name, order, max_growth, project_every, stability = "dop853", 8.0, 10.0, 8, DOP853_STABILITY
+    # Hairer's blend e5^2 / sqrt(e5^2 + 0.01 e3^2) of local estimates O(h^6) and O(h^4) scales like h^8
+    estimate_order = 8.0
+    _work = None  # the stages, shape=[13, n], allocated at the first step
 
     def step(self, y, f0, h, rho):
-        if getattr(self, "_work", None) is None or self._work.shape[1] != y.size:
+        if self._work is None or self._work.shape[1] != y.size:
             self._work = np.empty((13, y.size))
         y_new, f_new, err, _ = dop853_step(self.f, y, f0, h, self._work)
         return Trial(h, y_new, f_new, err)
@@ -285,6 +291,7 @@ class RKC(Stepper):
     """
 
     name, order = "rkc", 2.0
+    estimate_order = 3.0  # the local error of a second-order method (the step control's 1/2 is cautious)
 
     def step(self, y, f0, h, rho):
         s = min(rkc_stages(h, rho), MAX_RKC_STAGES)
@@ -301,14 +308,20 @@ class _Exprb43(Stepper):
     """exprb43 (:func:`exprb43_step`) with the phi products of :meth:`_phi` at the step's start."""
 
     name, order = "exprb43", 4.0
+    estimate_order = 4.0  # the local error of the embedded third-order solution
 
     def __init__(self, f, rtol, atol, jvp=None):
         super().__init__(f, rtol, atol)
         self.jvp = jvp  # jvp(y) -> (u -> J u) exact, or None: differences of f
         self._cost = 0.0
+        self._eigen = self._rho = None
 
     def step(self, y, f0, h, rho):
-        phi, rho_here = self._phi(y, f0, self.atol + self.rtol * np.abs(y))
+        try:
+            phi, rho_here = self._phi(y, f0, self.atol + self.rtol * np.abs(y))
+        except np.linalg.LinAlgError:  # a Jacobian that is not finite: the field overflows near y
+            nan = np.full(y.size, np.nan)
+            return Trial(h, nan, nan, nan)
         try:
             y_new, f_new, err, _ = exprb43_step(self.f, y, f0, h, phi)
         except KrylovLimit:
@@ -330,7 +343,7 @@ class Exprb43Dense(_Exprb43):
     """
 
     def _phi(self, y, f0, scale):
-        if getattr(self, "_eigen", None) is None:
+        if self._eigen is None:
             J = dense_jacobian(self.f, y, f0)[0] if self.jvp is None else _dense(self.jvp(y), y.size)
             lam, Q = np.linalg.eigh(-J)
             self.njev += 1
