@@ -124,6 +124,21 @@ def test_projection_restores_a_perturbed_level_with_the_same_loss(top):
     np.testing.assert_allclose(top.end_to_end(back), top.end_to_end(moved), rtol=1e-13, atol=1e-15)
 
 
+def test_newton_with_the_same_move_reaches_a_level_of_the_moment_map(top):
+    """ConservedLevel.of_moment and newton=True (geometry's to_conserved_level): from a 10% perturbation the
+    moment map is back at C0 on the whole Lie algebra (GL blocks where there are), W unchanged."""
+    from geodln import symmetry
+
+    rng = np.random.default_rng(4)
+    theta0 = rng.standard_normal(top.n_params)
+    C0 = symmetry.moment_map(top, theta0)
+    theta = theta0 + 0.1 * rng.standard_normal(top.n_params)
+    assert np.abs(symmetry.moment_map(top, theta) - C0).max() > 1e-2
+    back = ConservedLevel.of_moment(top, C0).project(theta, newton=True)
+    assert np.abs(symmetry.moment_map(top, back) - C0).max() <= 1e-12 * float(theta @ theta)
+    np.testing.assert_allclose(top.end_to_end(back), top.end_to_end(theta), rtol=1e-12, atol=1e-13)
+
+
 def test_large_scales_and_real_data_finish():
     top = layered([3, 4, 4, 3])
     rng = np.random.default_rng(0)

@@ -25,20 +25,33 @@ from __future__ import annotations
 import numpy as np
 
 from ..network.topology import Topology
-from .moment import layer_balances, node_balances
+from .group import hidden_levels
+from .moment import layer_balances, moment_map, node_balances
 
 __all__ = ["ConservedLevel"]
 
+_TRUST = 0.5  # largest spectral norm of a Newton move's Y (damped Newton keeps I + Y positive definite)
 _SMALL_MOVE = 1e-3  # largest |Y| entry of a move: beyond it the orbit is degenerate here and the state is left alone
 
 
 class ConservedLevel:
-    """The level set of the balances of ``top`` through ``theta0``, and the move back onto it.
+    """A level set of the balances of ``top``, and the move along the group orbit onto it.
 
-    The strongest law of the topology: the matrix balances ``C_i`` for a
-    fully connected layered network of depth ``>= 2``, the node balances otherwise.
-    :meth:`quantities` and :meth:`project` are the contract of
-    :class:`geodln.integrate.Conservation`.
+    Two kinds of level set, one move:
+
+    - ``ConservedLevel(top, theta0)``: the level through ``theta0`` of the
+      flow's strongest law, the matrix balances ``C_i`` for a fully connected
+      layered network of depth ``>= 2``, the node balances otherwise (what
+      the integrator keeps; :meth:`quantities` and :meth:`project` are the
+      contract of :class:`geodln.integrate.Conservation`);
+    - :meth:`of_moment`: ``{C = C0}`` for the moment map on the whole Lie
+      algebra (full blocks on ``GL`` levels, the diagonal elsewhere), which
+      :func:`geodln.geometry.balance.to_conserved_level` reaches.
+
+    The move is the linearised one of the module docstring; :meth:`project`
+    makes one (the integrator: a drift of ``1e-10`` leaves ``1e-20``) or, with
+    ``newton=True``, repeats it to convergence (Newton's method on the group
+    element ``S = I + Y``).
 
     Parameters
     ----------
@@ -47,70 +60,139 @@ class ConservedLevel:
         A point of the level set.
     """
 
-    def __init__(self, top: Topology, theta0):
+    def __init__(self, top: Topology, theta0, _law: str | None = None, _target=None):
         self.top = top
-        self.matrix = top.is_fully_connected and top.depth >= 2
-        self.q0 = self.balances(theta0)
+        self.law = _law or ("matrix" if top.is_fully_connected and top.depth >= 2 else "node")
+        levels = hidden_levels(top)
+        self.full = [self.law == "matrix" or (self.law == "algebra" and lv.full) for lv in levels]
+        self.slices = [lv.sl for lv in levels]
+        self.q0 = self.balances(theta0) if _target is None else _target
+        self.q0_flat = self._flatten(self.q0)
+
+    @classmethod
+    def of_moment(cls, top: Topology, C0) -> "ConservedLevel":
+        """The level set ``{C = C0}`` of the moment map, ``C0`` of shape [n, n] (not checked here)."""
+        C0 = np.asarray(C0, dtype=float)
+        return cls(top, None, "algebra", [C0[sl, sl] if full else np.diag(np.diag(C0[sl, sl]))
+                                          for sl, full in zip([lv.sl for lv in hidden_levels(top)],
+                                                              [lv.full for lv in hidden_levels(top)])])
 
     def balances(self, theta):
-        """The balances: ``[C_1, ..., C_{h-1}]`` (matrix law) or the node vector, shape=[n_hidden]."""
-        return layer_balances(self.top, theta) if self.matrix else node_balances(self.top, theta)
+        """Per law: ``[C_1, ..., C_{h-1}]`` (matrix), the node vector of shape [n_hidden] (node), or the
+        level blocks of the moment map, diagonal ones as diagonal matrices (algebra)."""
+        if self.law == "matrix":
+            return layer_balances(self.top, theta)
+        if self.law == "node":
+            return node_balances(self.top, theta)
+        C = moment_map(self.top, theta)
+        return [C[sl, sl] if full else np.diag(np.diag(C[sl, sl])) for sl, full in zip(self.slices, self.full)]
+
+    def _flatten(self, q) -> np.ndarray:
+        if self.law == "node":
+            return np.ravel(q)
+        parts = [c.ravel() if full else np.diag(c) for c, full in zip(q, self.full)]
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def quantities(self, theta) -> np.ndarray:
-        """The balances flattened into one vector."""
-        q = self.balances(theta)
-        return np.concatenate([c.ravel() for c in q]) if self.matrix and q else np.ravel(q)
+        """The balances flattened into one vector (a diagonal level: its diagonal)."""
+        return self._flatten(self.balances(theta))
 
-    def project(self, theta):
-        """``theta`` moved along its orbit onto the level set (one linearised move), or None.
-
-        None when the move is not small (entries of ``Y`` above ``1e-3``: the
-        orbit is degenerate here) or the linear system breaks down.
+    def project(self, theta, newton: bool = False, tol: float = 1e-12, max_iter: int = 50):
+        """``theta`` moved along its orbit onto the level set.
 
         Parameters
         ----------
         theta : ndarray, shape=[n_params]
+        newton : bool
+            False: one linearised move, None when it is not small (entries of
+            ``Y`` above ``1e-3``: the orbit is degenerate here) or the linear
+            system breaks down. True: moves repeated until
+            ``max |Q - Q0| <= tol max(||theta||^2, max |Q0|)``.
+        tol, max_iter : float, int
+            For ``newton=True``.
 
         Returns
         -------
-        ndarray, shape=[n_params], or None
+        ndarray, shape=[n_params], or None (one move)
+
+        Raises
+        ------
+        ValueError
+            With ``newton=True``, when the level set is not reached in ``max_iter`` moves.
         """
-        return self._move_matrix(theta) if self.matrix else self._move_nodes(theta)
+        if not newton:
+            return self._move(theta, _SMALL_MOVE)
+        scale = max(float(np.dot(theta, theta)), float(np.max(np.abs(self.q0_flat), initial=0.0)), 1e-300)
+        for _ in range(max_iter):
+            gap = float(np.max(np.abs(self.quantities(theta) - self.q0_flat), initial=0.0))
+            if gap <= tol * scale:
+                return theta
+            moved = self._move(theta, np.inf, _TRUST)
+            if moved is None:
+                break
+            theta = moved
+        raise ValueError(f"could not reach the level set along the orbit in {max_iter} Newton steps "
+                         f"(max |C - C0| = {gap:.3g}); start closer to it")
 
-    # -------------------------------------------------------------- matrix
-    def _move_matrix(self, theta):
+    def _move(self, theta, cap: float, trust: float = np.inf):
+        """One linearised move; None when ``max |Y| > cap`` or the solve breaks down.
+
+        A move whose ``Y`` has a spectral norm above ``trust`` is scaled down to
+        it (damped Newton: ``I + Y`` stays positive definite, and far from the
+        level set the linearisation is not to be followed all the way).
+        """
+        move = self._move_blocks if any(self.full) else self._move_nodes
+        return move(theta, cap, trust)
+
+    # ------------------------------------------------------------- blocks
+    def _move_blocks(self, theta, cap, trust):
+        """The move with ``Y_l`` symmetric on full levels and diagonal on the others, by conjugate gradients."""
         top = self.top
-        Ws = top.layer_weights(theta)
-        h = len(Ws)
+        index = {sl.start: k for k, sl in enumerate(self.slices)}
+        level_of = lambda lvl: index.get(top.level_slices[lvl].start)  # noqa: E731  hidden position or None
+        Ws = [blk.dense(theta).T for blk in top.blocks]  # W-orientation (d_b, d_a), as Topology.layer_weights
+        entering = [[] for _ in self.slices]
+        leaving = [[] for _ in self.slices]
+        for blk, W in zip(top.blocks, Ws):
+            ka, kb = level_of(blk.a), level_of(blk.b)
+            if kb is not None:
+                entering[kb].append((W, ka))
+            if ka is not None:
+                leaving[ka].append((W, kb))
         rhs = [c0 - c for c0, c in zip(self.q0, self.balances(theta))]
-        S = [Ws[i - 1] @ Ws[i - 1].T + Ws[i].T @ Ws[i] for i in range(1, h)]
+        S = [sum([W @ W.T for W, _ in entering[k]] + [W.T @ W for W, _ in leaving[k]]) for k in range(len(rhs))]
 
-        def op(Y):  # Y[k] on hidden level k + 1
+        def op(Y):
             out = []
-            for k in range(h - 1):
+            for k, full in enumerate(self.full):
                 m = Y[k] @ S[k]
                 m = m + m.T
-                if k > 0:
-                    m -= 2.0 * Ws[k] @ Y[k - 1] @ Ws[k].T
-                if k < h - 2:
-                    m -= 2.0 * Ws[k + 1].T @ Y[k + 1] @ Ws[k + 1]
-                out.append(m)
+                for W, ka in entering[k]:
+                    if ka is not None:
+                        m -= 2.0 * W @ Y[ka] @ W.T
+                for W, kb in leaving[k]:
+                    if kb is not None:
+                        m -= 2.0 * W.T @ Y[kb] @ W
+                out.append(m if full else np.diag(np.diag(m)))
             return out
 
         Y = _cg(op, rhs, lambda X, Z: sum(float(np.vdot(x, z)) for x, z in zip(X, Z)))
-        if Y is None or max(float(np.max(np.abs(y))) for y in Y) > _SMALL_MOVE:
+        if Y is None or max(float(np.max(np.abs(y))) for y in Y) > cap:
             return None  # not a small move: the orbit is degenerate here; leave the state alone
+        Y = _damped(Y, trust)
         eye = [np.eye(y.shape[0]) + y for y in Y]
-        new = []
-        for i, W in enumerate(Ws, start=1):
-            Wn = eye[i - 1] @ W if i < h else W.copy()
-            if i > 1:
-                Wn = np.linalg.solve(eye[i - 2].T, Wn.T).T  # W (I + Y_{i-1})^{-1}
-            new.append(Wn)
-        return top.from_layer_weights(new)
+        out = np.empty_like(theta)
+        for blk, W in zip(top.blocks, Ws):
+            ka, kb = level_of(blk.a), level_of(blk.b)
+            Wn = eye[kb] @ W if kb is not None else W.copy()
+            if ka is not None:
+                Wn = np.linalg.solve(eye[ka].T, Wn.T).T  # W (I + Y_a)^{-1}
+            blk.gather(Wn.T, out)
+        return out
 
     # ---------------------------------------------------------------- node
-    def _move_nodes(self, theta):
+    def _move_nodes(self, theta, cap, trust):
+        """The move by node rescalings alone: a direct solve with the weighted graph Laplacian."""
         top = self.top
         src, tgt = top.edge_index
         hidden = top.hidden
@@ -127,16 +209,24 @@ class ConservedLevel:
             if a >= 0 and b >= 0:
                 L[a, b] -= we
                 L[b, a] -= we
-        delta = node_balances(top, theta) - self.q0
+        delta = self.quantities(theta) - self.q0_flat
         try:
             y = np.linalg.solve(2.0 * L, delta)
         except np.linalg.LinAlgError:
             return None
-        if not np.all(np.isfinite(y)) or np.max(np.abs(y), initial=0.0) > _SMALL_MOVE:
+        if not np.all(np.isfinite(y)) or np.max(np.abs(y), initial=0.0) > cap:
             return None
         full = np.zeros(top.n)
-        full[hidden] = y
+        full[hidden] = _damped([y], trust)[0]
         return theta * (1.0 + full[src]) / (1.0 + full[tgt])
+
+
+def _damped(Y, trust: float):
+    """``Y`` (a list of symmetric matrices or of diagonals) scaled so that its largest spectral norm is ``trust``."""
+    if not np.isfinite(trust):
+        return Y
+    big = max((float(np.max(np.abs(y))) if y.ndim == 1 else float(np.linalg.norm(y, 2)) for y in Y), default=0.0)
+    return Y if big <= trust else [y * (trust / big) for y in Y]
 
 
 def _cg(op, b, dot, rtol: float = 1e-6, maxiter: int = 60):
