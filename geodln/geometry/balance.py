@@ -15,7 +15,7 @@ closure. For a fully connected chain the balanced point is
 ``W = U diag(s) V^T``) and the orbit of ``A`` is closed iff
 ``rank W_i = rank W`` for every ``i``. The flow conserves ``C`` (Noether) and
 commutes with ``K``, so it moves on a level set ``{C = C0}``, which each GL
-orbit crosses in K-orbits: :func:`to_conserved_level` reaches one along the
+orbit crosses (in K-orbits when C0 = 0): :func:`to_conserved_level` reaches one along the
 orbit by Newton's method (the move of :mod:`geodln.symmetry.level`).
 """
 

@@ -2,22 +2,29 @@
 
 The flow conserves the balances (:mod:`geodln.symmetry.moment`). A numerical
 method drifts off their level set; :class:`ConservedLevel` moves the state back by a
-small group element ``S = I + Y`` (``Y`` symmetric on each fully connected
-hidden level, diagonal on node-rescaling levels), ``A -> S A S^{-1}``. The
-move keeps the end-to-end map ``W`` and so the loss exactly; it is chosen by
-linearising the balances in ``Y``:
+small group element ``S = I + Y`` (``Y_l`` symmetric on a hidden level that
+carries ``GL(d_l)``, diagonal on a node-rescaling level), every block ``W``
+from level ``a`` to level ``b`` (``W``-orientation, shape ``(d_b, d_a)``) going to
+``(I + Y_b) W (I + Y_a)^{-1}``. The move keeps the end-to-end map ``W`` and so
+the loss exactly; it is chosen by linearising the balances in ``Y``. The
+balance ``C_l = sum_in W W^T - sum_out W^T W`` of level ``l`` changes by
 
-- matrix law (fully connected layered networks), ``W_i -> (I + Y_i) W_i (I + Y_{i-1})^{-1}``
-  changes ``C_i = W_i W_i^T - W_{i+1}^T W_{i+1}`` by
-  ``M(Y)_i = Y_i S_i + S_i Y_i - 2 W_i Y_{i-1} W_i^T - 2 W_{i+1}^T Y_{i+1} W_{i+1}``
-  (``S_i = W_i W_i^T + W_{i+1}^T W_{i+1}``), a symmetric positive semidefinite
-  operator (``<Y, M(Y)> = 2 sum_i ||Y_i W_i - W_i Y_{i-1}||^2``): solved by
-  conjugate gradients for ``M(Y) = C0 - C``;
-- node law (any mask), an edge ``u -> v`` scales by ``(1 + y_u) / (1 + y_v)``
-  and the node balances change by ``-2 L y`` with ``L`` the graph Laplacian
-  weighted by the squared edge weights, restricted to the hidden nodes.
+    M(Y)_l = P_l(Y_l S_l + S_l Y_l - 2 sum_{in, a hidden} W Y_a W^T - 2 sum_{out, b hidden} W^T Y_b W),
 
-The residual after one move is quadratic in the drift (``~1e-18`` for a drift of ``1e-9``).
+``S_l = sum_in W W^T + sum_out W^T W``, ``P_l`` the identity on a ``GL``
+level and the diagonal on the others: a symmetric positive semidefinite
+operator (for a chain ``<Y, M(Y)> = 2 sum_i ||Y_i W_i - W_i Y_{i-1}||^2``),
+solved by conjugate gradients for ``M(Y) = C0 - C``. When every level is
+diagonal (node balances only) ``M`` is ``2 L`` with ``L`` the graph Laplacian
+weighted by the squared edge weights, restricted to the hidden nodes, and is
+solved directly.
+
+The residual after one move is quadratic in the drift (``~1e-18`` for a drift
+of ``1e-9``): one move is what the integrator makes; repeated, it is
+Newton's method onto any level set of the moment map (``project(newton=True)``,
+which :func:`geodln.geometry.balance.to_conserved_level` calls). The level
+set meets the orbit in a manifold of the dimension of ``K`` (a ``K``-orbit only
+when ``C0 = 0``), so the point reached depends on the path: it is one of them.
 """
 
 from __future__ import annotations
@@ -73,9 +80,8 @@ class ConservedLevel:
     def of_moment(cls, top: Topology, C0) -> "ConservedLevel":
         """The level set ``{C = C0}`` of the moment map, ``C0`` of shape [n, n] (not checked here)."""
         C0 = np.asarray(C0, dtype=float)
-        return cls(top, None, "algebra", [C0[sl, sl] if full else np.diag(np.diag(C0[sl, sl]))
-                                          for sl, full in zip([lv.sl for lv in hidden_levels(top)],
-                                                              [lv.full for lv in hidden_levels(top)])])
+        blocks = [C0[lv.sl, lv.sl] for lv in hidden_levels(top)]
+        return cls(top, None, "algebra", [c if lv.full else np.diag(np.diag(c)) for c, lv in zip(blocks, hidden_levels(top))])
 
     def balances(self, theta):
         """Per law: ``[C_1, ..., C_{h-1}]`` (matrix), the node vector of shape [n_hidden] (node), or the
