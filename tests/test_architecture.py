@@ -34,11 +34,6 @@ FLOOR = {name: level for level, names in enumerate(FLOORS) for name in names}
 SELF_CONTAINED = {"integrate"}
 # The longest function body (docstring excluded) a reader should meet: one screen.
 MAX_FUNCTION_LINES = 80
-# Known debts of the redesign (issue 22), each to be paid and removed from here, never added to.
-KNOWN_DEBT = {
-    ("integrate/conserve", "imports"),  # Conservation reads the balances itself: to become a generic projector
-    ("integrate/__init__", "length"),  # solve_auto's loop: a Stepper contract and a switching policy
-}
 
 
 def _modules():
@@ -114,8 +109,6 @@ def test_every_folder_and_top_module_has_a_floor():
 def test_no_module_imports_a_higher_floor(path, parts):
     if parts == ("__init__",):
         return  # the public API re-exports from every floor
-    if ("/".join(parts), "imports") in KNOWN_DEBT:
-        pytest.xfail("a known debt of issue 22")
     here = FLOOR[parts[0]]
     targets = {_known(name).split(".")[0] for name in _imports(path, parts)}
     higher = {name for name in targets if name != parts[0] and FLOOR[name] > here}
@@ -160,8 +153,6 @@ def _function_lengths(path):
 
 @pytest.mark.parametrize("path, parts", MODULES, ids=IDS)
 def test_functions_fit_a_screen(path, parts):
-    if ("/".join(parts), "length") in KNOWN_DEBT:
-        pytest.xfail("a known debt of issue 22")
     long = {name: n for name, n in _function_lengths(path) if n > MAX_FUNCTION_LINES}
     assert not long, f"{'/'.join(parts)}: functions longer than {MAX_FUNCTION_LINES} lines: {long}"
 
@@ -179,5 +170,5 @@ def test_each_idea_has_one_home():
     (the integrator registry), one Haar sign fix (network.data.random_orthogonal)."""
     sources = {"/".join(parts): path.read_text() for path, parts in MODULES}
     assert [name for name, text in sources.items() if "linalg.inv(" in text] == []
-    assert [name for name, text in sources.items() if "solve_ivp(" in text] == ["dynamics/flow"]
+    assert [name for name, text in sources.items() if "solve_ivp(" in text] == ["integrate/methods"]
     assert [name for name, text in sources.items() if "linalg.qr(rng" in text] == ["network/data"]

@@ -1,4 +1,6 @@
-"""``method="auto"`` (geodln.integrate): closed forms, a stiff case, invariants, failures.
+"""``method="auto"`` (geodln.integrate): closed forms, a stiff case, invariants, failures, Krylov products.
+
+The steppers' orders and error estimates are checked by the shared battery of ``test_steppers.py``.
 
 The closed-form checks are those of ``test_closed_forms.py`` (same cases and
 tolerances), run through the default method instead of DOP853.
@@ -12,9 +14,9 @@ from scipy.integrate import solve_ivp
 
 import geodln
 from geodln import Data, GradientFlow, init, layered
-from geodln.integrate import Conservation, solve_auto
+from geodln.integrate import Conservation, Status, solve_auto
+from geodln.symmetry import ConservedLevel
 from geodln.integrate.krylov import EigenPhi, LanczosPhi, phi_values
-from geodln.integrate.steppers import exprb43_step, rkc_step
 
 from conftest import data_for
 from test_closed_forms import (DATA, ODE_TOL, T_E2E, T_LOGISTIC, U0, end_to_end_rhs, logistic_relative_error,
@@ -113,12 +115,28 @@ def test_auto_keeps_the_balances_and_lowers_the_loss_on_every_topology(top):
 def test_projection_restores_a_perturbed_level_with_the_same_loss(top):
     """The move along the group orbit puts the balances back and keeps W (so L) exactly."""
     theta0 = init.small(top, 0.7, seed=3)
-    keep = Conservation(top, theta0)
+    level = ConservedLevel(top, theta0)
+    keep = Conservation(level.quantities, level.project, theta0)
     moved = theta0 * (1.0 + 1e-7 * np.random.default_rng(0).standard_normal(theta0.size))
     assert keep.drift(moved) > 1e-9
     back = keep.restore(moved)
     assert keep.drift(back) < 1e-13
     np.testing.assert_allclose(top.end_to_end(back), top.end_to_end(moved), rtol=1e-13, atol=1e-15)
+
+
+def test_newton_with_the_same_move_reaches_a_level_of_the_moment_map(top):
+    """ConservedLevel.of_moment and newton=True (geometry's to_conserved_level): from a 10% perturbation the
+    moment map is back at C0 on the whole Lie algebra (GL blocks where there are), W unchanged."""
+    from geodln import symmetry
+
+    rng = np.random.default_rng(4)
+    theta0 = rng.standard_normal(top.n_params)
+    C0 = symmetry.moment_map(top, theta0)
+    theta = theta0 + 0.1 * rng.standard_normal(top.n_params)
+    assert np.abs(symmetry.moment_map(top, theta) - C0).max() > 1e-2
+    back = ConservedLevel.of_moment(top, C0).project(theta, newton=True)
+    assert np.abs(symmetry.moment_map(top, back) - C0).max() <= 1e-12 * float(theta @ theta)
+    np.testing.assert_allclose(top.end_to_end(back), top.end_to_end(theta), rtol=1e-12, atol=1e-13)
 
 
 def test_large_scales_and_real_data_finish():
@@ -140,7 +158,7 @@ def test_a_diverging_start_is_a_failure():
     with pytest.raises(ValueError, match="overflow|diverged"):  # refused up front, or DivergenceError
         flow.integrate(np.full(top.n_params, 1e120), 1.0)
     sol = flow.solve(np.full(top.n_params, 1e120), (0.0, 1.0))
-    assert not sol.success and sol.diverged
+    assert not sol.success and sol.status is Status.DIVERGED
 
 
 def test_grad_tol_stops_auto_at_a_critical_point():
@@ -159,37 +177,7 @@ def test_forcing_an_explicit_method_on_a_stiff_flow_warns():
         flow.solve(theta0, (0.0, 5.0), rtol=1e-6, method="DOP853")  # not stiff yet: no warning
 
 
-# ------------------------------------------------------------- the steppers
-def _order(step, dts):
-    """Observed order of a stepper on dy/dt = -y^3 - A y (symmetric Jacobian), from the error at t = 1."""
-    A = np.diag([1.0, 4.0, 9.0])
-    f = lambda y: -y**3 - A @ y  # noqa: E731
-    y0 = np.array([1.0, 0.5, -0.3])
-    ref = solve_ivp(lambda _, y: f(y), (0, 1), y0, method="DOP853", rtol=1e-13, atol=1e-15).y[:, -1]
-    errs = []
-    for dt in dts:
-        y = y0.copy()
-        for _ in range(int(round(1 / dt))):
-            y = step(f, y, dt)
-        errs.append(np.linalg.norm(y - ref))
-    return np.log(errs[0] / errs[1]) / np.log(dts[0] / dts[1])
-
-
-def test_rkc_is_second_order():
-    assert _order(lambda f, y, dt: rkc_step(f, y, f(y), dt, 5)[0], [0.05, 0.025]) == pytest.approx(2.0, abs=0.2)
-
-
-def test_exprb43_is_fourth_order():
-    def step(f, y, dt):
-        J = np.zeros((3, 3))
-        for j in range(3):  # exact Jacobian of -y^3 - A y
-            J[j, j] = -3 * y[j] ** 2 - [1.0, 4.0, 9.0][j]
-        lam, Q = np.linalg.eigh(-J)
-        return exprb43_step(f, y, f(y), dt, EigenPhi(lam, Q))[0]
-
-    assert _order(step, [0.1, 0.05]) == pytest.approx(4.0, abs=0.35)
-
-
+# ------------------------------------------------------------ output times
 def test_solve_auto_hits_every_output_time():
     sol = solve_auto(lambda y: -y, np.ones(3), (0.0, 2.0), t_eval=np.linspace(0, 2, 7), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(sol.t, np.linspace(0, 2, 7), rtol=0, atol=0)
@@ -231,11 +219,3 @@ def test_lanczos_products_match_the_eigendecomposition(seed, reorthogonalize):
         krylov = LanczosPhi(lambda u: J @ u, tol, max_dim=2 * n, guesses=guesses, reorthogonalize=reorthogonalize)
         for (tau, _), a, b in zip(pairs, exact, krylov.products(v, pairs)):
             assert tau * np.linalg.norm(a - b) <= 10 * tol
-
-
-def test_exprb43_with_lanczos_is_fourth_order():
-    def step(f, y, dt):
-        jac = lambda u: -3 * y**2 * u - np.array([1.0, 4.0, 9.0]) * u  # noqa: E731
-        return exprb43_step(f, y, f(y), dt, LanczosPhi(jac, 1e-15, max_dim=3))[0]
-
-    assert _order(step, [0.1, 0.05]) == pytest.approx(4.0, abs=0.35)

@@ -1,5 +1,6 @@
-"""Itineraries do not depend on the sampling: same visits on uniform and log grids, the start and a final
-plateau reported, no visit for a pass at speed, non-whitened data."""
+"""Itineraries do not depend on the sampling: same visits on uniform, log and irregular grids read from
+the trajectories themselves, the start and a final plateau reported, no visit for a pass at speed,
+descent read as the flow, non-whitened data."""
 
 import numpy as np
 import pytest
@@ -21,22 +22,40 @@ def _summary(visits):
     return [(v.learned, round(v.value, 9), v.kind, v.escape_order, v.stratum) for v in visits]
 
 
-FAST = [dict(n_points=201), dict(n_points=20001), dict(n_points=101, log_time=True)]
+IRREGULAR = np.unique(np.concatenate([[0.0, T_END], np.random.default_rng(7).uniform(0.0, T_END, 700)]))
+FAST = [dict(n_points=201), dict(n_points=20001), dict(n_points=101, log_time=True), dict(t_eval=IRREGULAR),
+        dict(n_points=401, method="DOP853")]
 FULL = [dict(n_points=n) for n in (201, 2001, 20001, 50001)] + [dict(n_points=n, log_time=True) for n in (101, 4001)]
 
 
-def test_the_same_visits_whatever_the_sampling(small_start):
-    """Uniform grids of 201 and 20,001 samples and a log grid (all six grids with -m slow)."""
-    _same_visits(*small_start, FAST)
+def test_the_same_visits_whatever_the_sampling(small_start, monkeypatch):
+    """Uniform grids of 201 and 20,001 samples, a log grid, irregular random times and another method
+    (all six grids of FULL with -m slow): the itinerary reads each trajectory's own samples, and
+    integrates only between two of them, with the trajectory's method and tolerances."""
+    _same_visits(*small_start, FAST, monkeypatch)
 
 
 @pytest.mark.slow
-def test_the_same_visits_on_every_grid(small_start):
-    _same_visits(*small_start, FULL)
+def test_the_same_visits_on_every_grid(small_start, monkeypatch):
+    _same_visits(*small_start, FULL, monkeypatch)
 
 
-def _same_visits(flow, theta0, runs):
-    found = [itinerary(flow.integrate(theta0, T_END, rtol=1e-9, **kw)) for kw in runs]
+def _same_visits(flow, theta0, runs, monkeypatch):
+    trajs = [flow.integrate(theta0, T_END, rtol=1e-9, **kw) for kw in runs]
+    for a, b in zip(trajs, trajs[1:]):  # the samples really differ: no function compared with itself
+        assert a.t.shape != b.t.shape or np.abs(a.t - b.t).max() > 1e-3
+    calls = []
+    solve = flow.solve
+    monkeypatch.setattr(flow, "solve", lambda x0, span, **kw: calls.append((span, kw)) or solve(x0, span, **kw))
+    found = []
+    for traj in trajs:
+        calls.clear()
+        found.append(itinerary(traj))
+        assert calls, "the boundaries are refined on the continuous solution"
+        for (ta, tb), kw in calls:  # integrations between neighbouring samples only, as the trajectory was made
+            k = np.searchsorted(traj.t, ta, side="right")
+            assert traj.t[k - 1] <= ta < tb <= traj.t[k]
+            assert (kw["method"], kw["rtol"], kw["atol"]) == (traj.method, traj.rtol, traj.atol)
     first = found[0]
     assert [v.learned for v in first] == [(), (1,), (1, 2), (1, 2, 3)]
     assert [v.kind for v in first] == ["nonstrict_saddle"] * 3 + ["global_minimum"]
@@ -47,6 +66,16 @@ def _same_visits(flow, theta0, runs):
             assert abs(v.t_enter - w.t_enter) <= 1e-6 * T_END and abs(v.t_exit - w.t_exit) <= 1e-6 * T_END
     for v in first:
         assert v.height == pytest.approx(v.value, abs=1e-2 * max(1, v.value)) and v.t_exit > v.t_enter
+
+
+def test_a_descent_is_read_as_the_flow_from_its_start(small_start):
+    """Descent samples are not the flow's: the itinerary of a descent with a small step is the flow's."""
+    flow, theta0 = small_start
+    descent = flow.descend(theta0, 0.01, 3000, record_every=100)
+    assert descent.method is None
+    flowing = flow.integrate(theta0, descent.t[-1], rtol=1e-9, n_points=301)
+    visits = itinerary(descent)
+    assert [v.learned for v in visits] == [(), (1,)] and _summary(visits) == _summary(itinerary(flowing))
 
 
 def test_a_run_that_ends_on_a_plateau(small_start):

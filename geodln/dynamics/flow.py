@@ -25,7 +25,8 @@ import numpy as np
 from .. import symmetry
 from ..network.data import Data
 from ..errors import DivergenceError
-from ..integrate import Conservation, StiffnessWatch, solve_auto
+from ..integrate import (BACKWARD_METHOD, Conservation, Solution, Status, StiffnessWatch, resolve_method,
+                         solve_auto, solve_scipy)
 from ..network.losses import get_loss
 from ..io.progress import Progress
 from ..network.topology import Topology
@@ -33,7 +34,6 @@ from ..network.topology import Topology
 __all__ = ["GradientFlow", "Trajectory", "vector_field_dense", "DEFAULT_METHOD", "BACKWARD_METHOD"]
 
 DEFAULT_METHOD = "auto"  # the integrator every part of geodln uses unless told otherwise (geodln.integrate)
-BACKWARD_METHOD = "DOP853"  # what "auto" hands integrations backward in time to (SciPy's)
 
 
 def _is_packed_buffer(out, n: int) -> bool:
@@ -41,9 +41,6 @@ def _is_packed_buffer(out, n: int) -> bool:
     return (
         isinstance(out, np.ndarray) and out.shape == (n,) and out.dtype == np.float64 and out.flags.c_contiguous
     )
-
-
-METHODS = ("auto", "DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")  # by name: geodln's own and SciPy's
 
 
 def _check_options(rtol, atol, grad_tol=None, n_points=None) -> None:
@@ -325,28 +322,30 @@ class GradientFlow:
         bar = Progress(t_end, "integrating t", enabled=progress)
         if grad_tol is not None and np.linalg.norm(self.rhs(theta0)) < grad_tol:  # already critical
             return Trajectory.from_states(self, [0.0], theta0[None], nfev=1, success=True,
-                                          message="the start is critical (||rhs|| < grad_tol)")
+                                          message="the start is critical (||rhs|| < grad_tol)",
+                                          method=method or DEFAULT_METHOD, rtol=rtol, atol=atol)
         sol = self.solve(theta0, (0.0, t_end), t_eval=t_eval, rtol=rtol, atol=atol, method=method,
                          progress=bar, grad_tol=grad_tol)
-        if getattr(sol, "diverged", False) or not np.all(np.isfinite(sol.y)):
+        if sol.status is Status.DIVERGED or not np.all(np.isfinite(sol.y)):
             bar.close("diverged")
             raise DivergenceError(f"{sol.message}: the start is too large for the flow to stay finite "
                                   f"(||theta0||_max = {np.max(np.abs(theta0)):.3g})")
         t, states = sol.t, sol.y.T
-        if sol.t_events and sol.status == 1 and len(sol.t_events[0]):
+        if sol.t_events and sol.status is Status.STOPPED and len(sol.t_events[0]):
             t_stop, y_stop = sol.t_events[0][0], sol.y_events[0][0]
             if t.size == 0 or t[-1] < t_stop:
                 t, states = np.append(t, t_stop), np.vstack([states, y_stop])
         bar.close(sol.message)
-        return Trajectory.from_states(self, t, states, nfev=sol.nfev, success=bool(sol.success), message=sol.message)
+        return Trajectory.from_states(self, t, states, nfev=sol.nfev, success=sol.success, message=sol.message,
+                                      method=method or DEFAULT_METHOD, rtol=rtol, atol=atol)
 
     def solve(self, theta0, t_span, t_eval=None, events=None, rtol: float = 1e-10, atol: float = 1e-12,
-              method=None, progress: Progress | None = None, grad_tol: float | None = None):
+              method=None, progress: Progress | None = None, grad_tol: float | None = None) -> Solution:
         """Integrate the flow: the one call of an ODE solver in geodln.
 
         Trajectories (:meth:`integrate`), the verification of stable and
-        unstable directions, escape times and the figures all integrate
-        through here, so the solver and its options are chosen in one place.
+        unstable directions, escape times, itineraries and the figures all
+        integrate through here, so the solver and its options are chosen in one place.
 
         Parameters
         ----------
@@ -358,50 +357,59 @@ class GradientFlow:
             Output times (default: the solver's own steps).
         events : list of callables, optional
             ``scipy.integrate.solve_ivp`` events ``g(t, theta)`` (with
-            ``terminal``, ``direction``); ``"auto"`` locates them itself.
+            ``terminal``, ``direction``); geodln's methods locate them themselves.
         rtol, atol : float
             Solver tolerances.
         method : str or OdeSolver class, optional
-            Default :data:`DEFAULT_METHOD`, ``"auto"``
-            (:func:`geodln.integrate.solve_auto`: DOP853 while the flow is not
-            stiff, then the exponential Rosenbrock method exprb43 with the
-            exact Jacobian: dense up to 128 weights, Lanczos on exact
-            Hessian-vector products above; conserved balances kept to ``1e-10`` relative by
-            moves along the group orbit; loss nonincreasing). Any other value goes to ``solve_ivp`` unchanged;
-            an explicit one ("DOP853", "RK45", "RK23") is watched and a
-            warning says when the flow is stiff.
+            A name of :data:`geodln.integrate.METHODS`. Default
+            :data:`DEFAULT_METHOD`, ``"auto"`` (:func:`geodln.integrate.solve_auto`:
+            DOP853 while the flow is not stiff, then the exponential Rosenbrock
+            method exprb43 with the exact Jacobian: dense up to 128 weights,
+            Lanczos on exact Hessian-vector products above; conserved balances
+            kept to ``1e-10`` relative by moves along the group orbit; loss
+            nonincreasing); ``"dop853"``, ``"rkc"``, ``"exprb43"``: one of its
+            steppers throughout. SciPy's names and ``OdeSolver`` classes go to
+            ``solve_ivp`` unchanged; an explicit one ("DOP853", "RK45", "RK23")
+            is watched and a warning says when the flow is stiff. Backward in
+            time geodln's methods hand over to ``"DOP853"``.
         progress : Progress, optional
-            Told the time reached (and, for ``"auto"``, the method and the stiffness estimate).
+            Told the time reached (and, for geodln's methods, the stepper and the stiffness estimate).
         grad_tol : float, optional
-            Stop once ``||rhs(theta)|| < grad_tol`` (``status = 1``; the
+            Stop once ``||rhs(theta)|| < grad_tol`` (``Status.STOPPED``; the
             stopping state is in ``t_events[0]`` for SciPy methods and is the
-            last output for ``"auto"``).
+            last output for geodln's).
 
         Returns
         -------
-        scipy.integrate.OdeResult or geodln.integrate.AutoResult
+        geodln.integrate.Solution
             ``t``, ``y`` (shape ``[n_params, T]``), ``t_events``, ``y_events``,
-            ``nfev``, ``status``, ``message``, ``success`` (``AutoResult``
-            adds ``steps``, ``rho``, ``projections``, ``diverged``).
+            ``nfev``, ``status`` (a :class:`geodln.integrate.Status`),
+            ``message``, ``success``, and for geodln's methods ``steps``,
+            ``rho``, ``projections``, ``krylov_dims``, ``njvp``.
         """
         _check_options(rtol, atol, grad_tol)
-        method = method or DEFAULT_METHOD
-        if isinstance(method, str) and method not in METHODS:
-            raise ValueError(f"unknown integration method {method!r}; choose one of {', '.join(METHODS)} "
-                             "(or pass a scipy OdeSolver class)")
-        forward = t_span[1] > t_span[0]
-        if method == "auto" and forward:
+        who, which = resolve_method(method or DEFAULT_METHOD, forward=t_span[1] > t_span[0])
+        if who == "geodln":
             stop = None if grad_tol is None else (lambda y, fy: np.linalg.norm(fy) < grad_tol)
             tell = None if progress is None else progress.update
-            # With weight decay the balances decay (e^{-2 lambda t} C(0)): holding them at C(0) would be wrong.
-            keep = None if self.weight_decay else Conservation(self.top, theta0)
             from .hessian import flow_jacobian_product  # the exact Jacobian -H, applied to vectors
-            return solve_auto(self.rhs, theta0, t_span, t_eval=t_eval, rtol=rtol, atol=atol, loss=self.loss, conservation=keep,
-                              stop=stop, progress=tell, events=events, jvp=flow_jacobian_product(self))
-        from scipy.integrate import solve_ivp  # on first use: scipy.integrate costs ~0.5 s at import
+            return solve_auto(self.rhs, theta0, t_span, t_eval=t_eval, rtol=rtol, atol=atol, loss=self.loss,
+                              conservation=self._conservation(theta0), stop=stop, progress=tell, events=events,
+                              jvp=flow_jacobian_product(self), method_hint=which)
+        return self._solve_scipy(theta0, t_span, which, t_eval, events, rtol, atol, progress, grad_tol)
 
-        if method == "auto":
-            method = BACKWARD_METHOD
+    def _conservation(self, theta0) -> Conservation | None:
+        """The balances of ``theta0`` kept by moves along the group orbit; None with weight decay.
+
+        With weight decay the balances decay (``e^{-2 lambda t} C(0)``): holding them at ``C(0)`` would be wrong.
+        """
+        if self.weight_decay:
+            return None
+        level = symmetry.ConservedLevel(self.top, theta0)
+        return Conservation(level.quantities, level.project, theta0)
+
+    def _solve_scipy(self, theta0, t_span, method, t_eval, events, rtol, atol, progress, grad_tol) -> Solution:
+        """:meth:`solve` by ``scipy.integrate.solve_ivp``: ``grad_tol`` as a terminal event, explicit methods watched."""
         if grad_tol is not None:
             def critical(t, y):
                 return np.linalg.norm(self.rhs(y)) - grad_tol
@@ -419,9 +427,7 @@ class GradientFlow:
                                 if watch is not None and watch.stiff else str(method))
             return fy
 
-        # explicit methods may overflow in trial steps they then reject (after long plateaus)
-        with np.errstate(over="ignore", invalid="ignore"):
-            return solve_ivp(fun, t_span, theta0, method=method, t_eval=t_eval, rtol=rtol, atol=atol, events=events)
+        return solve_scipy(fun, t_span, theta0, method, t_eval=t_eval, rtol=rtol, atol=atol, events=events)
 
     def descend(self, theta0, step: float, n_steps: int, record_every: int = 1) -> "Trajectory":
         """Plain gradient descent ``theta <- theta - step dL/d theta``.
@@ -506,6 +512,10 @@ class Trajectory:
         Whether the solver reached the end (or the stopping tolerance).
     message : str
         The solver's message.
+    method : str, OdeSolver class or None
+        The integration method (see :meth:`GradientFlow.solve`); None for gradient descent.
+    rtol, atol : float or None
+        The tolerances it was integrated with; None for gradient descent.
     """
 
     flow: GradientFlow = field(repr=False)
@@ -517,6 +527,9 @@ class Trajectory:
     nfev: int = 0
     success: bool = True
     message: str = ""
+    method: object = None
+    rtol: float | None = None
+    atol: float | None = None
 
     @classmethod
     def from_states(cls, flow: GradientFlow, t, states, decay=None, **info) -> "Trajectory":

@@ -15,8 +15,8 @@ closure. For a fully connected chain the balanced point is
 ``W = U diag(s) V^T``) and the orbit of ``A`` is closed iff
 ``rank W_i = rank W`` for every ``i``. The flow conserves ``C`` (Noether) and
 commutes with ``K``, so it moves on a level set ``{C = C0}``, which each GL
-orbit crosses in K-orbits: :func:`to_conserved_level` reaches one along the
-orbit by Newton's method.
+orbit crosses (in K-orbits when C0 = 0): :func:`to_conserved_level` reaches one along the
+orbit by Newton's method (the move of :mod:`geodln.symmetry.level`).
 """
 
 from __future__ import annotations
@@ -269,10 +269,10 @@ def balance_newton(top: Topology, A0: np.ndarray, rtol: float = 1e-10, max_iter:
 def to_conserved_level(top: Topology, A: np.ndarray, C0, tol: float = 1e-12, max_iter: int = 50) -> np.ndarray:
     """Move ``A`` along its GL orbit (symmetric directions) onto the level set ``{C = C0}``.
 
-    Newton's method on ``C(e^Y A e^{-Y}) = C0`` over symmetric ``Y``: the
-    differential of ``C`` along ``[Y, A]`` is ``-2 L^T L Y`` with ``L`` the
-    bracket (:func:`geodln.symmetry.vertical_matrix`), solved by least
-    squares. The loss (a function of ``W``) is unchanged, and the normal
+    Newton's method on ``C(S A S^{-1}) = C0`` over ``S = I + Y``, ``Y``
+    symmetric in the Lie algebra: the linearised move of
+    :class:`geodln.symmetry.ConservedLevel` (the integrator's), repeated to
+    convergence. The loss (a function of ``W``) is unchanged, and the normal
     space of the level set at the result is exactly the symmetric part of the
     vertical space.
 
@@ -298,22 +298,11 @@ def to_conserved_level(top: Topology, A: np.ndarray, C0, tol: float = 1e-12, max
     mask = sy.algebra_mask(top)
     if np.any(C0[mask == 0] != 0):
         raise ValueError("C0 has entries outside the Lie algebra's pattern: no point of the orbit can reach it")
-    sym = sy.part_basis(top, "sym")
-    J, K = np.nonzero(mask)
-    scale = max(float(np.sum(A * A)), np.abs(C0).max(initial=0.0), 1e-300)
-    for _ in range(max_iter):
-        gap = _moment(top, A) - C0
-        if np.abs(gap).max(initial=0.0) <= tol * scale:
-            return A
-        Lp = sy.vertical_matrix(top, top.pack(A)) @ sym
-        y = np.linalg.lstsq(Lp.T @ Lp, sym.T @ gap[J, K] / 2.0, rcond=1e-12)[0]
-        Y = np.zeros_like(A)
-        Y[J, K] = sym @ y
-        A = sy.act(top, sy.group_exp(top, Y), A)
-    raise ValueError(
-        f"could not reach the level set C = C0 along the orbit of A in {max_iter} Newton steps "
-        f"(max |C - C0| = {np.abs(_moment(top, A) - C0).max():.3g}); start closer to it"
-    )
+    level = sy.ConservedLevel.of_moment(top, C0)
+    try:
+        return top.adjacency(level.project(top.pack(A), newton=True, tol=tol, max_iter=max_iter))
+    except ValueError as exc:
+        raise ValueError(f"could not reach the level set C = C0 along the orbit of A: {exc}") from None
 
 
 def sample_conserved_level(top: Topology, A0: np.ndarray, n_samples: int = 10, scale: float = 0.1,

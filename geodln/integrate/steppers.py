@@ -1,4 +1,4 @@
-"""The three one-step methods of the ``auto`` integrator, for ``dy/dt = f(y)``.
+"""The one-step methods of the ``auto`` integrator for ``dy/dt = f(y)``, and their contract.
 
 Each ``*_step`` function advances one step of size ``dt`` from ``y`` (shape
 ``[n]``) with ``f0 = f(y)`` known and returns ``(y_new, f_new, err, nfev)``:
@@ -18,13 +18,26 @@ number of evaluations of ``f`` spent.
   symmetric Jacobian ``J = -H``, whose phi-function products come from a
   dense eigendecomposition or from Lanczos (:mod:`geodln.integrate.krylov`).
   Exact for linear problems, so no step size limit from stiffness at all.
+
+:class:`Stepper` is the contract the integrator's loop sees (a name, an
+order, a step, an error norm and a cost); :class:`DOP853`, :class:`RKC`,
+:class:`Exprb43Dense` and :class:`Exprb43Lanczos` are its instances, and
+:data:`STEPPERS` names them for ``method_hint`` and the stepper test battery.
+A new method is one more :class:`Stepper` and one more entry there.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-__all__ = ["dop853_step", "rkc_stages", "rkc_step", "exprb43_step", "DOP853_STABILITY", "RKC_BETA"]
+from .krylov import EigenPhi, KrylovLimit, LanczosPhi, difference_jv
+from .stiffness import dense_jacobian
+
+__all__ = ["dop853_step", "rkc_stages", "rkc_step", "exprb43_step", "DOP853_STABILITY", "RKC_BETA", "Trial",
+           "Stepper", "DOP853", "RKC", "Exprb43Dense", "Exprb43Lanczos", "exprb43", "STEPPERS", "DENSE_LIMIT",
+           "KRYLOV_FROM"]
 
 DOP853_STABILITY = 6.4  # |dt lambda| at the edge of DOP853's real stability interval (measured)
 RKC_BETA = 0.65  # the damped RKC2 with s stages is stable on [-RKC_BETA s^2, 0] (about 0.653 s^2 for eps = 2/13)
@@ -162,3 +175,232 @@ def exprb43_step(f, y, f0, dt, phi):
     err = dt * (12.0 * p4_3 - 48.0 * p4_2)
     y_new = y + dt * (p1_f + 16.0 * p3_2 - 2.0 * p3_3) + err
     return y_new, f(y_new), err, 3
+
+
+# ------------------------------------------------------------- the contract
+DENSE_LIMIT = 128  # parameters up to which exprb43 takes a dense Jacobian (exact phi functions), Lanczos above
+KRYLOV_FROM = 512  # without exact products: Lanczos on differences pays from here (in between: DOP853 throughout)
+MAX_RKC_STAGES = 400
+_KRYLOV_TOL = 1e-4  # Krylov error of each product, relative to ||atol + rtol |y|||_2
+_MAX_KRYLOV = 200  # largest Krylov space; beyond it the step fails and is shortened
+
+
+class Trial(NamedTuple):
+    """One attempted step from ``(t, y)``.
+
+    ``h`` is the step taken (a stepper may shorten the one asked for),
+    ``y`` and ``f`` the new state and ``f(y)`` there (shape ``[n]``),
+    ``err`` the stepper's raw error estimate (see :meth:`Stepper.error_norm`),
+    ``rho`` the spectral radius of the Jacobian at the start when the stepper computed it (else None).
+    """
+
+    h: float
+    y: np.ndarray
+    f: np.ndarray
+    err: np.ndarray
+    rho: float | None = None
+
+
+class Stepper:
+    """A one-step method with an error estimate: what the integrator's loop needs to know of it.
+
+    Parameters
+    ----------
+    f : callable, ``f(y) -> ndarray``, shape=[n]
+        The vector field (the loop hands a counted one).
+    rtol, atol : float
+        The tolerances of the scaled error norm.
+
+    Attributes
+    ----------
+    name : str
+        The key of its accepted steps (``Solution.steps``).
+    order : float
+        The order of the method (global error ``O(h^order)``); step sizes scale by ``enorm^(-1/order)``.
+    estimate_order : float
+        The power of ``h`` that its error norm scales with at small ``h``.
+    max_growth : float
+        The largest factor the step may grow by after an accepted step.
+    project_every : int
+        Accepted steps between two checks of the conserved level (errors that drift it grow per step).
+    stability : float
+        ``|h lambda|`` at the edge of the real stability interval (``inf``: none).
+    njev : int
+        Jacobians computed so far.
+    dims : list of int
+        Krylov dimensions of its phi products so far.
+    """
+
+    name = ""
+    order = 1.0
+    estimate_order = 2.0
+    max_growth = 5.0
+    project_every = 1
+    stability = float("inf")
+
+    def __init__(self, f, rtol: float, atol: float):
+        self.f, self.rtol, self.atol = f, rtol, atol
+        self.njev, self.dims = 0, []
+
+    def step(self, y, f0, h: float, rho: float) -> Trial:
+        """One step of size ``h`` from ``y`` (with ``f0 = f(y)``; ``rho`` the current stiffness estimate)."""
+        raise NotImplementedError
+
+    def error_norm(self, trial: Trial, y) -> float:
+        """The scaled RMS norm of ``trial.err`` with the weights ``atol + rtol max(|y|, |y_new|)``; inf off the reals."""
+        if not np.all(np.isfinite(trial.y)):
+            return np.inf
+        scale = self.atol + self.rtol * np.maximum(np.abs(y), np.abs(trial.y))
+        return float(np.sqrt(np.mean((trial.err / scale) ** 2)))
+
+    def cost(self, h: float, rho: float) -> float:
+        """Evaluations of ``f`` (or their equivalent) per step of size ``h`` at stiffness ``rho``."""
+        raise NotImplementedError
+
+    def moved(self) -> None:
+        """A step was accepted: drop what was computed at the old state."""
+
+
+class DOP853(Stepper):
+    """Dormand-Prince 8(5,3) (:func:`dop853_step`), explicit: stable for ``h rho <= 6.4``."""
+
+    name, order, max_growth, project_every, stability = "dop853", 8.0, 10.0, 8, DOP853_STABILITY
+    # Hairer's blend e5^2 / sqrt(e5^2 + 0.01 e3^2) of local estimates O(h^6) and O(h^4) scales like h^8
+    estimate_order = 8.0
+    _work = None  # the stages, shape=[13, n], allocated at the first step
+
+    def step(self, y, f0, h, rho):
+        if self._work is None or self._work.shape[1] != y.size:
+            self._work = np.empty((13, y.size))
+        y_new, f_new, err, _ = dop853_step(self.f, y, f0, h, self._work)
+        return Trial(h, y_new, f_new, err)
+
+    def error_norm(self, trial, y):
+        """Hairer's blend of the order-5 and order-3 estimates (:func:`dop853_error_norm`)."""
+        scale = self.atol + self.rtol * np.maximum(np.abs(y), np.abs(trial.y))
+        return dop853_error_norm(trial.err, scale) if np.all(np.isfinite(trial.y)) else np.inf
+
+    def cost(self, h, rho):
+        return 12.0
+
+
+class RKC(Stepper):
+    """Damped RKC2 (:func:`rkc_step`) with as many stages as stability needs, at most :data:`MAX_RKC_STAGES`.
+
+    With the stages capped the step is shortened to what ``MAX_RKC_STAGES`` stages keep stable (5% margin).
+    """
+
+    name, order = "rkc", 2.0
+    estimate_order = 3.0  # the local error of a second-order method (the step control's 1/2 is cautious)
+
+    def step(self, y, f0, h, rho):
+        s = min(rkc_stages(h, rho), MAX_RKC_STAGES)
+        if s == MAX_RKC_STAGES:
+            h = min(h, MAX_RKC_STAGES**2 * RKC_BETA / max(rho, 1e-300) * 0.95)
+        y_new, f_new, err, _ = rkc_step(self.f, y, f0, h, s)
+        return Trial(h, y_new, f_new, err)
+
+    def cost(self, h, rho):
+        return float(rkc_stages(h, rho))
+
+
+class _Exprb43(Stepper):
+    """exprb43 (:func:`exprb43_step`) with the phi products of :meth:`_phi` at the step's start."""
+
+    name, order = "exprb43", 4.0
+    estimate_order = 4.0  # the local error of the embedded third-order solution
+
+    def __init__(self, f, rtol, atol, jvp=None):
+        super().__init__(f, rtol, atol)
+        self.jvp = jvp  # jvp(y) -> (u -> J u) exact, or None: differences of f
+        self._cost = 0.0
+        self._eigen = self._rho = None
+
+    def step(self, y, f0, h, rho):
+        try:
+            phi, rho_here = self._phi(y, f0, self.atol + self.rtol * np.abs(y))
+        except np.linalg.LinAlgError:  # a Jacobian that is not finite: the field overflows near y
+            nan = np.full(y.size, np.nan)
+            return Trial(h, nan, nan, nan)
+        try:
+            y_new, f_new, err, _ = exprb43_step(self.f, y, f0, h, phi)
+        except KrylovLimit:
+            y_new = err = f_new = np.full(y.size, np.nan)
+        self.dims.extend(phi.dims)
+        self._cost = 3 + 2 * self._products(y.size, phi)
+        return Trial(h, y_new, f_new, err, rho_here)
+
+    def cost(self, h, rho):
+        """The last step's: 3 evaluations and two Jacobian products per vector of its Jacobian or Krylov spaces."""
+        return self._cost
+
+
+class Exprb43Dense(_Exprb43):
+    """exprb43 with the symmetric Jacobian's eigendecomposition: phi functions exact to rounding.
+
+    The Jacobian is ``jvp(y)`` applied to the identity (symmetrised) or ``2 n``
+    central differences of ``f``; it is kept across rejected steps and dropped by :meth:`moved`.
+    """
+
+    def _phi(self, y, f0, scale):
+        if self._eigen is None:
+            J = dense_jacobian(self.f, y, f0)[0] if self.jvp is None else _dense(self.jvp(y), y.size)
+            lam, Q = np.linalg.eigh(-J)
+            self.njev += 1
+            self._eigen = EigenPhi(lam, Q)
+            self._rho = float(np.max(np.abs(lam))) if lam.size else 0.0
+        return self._eigen, self._rho
+
+    def _products(self, n, phi):
+        # a batch of n exact products costs about n / 8 evaluations (BLAS-3); differences cost n
+        return n if self.jvp is None else max(1, n // 8)
+
+    def moved(self):
+        self._eigen = None
+
+
+class Exprb43Lanczos(_Exprb43):
+    """exprb43 with Lanczos phi products (:class:`~geodln.integrate.krylov.LanczosPhi`).
+
+    Each call of a step guesses its Krylov dimension from the same call of
+    the last step. ``reorthogonalize`` as in :class:`LanczosPhi` (needed with differences).
+    """
+
+    def __init__(self, f, rtol, atol, jvp=None, reorthogonalize: bool = True):
+        super().__init__(f, rtol, atol, jvp)
+        self.reorthogonalize, self._last_dims = reorthogonalize, []
+
+    def _phi(self, y, f0, scale):
+        jv = difference_jv(self.f, y) if self.jvp is None else self.jvp(y)
+        phi = LanczosPhi(jv, _KRYLOV_TOL * float(np.linalg.norm(scale)), _MAX_KRYLOV, guesses=self._last_dims,
+                         reorthogonalize=self.reorthogonalize)
+        self._last_dims = phi.dims  # filled by the step's calls
+        return phi, None
+
+    def _products(self, n, phi):
+        return sum(phi.dims) + 2
+
+
+def _dense(jv, n: int) -> np.ndarray:
+    """The symmetric Jacobian ``[J e_1, ..., J e_n]`` from one batch of exact products, shape=[n, n]."""
+    J = jv(np.eye(n))
+    return 0.5 * (J + J.T)
+
+
+def exprb43(f, n: int, rtol: float, atol: float, jvp=None) -> _Exprb43:
+    """exprb43 for ``n`` unknowns: dense up to :data:`DENSE_LIMIT`, Lanczos above.
+
+    Lanczos reorthogonalises below :data:`KRYLOV_FROM` and on differences
+    (cheap there, and differences need it), not on exact products above.
+    """
+    if n <= DENSE_LIMIT:
+        return Exprb43Dense(f, rtol, atol, jvp)
+    return Exprb43Lanczos(f, rtol, atol, jvp, reorthogonalize=jvp is None or n < KRYLOV_FROM)
+
+
+# The geodln steppers by name: factories ``(f, n, rtol, atol, jvp) -> Stepper``.
+STEPPERS = {
+    "dop853": lambda f, n, rtol, atol, jvp=None: DOP853(f, rtol, atol),
+    "rkc": lambda f, n, rtol, atol, jvp=None: RKC(f, rtol, atol),
+    "exprb43": exprb43,
+}

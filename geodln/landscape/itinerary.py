@@ -7,15 +7,19 @@ set of one learnt set ``J``:
     ||(W - W_J) Sxx^{1/2}||_F <= visit_distance * s_1,
 
 with ``J`` the set whose ``W_J`` is nearest ``W`` (thresholds: the fields of
-:class:`geodln.Tolerances`). Both are decided on the flow itself, never on the
-trajectory's own samples: the flow is re-integrated from the trajectory's
-first state to its last time through :meth:`GradientFlow.solve`, checked on
-a grid that depends only on the time span (uniform and geometric, so that
-the start and the end are resolved), and each entry and exit time is then
-refined by bisection on the continuous solution (re-integrating between grid
-points). Hence the same visits whatever ``n_points``, ``t_eval`` or
-``log_time`` made the trajectory, including the start plateau and a plateau
-the run ends on; a pass through a critical value at speed is no visit.
+:class:`geodln.Tolerances`). Both are read on the trajectory's own samples,
+and each entry and exit time is then refined by bisection on the continuous
+solution: the flow is integrated across the bracket between two samples,
+with the method and tolerances the trajectory was integrated with (its
+``method``, ``rtol``, ``atol``), so a user's choice reaches every
+integration. Hence the same visits whatever ``n_points``, ``t_eval`` or
+``log_time`` made the trajectory, as long as its samples resolve the
+plateaus (a visit between two samples is not seen), including the start
+plateau and a plateau the run ends on; a pass through a critical value at
+speed is no visit. A trajectory of gradient descent (no ``method``) is not a
+sample of the flow: the flow from its first state is integrated on a grid of
+the time span (uniform and geometric, ``itinerary_points`` each, at
+``itinerary_rtol``) and read there.
 
 Each visit carries the critical point the flow shadows there
 (:func:`geodln.nearest_critical_point` at the visit's slowest grid state): its
@@ -103,14 +107,15 @@ def itinerary(traj: Trajectory, catalog=None, tolerances: Tolerances = DEFAULT_T
     Parameters
     ----------
     traj : Trajectory
-        Only its flow, first state and time span are used (the flow is
-        re-integrated: a trajectory of gradient descent is treated as the flow from its start).
+        Of the flow: its samples are read, and its ``method``, ``rtol`` and
+        ``atol`` integrate between them. Of gradient descent: treated as the
+        flow from its first state over its time span.
     catalog : Catalog, optional
         A catalog of the same architecture and data: each visit gets the id
         of the record with the shadowed point's stratum.
     tolerances : Tolerances
-        ``visit_speed``, ``visit_distance``, ``itinerary_points``,
-        ``itinerary_rtol``, and those of :func:`geodln.nearest_critical_point`.
+        ``visit_speed``, ``visit_distance``, ``itinerary_points`` and
+        ``itinerary_rtol`` (for descent), and those of :func:`geodln.nearest_critical_point`.
 
     Returns
     -------
@@ -121,16 +126,10 @@ def itinerary(traj: Trajectory, catalog=None, tolerances: Tolerances = DEFAULT_T
     flow.loss_fn.require_closed_form_critical_values("itineraries")
     tol = tolerances
     top, data = flow.top, flow.data
-    t0, t1, theta0 = float(traj.t[0]), float(traj.t[-1]), np.asarray(traj.theta[0], dtype=float)
+    t0, t1 = float(traj.t[0]), float(traj.t[-1])
     if t1 <= t0:
         return []
-    unit = float(data.s[0]) ** (1 / top.depth)
-    options = dict(rtol=tol.itinerary_rtol, atol=1e-3 * tol.itinerary_rtol * unit)
-    n = int(tol.itinerary_points)
-    grid = np.unique(np.concatenate([np.linspace(t0, t1, n), t0 + np.geomspace(1e-6 * (t1 - t0), t1 - t0, n)]))
-    states = flow.solve(theta0, (t0, t1), t_eval=grid, **options).y.T
-    if len(states) != len(grid):
-        raise GeodlnError(f"the re-integration stopped early (at t = {grid[len(states) - 1]:.4g})")
+    grid, states, options = _samples(traj, tol)
     root = data.Sxx @ data._inv_sqrt  # Sxx^{1/2}
     speed_cap = tol.visit_speed * float(data.s[0]) ** (2 - 1 / top.depth)
 
@@ -155,6 +154,27 @@ def itinerary(traj: Trajectory, catalog=None, tolerances: Tolerances = DEFAULT_T
             visits.append(_visit(flow, J, states[k], float(grid[k]), enter, leave, catalog, tol))
         i = j + 1
     return visits
+
+
+def _samples(traj: Trajectory, tol: Tolerances):
+    """The times and states to read, shapes ``[T]`` and ``[T, n_params]``, and the options of any integration.
+
+    A trajectory of the flow is read as it was sampled, and integrated as it
+    was; one of descent is replaced by the flow from its first state on a
+    grid of the time span (uniform and geometric, so that the start and the end are resolved).
+    """
+    if traj.method is not None:
+        return traj.t, traj.theta, dict(method=traj.method, rtol=traj.rtol, atol=traj.atol)
+    flow, data = traj.flow, traj.flow.data
+    t0, t1 = float(traj.t[0]), float(traj.t[-1])
+    unit = float(data.s[0]) ** (1 / flow.top.depth)
+    options = dict(rtol=tol.itinerary_rtol, atol=1e-3 * tol.itinerary_rtol * unit)
+    n = int(tol.itinerary_points)
+    grid = np.unique(np.concatenate([np.linspace(t0, t1, n), t0 + np.geomspace(1e-6 * (t1 - t0), t1 - t0, n)]))
+    states = flow.solve(np.asarray(traj.theta[0], dtype=float), (t0, t1), t_eval=grid, **options).y.T
+    if len(states) != len(grid):
+        raise GeodlnError(f"the re-integration stopped early (at t = {grid[len(states) - 1]:.4g})")
+    return grid, states, options
 
 
 def _boundary(flow, label, J, ta, xa, tb, entering: bool, options, iterations: int = 20) -> float:

@@ -52,11 +52,13 @@ skew-symmetric matrices of ``g`` (the Lie algebra of the orthogonal subgroup).
 Plain numpy/scipy, so that the flow and the landscape can use it; the
 geomstats layer is :mod:`geodln.geometry`. Modules: ``group`` (the group, its
 algebra, the finite action), ``moment`` (the moment map), ``split`` (the
-vertical/horizontal split), ``lsqr`` (matrix-free projections).
+vertical/horizontal split), ``lsqr`` (matrix-free projections), ``level``
+(back onto a level set of the balances).
 """
 
 from .group import (HiddenLevel, act, algebra_dim, algebra_mask, check_algebra_element, check_group_element,
                     group_exp, hidden_levels, random_group_element)
+from .level import ConservedLevel
 from .lsqr import VerticalSolve, bracket_operator, part_basis, solve_vertical
 from .moment import layer_balances, moment_map, node_balances
 from .split import (bracket, bracket_adjoint, horizontal_basis, horizontal_projection, orbit_dim, range_basis,
@@ -68,6 +70,8 @@ __all__ = [
     "check_group_element", "random_group_element", "group_exp",
     # the moment map
     "moment_map", "layer_balances", "node_balances",
+    # back onto a level set of the moment map
+    "ConservedLevel",
     # the split
     "range_basis", "bracket", "bracket_adjoint", "vertical_matrix", "vertical_basis", "horizontal_basis",
     "orbit_dim", "stabilizer_dim", "vertical_projection", "horizontal_projection",
