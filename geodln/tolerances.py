@@ -97,10 +97,12 @@ class Tolerances:
         An itinerary visit: ``||dtheta/dt|| <= visit_speed * s_1^(2 - 1/h)``
         and ``||(W - W_J) Sxx^(1/2)||_F <= visit_distance * s_1``.
     itinerary_points : int
-        Size of each of the itinerary's own output grids (uniform and
-        geometric in ``[0, t_end]``), fixed whatever the trajectory's sampling.
+        For a trajectory of gradient descent, which the itinerary reads as the
+        flow from its start: the size of each of the output grids (uniform and
+        geometric in ``[0, t_end]``) of that flow. A flow's trajectory is read
+        at its own samples, refined with its own method and tolerances.
     itinerary_rtol : float
-        Relative tolerance of the itinerary's re-integration (its absolute
+        For descent: relative tolerance of the itinerary's integration of the flow (its absolute
         tolerance is ``1e-3`` of that times ``s_1^(1/h)``).
     """
 

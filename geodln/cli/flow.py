@@ -18,6 +18,7 @@ import numpy as np
 
 from ..dynamics import init as initialisations
 from ..dynamics.flow import DEFAULT_METHOD, GradientFlow
+from ..integrate.methods import GEODLN_METHODS, SCIPY_METHODS
 from ..io.files import check_output_folder, json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance, replace_directory
 from ..io.graphs import read_graph
 from ..landscape.labels import format_learned
@@ -54,8 +55,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--n-points", type=int, default=401, help="number of output times (default 401)")
     parser.add_argument("--log-time", action="store_true", help="log-spaced output times (for long plateaus)")
     parser.add_argument("--method", default=DEFAULT_METHOD, help=f"integration method: auto (stiffness-aware, "
-                        f"geodln.integrate) or a scipy solve_ivp name (DOP853, RK45, Radau, BDF, LSODA, ...); "
-                        f"default {DEFAULT_METHOD}")
+                        f"geodln.integrate), one of geodln's steppers throughout ({', '.join(GEODLN_METHODS[1:])}) "
+                        f"or a scipy solve_ivp name ({', '.join(SCIPY_METHODS)}); default {DEFAULT_METHOD}")
     parser.add_argument("--rtol", type=float, default=1e-10)
     parser.add_argument("--atol", type=float, default=1e-12)
     parser.add_argument("--grad-tol", type=float, default=None, help="stop once ||dA/dt|| falls below this")

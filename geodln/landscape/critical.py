@@ -33,6 +33,7 @@ from ..errors import ClassificationError
 from ..dynamics.flow import GradientFlow
 from ..dynamics.hessian import Inertia, hessian, horizontal_hessian, inertia
 from .strata import Stratum
+from .labels import format_learned
 from .. import symmetry
 from ..symmetry import algebra_dim
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
@@ -119,7 +120,7 @@ class CriticalPoint:
         """The stratum's label, or ``J={...} (mixed)``."""
         if self.stratum is not None:
             return self.stratum.label
-        return "J={" + ",".join(map(str, self.learned)) + "} (mixed)"
+        return f"J={format_learned(self.learned)} (mixed)"
 
     def to_record(self, rid: str | None = None, arrays: dict | None = None) -> dict:
         """The point as a JSON-ready record: the package's one record builder.

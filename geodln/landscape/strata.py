@@ -40,6 +40,7 @@ import numpy as np
 from ..network.data import Data
 from ..symmetry import horizontal_basis
 from ..network.topology import Topology, check_widths
+from .labels import format_learned
 
 __all__ = ["Piece", "Stratum", "EscapePath", "enumerate_strata", "NULL"]
 
@@ -136,8 +137,7 @@ class Stratum:
 
     @property
     def label(self) -> str:
-        J = "{" + ",".join(map(str, self.learned)) + "}"
-        return f"J={J}" + ("" if not self.pieces else " + " + " ".join(map(str, self.pieces)))
+        return f"J={format_learned(self.learned)}" + ("" if not self.pieces else " + " + " ".join(map(str, self.pieces)))
 
     def all_pieces(self) -> list[Piece]:
         h = self.depth

@@ -39,7 +39,7 @@ from .invariants import plot_fiber, plot_level_sets
 from .landscape import plot_catalog, plot_escape_times, plot_hessian_spectrum
 from .network import draw_network
 from .phase import plot_phase_portrait
-from .style import figure_bytes, same_picture
+from .style import figure_bytes, same_picture, set_label
 from .sweeps import plot_escape_laws
 from .trajectories import plot_descent_vs_flow, plot_mode_curves, plot_trajectory
 
@@ -157,7 +157,7 @@ def _fig_hessian(rng):
     spectra, kinds = {}, {}
     for name, pick in picks.items():
         rec = next(r for r in cat.records if pick(r))
-        label = rf"{name}, $J = \{{{','.join(map(str, rec['learned']))}\}}$"
+        label = rf"{name}, $J = {set_label(rec['learned'])}$"
         spectra[label] = cat.hessian_spectrum(rec)
         kinds[label] = rec["kind"]
     return plot_hessian_spectrum(spectra, kinds)
