@@ -21,7 +21,7 @@ def toy_point(params, seed):
     half = np.full(params["max_modes"], np.nan)
     half[:n_modes] = np.log(1 / params["scale"]) / np.arange(n_modes, 0, -1)
     return {"final_loss": x ** 2, "n_visits": n_modes, "converged": bool(x > 0), "label": f"w{len(widths)}s{seed}",
-            "visit_value": visits, "visit_learned": learned, "half_time": half, "t_end": params.get("t_end", 0.0)}
+            "visit_value": visits, "visit_learned": learned, "half_time": half, "t_final": params.get("t_end", 0.0)}
 
 
 def fragile_point(params, seed):

@@ -296,3 +296,26 @@ def test_the_flow_task_through_the_command_line_and_again(tmp_path):
             if name != "wall_time":
                 np.testing.assert_array_equal(ds[name].sel(seed=seed).values.ravel().astype(np.asarray(value).dtype),
                                               np.ravel(value), err_msg=name)
+
+
+def test_sweeping_a_task_parameter_that_names_a_built_in_result_works(tmp_path):
+    """t_end is a parameter of the flow task, and a natural thing to sweep: the time reached is the result
+    t_final, the grid's t_end a coordinate (no clash), and a longer run reaches the minimum's neighbourhood."""
+    ds = geodln.sweep("flow", {"widths": ["2,2,2,2"], "spectrum": ["2,1"], "scale": [1e-2], "t_end": [5.0, 400.0]},
+                      seeds="0:1", workers=1, progress=False)
+    assert list(ds.t_end.values) == [5.0, 400.0] and "t_end" in ds.coords
+    np.testing.assert_allclose(ds.t_final.sel(seed=0).squeeze().values, [5.0, 400.0])
+    gaps = ds.loss_gap.sel(seed=0).squeeze().values
+    assert gaps[1] < 1e-6 < gaps[0]
+    assert list(ds.half_time.mode.values) == [1, 2]  # modes counted from 1, as in J
+    learned = [str(x) for x in ds.visit_learned.sel(t_end=400.0, seed=0).squeeze().values]
+    assert learned[0] == "{}" and "{1}" in learned and learned[-1] == ""  # the empty set is not the padding
+
+
+def _echo_scale(params, seed):
+    return {"status": "ok", "message": "", "scale": float(params["scale"])}
+
+
+def test_a_task_returning_a_grid_key_is_told_so():
+    with pytest.raises(ValueError, match="returns 'scale', which is also a dimension"):
+        geodln.sweep(_echo_scale, {"scale": [1.0, 2.0]}, seeds="0:1", workers=1, progress=False)

@@ -40,7 +40,7 @@ def test_small_start_visits_the_top_sets_greedily(seed):
                       **POINT}, seed=seed)
     n = out["n_visits"]
     assert out["status"] == "ok" and n == 3
-    assert list(out["visit_learned"][:n]) == ["", "1", "1,2"]
+    assert list(out["visit_learned"][:n]) == ["{}", "{1}", "{1,2}"]
     assert out["visit_kind"][n - 1] == "global_minimum"
     assert set(out["visit_kind"][:n - 1]) <= {"strict_saddle", "nonstrict_saddle"}
     np.testing.assert_allclose(out["visit_value"][:n], [5.0, 0.5, 0.0], atol=1e-12)  # L_J = 1/2 sum_{k not in J} s_k^2

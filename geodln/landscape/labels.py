@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["format_learned", "format_itinerary", "itinerary_strings"]
+__all__ = ["format_learned", "parse_learned", "format_itinerary", "itinerary_strings"]
 
 
 def format_learned(J) -> str:
@@ -36,6 +36,22 @@ def format_learned(J) -> str:
     return "{" + ",".join(map(str, J)) + "}"
 
 
+def parse_learned(text) -> tuple[int, ...] | None:
+    """The learnt set written by :func:`format_learned` (or, in sweeps of geodln 0.1, ``"1,2"``); None for ``""``.
+
+    ``""`` is the padding of a sweep's ``visit_learned`` past its last visit, never a learnt set.
+
+    Examples
+    --------
+    >>> parse_learned("{1,2}"), parse_learned("{}"), parse_learned("")
+    ((1, 2), (), None)
+    """
+    text = str(text).strip()
+    if not text:
+        return None
+    return tuple(int(k) for k in text.strip("{}").split(",") if k.strip())
+
+
 def format_itinerary(sets) -> str:
     """The learnt sets a flow visits, in time order, as one text.
 
@@ -55,7 +71,7 @@ def itinerary_strings(ds) -> np.ndarray:
     ds : xarray.Dataset
         A table of visits, as a sweep of the ``"flow"`` or ``"descent"`` task
         stores them: ``status`` (``"ok"`` for a finished run), and over a last
-        dimension ``visit`` the learnt sets ``visit_learned`` (``"1,2"``) and
+        dimension ``visit`` the learnt sets ``visit_learned`` (``"{1,2}"``) and
         the classes ``visit_kind`` (``""`` past the last visit).
 
     Returns
@@ -67,6 +83,6 @@ def itinerary_strings(ds) -> np.ndarray:
     kinds = ds["visit_kind"].transpose(*ds["status"].dims, "visit").values
     out = np.empty(status.shape, dtype=object)
     for idx in np.ndindex(status.shape):
-        visited = [[int(k) for k in str(J).split(",") if k] for J, kind in zip(learned[idx], kinds[idx]) if kind]
+        visited = [parse_learned(J) or () for J, kind in zip(learned[idx], kinds[idx]) if kind]
         out[idx] = format_itinerary(visited) if status[idx] == "ok" else str(status[idx])
     return out

@@ -28,7 +28,7 @@ import numpy as np
 from matplotlib.ticker import NullFormatter
 
 from ..dynamics.closed_forms import half_learning_time
-from ..landscape.labels import itinerary_strings
+from ..landscape.labels import itinerary_strings, parse_learned
 from .style import STYLE, new_figure, set_label, styled
 
 __all__ = ["plot_itineraries", "plot_escape_laws"]
@@ -97,7 +97,7 @@ def plot_itineraries(ds, max_runs: int = 48):
     enter = ds["visit_enter"].transpose(*dims, "visit").values.reshape(-1, ds.sizes["visit"])
     leave = ds["visit_exit"].transpose(*dims, "visit").values.reshape(-1, ds.sizes["visit"])
     kinds = ds["visit_kind"].transpose(*dims, "visit").values.reshape(-1, ds.sizes["visit"])
-    t_end = np.asarray(ds["t_end"].values, dtype=float).reshape(-1)
+    t_end = np.asarray(ds["t_final"].values, dtype=float).reshape(-1)
     for row in range(min(max_runs, len(enter))):
         for a, b, kind in zip(enter[row], leave[row], kinds[row]):
             if kind:
@@ -202,9 +202,9 @@ def plot_escape_laws(ds):
 
 def _stays(sel, k: int) -> np.ndarray:
     """Time each run spent on its visit to ``{1..k-1}``, shape=[scale, seed] (NaN where it made none)."""
-    J = ",".join(str(i) for i in range(1, k))
+    J = tuple(range(1, k))
     dims = ("scale", "seed", "visit")
-    hit = (sel["visit_learned"].transpose(*dims).values == J) & (sel["visit_kind"].transpose(*dims).values != "")
+    hit = np.vectorize(lambda text: parse_learned(text) == J, otypes=[bool])(sel["visit_learned"].transpose(*dims).values)
     span = sel["visit_exit"].transpose(*dims).values - sel["visit_enter"].transpose(*dims).values
     return np.where(hit.any(axis=2), np.nansum(np.where(hit, span, 0.0), axis=2), np.nan)
 

@@ -190,6 +190,15 @@ def _check(schema: dict, result: dict, where: str) -> None:
                              "(every point must return the same keys, shapes and kinds)")
 
 
+def _check_names(result: dict, points: Grid) -> None:
+    """A result may not take the name of a dimension: the grid's keys, ``seed``, ``visit``, ``mode``."""
+    taken = sorted(set(result) & (set(points.axes) | {"seed", "visit", "mode"}))
+    if taken:
+        raise ValueError(f"the task returns {taken[0]!r}, which is also a dimension of the sweep (a grid key, seed, "
+                         f"visit or mode): the coordinate {taken[0]!r} holds the grid's values; give the result "
+                         "another name")
+
+
 def _first_schema(results: dict) -> dict | None:
     for result in results.values():
         if not (result["status"] == "failed" and set(result) == {"status", "message"}):
@@ -210,6 +219,7 @@ def _compute(function, points: Grid, results: dict, save, client, workers, progr
         if schema is not None:
             _check(schema, result, f"{params} seed {seed}")
         elif set(result) != {"status", "message"}:
+            _check_names(result, points)
             schema = _schema(result)
         if save is not None:
             save(index, result)
@@ -247,7 +257,9 @@ def assemble(points: Grid, results: dict, identity: dict, argv=None):
                  for name, values in data.items()}
     coords = {key: np.array(values, dtype=object if isinstance(values[0], str) else None)
               for key, values in points.axes.items()}
-    coords |= {"seed": np.array(points.seeds), "visit": np.arange(points.max_visits), "mode": np.arange(points.max_modes)}
+    # modes are counted from 1, as in the learnt sets J; visits from 0, as the order of a list
+    coords |= {"seed": np.array(points.seeds), "visit": np.arange(points.max_visits),
+               "mode": np.arange(1, points.max_modes + 1)}
     attrs = identity | {"command": json.dumps(list(argv)) if argv is not None else "",
                         "created": datetime.now(UTC).isoformat(timespec="seconds")}
     ds = xr.Dataset(variables, coords=coords, attrs=attrs)

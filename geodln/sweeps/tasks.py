@@ -13,7 +13,11 @@ sweep's settings:
 - ``t_end`` (flow) or ``step`` and ``n_steps`` (descent); ``n_points`` (flow
   output times, log-spaced, default 2000);
 - ``max_modes`` and ``max_visits``: the lengths of the ``mode_``/``half_time``
-  and ``visit_`` arrays (padding: NaN, ``""``, -1).
+  and ``visit_`` arrays (padding: NaN, ``""``, -1; a visit's learnt set is
+  written ``{1,2}``, ``{}`` for none, so ``""`` is padding only).
+
+A run's results never take the name of an input (the grid's keys and the
+settings): the time a flow reached is ``t_final``, so ``t_end`` can be a grid key.
 
 All randomness (data frames and weights) comes from one
 ``numpy.random.default_rng(seed)``, so a point's result depends on its
@@ -38,6 +42,7 @@ from ..dynamics.flow import GradientFlow, Trajectory
 from ..dynamics.init import aligned, small
 from ..landscape.itinerary import itinerary
 from ..network.topology import layered
+from ..landscape.labels import format_learned
 from .grid import parse_numbers
 
 __all__ = ["flow_point", "descent_point", "TASKS"]
@@ -102,7 +107,7 @@ def _visits(traj: Trajectory, n: int) -> dict:
     rows = _visits_padding(n)
     for i, v in enumerate(visits[:n]):
         rec = v.to_record()
-        rows["visit_learned"][i] = ",".join(str(k) for k in rec["learned"])
+        rows["visit_learned"][i] = format_learned(rec["learned"])
         rows["visit_kind"][i] = rec["kind"]
         rows["visit_value"][i] = rec["critical_value"]
         rows["visit_escape_order"][i] = np.nan if rec["escape_order"] is None else rec["escape_order"]
@@ -116,16 +121,16 @@ def _summary(flow, traj, spectrum, params, status, message, nfev, started) -> di
     n_modes, n_visits = int(params["max_modes"]), int(params["max_visits"])
     global_min = flow.data.global_min_value(min(flow.top.widths))
     if traj is None:
-        final = drift = t_end = np.nan
+        final = drift = t_final = np.nan
         half, visits = np.full(n_modes, np.nan), _visits_padding(n_visits)
     else:
-        final, t_end = float(traj.loss[-1]), float(traj.t[-1])
+        final, t_final = float(traj.loss[-1]), float(traj.t[-1])
         # the balances are sums of squared weights: drift relative to the largest ||theta||^2 on the run
         drift = float(np.max(traj.conserved_drift) / max(np.max(np.sum(traj.theta**2, axis=1)), 1e-300))
         half, visits = _half_times(traj, spectrum, n_modes), _visits(traj, n_visits)
     return {"final_loss": final, "global_min": global_min, "loss_gap": final - global_min, "drift": drift,
             "nfev": int(nfev), "status": status, "message": message, "wall_time": time.perf_counter() - started,
-            "t_end": t_end, **visits, "half_time": half}
+            "t_final": t_final, **visits, "half_time": half}
 
 
 def flow_point(params: dict, seed: int) -> dict:
@@ -143,7 +148,7 @@ def flow_point(params: dict, seed: int) -> dict:
         ``final_loss``, ``global_min`` (``L`` at the global minima), ``loss_gap``,
         ``drift`` (max conserved drift / max ``||theta||^2``), ``nfev``,
         ``status`` ("ok", "diverged" or "failed" when the solver stopped early),
-        ``message``, ``wall_time`` (s), ``t_end`` (time reached), ``n_visits``,
+        ``message``, ``wall_time`` (s), ``t_final`` (time reached), ``n_visits``,
         the itinerary (:func:`geodln.itinerary`) as ``visit_learned`` (1-based
         mode indices, comma-separated), ``visit_value`` (``L_J``), ``visit_kind``,
         ``visit_escape_order``, ``visit_enter``, ``visit_exit`` (length
