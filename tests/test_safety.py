@@ -208,3 +208,27 @@ def test_a_users_file_at_out_is_refused_and_never_moved(tmp_path, command, kind)
         assert code == 2, (out, err)
         assert str(target) in err or name in err
         assert _tree(tmp_path) == before  # not moved, not renamed, nothing left beside it
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_a_users_folder_at_out_keeps_what_is_inside_and_beside_it(tmp_path, command):
+    """--out naming a user's folder: the user's file and empty folder inside it, and a user's files beside it
+    (one named like geodln's lock), survive two runs. flow and figures write beside the user's files; catalog
+    and sweep refuse a folder that holds files but none of theirs (it is not a catalog or a store)."""
+    name = "result.zarr" if command == "sweep" else "result"
+    out = tmp_path / name
+    (out / "empty").mkdir(parents=True)
+    (out / "notes.txt").write_text("mine")
+    (tmp_path / f"{name}.bak").write_text("beside")
+    mine = {p: p.read_bytes() for p in (out / "notes.txt", tmp_path / f"{name}.bak")}
+    for _ in range(2):
+        code, _, err = _run(WRITERS[command] + [name], tmp_path)
+        assert code == (2 if command in ("sweep", "catalog") else 0), err
+        assert all(p.read_bytes() == content for p, content in mine.items()) and (out / "empty").is_dir()
+        assert _leftovers(tmp_path) == [] and _leftovers(out) == []
+    lock = tmp_path / f".{name}.lock"
+    lock.write_text("a note of the user's, named like a lock\n")
+    code, _, err = _run(WRITERS[command] + [name, "--force"] if command != "sweep" else WRITERS[command] + [name],
+                        tmp_path)
+    assert code == 2 and "not a lock of geodln's" in err
+    assert lock.read_text() == "a note of the user's, named like a lock\n"
