@@ -198,10 +198,14 @@ def test_cli_classify(tmp_path, capsys):
                  "--catalog", "catalogs/default"]) == 0
     out = capsys.readouterr().out
     assert "nonstrict saddle" in out and "J = {1}" in out and "catalog record cp" in out
-    assert main(["classify", "--weights", str(tmp_path / "net.npz"), "--json"]) == 0
+    assert main(["classify", "--weights", str(tmp_path / "net.npz"), "--spectrum", "3,2,1", "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["kind"] == "nonstrict_saddle" and record["escape_order"] == 3 and record["distance"] == 0
+    assert record["grad_norm"] <= record["gradient_threshold"]  # the certificate is in the record
     assert list(tmp_path.iterdir()) == [tmp_path / "net.npz"]  # no files written
+    # a class depends on the data: without them, a usage error, not a class of synthetic data
+    assert main(["classify", "--weights", str(tmp_path / "net.npz")]) == 2
+    assert "--data FILE" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("seed", range(40))

@@ -36,12 +36,22 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the record as JSON")
 
 
+# Up to this many weights the Hessian at the user's own weights is formed and diagonalised (~1 s); above,
+# its extreme eigenvalues come from Lanczos on exact products.
+DENSE_HESSIAN = 2000
+
+
 def run(args, argv) -> int:
     """Classify the weights; print the record (as JSON with ``--json``)."""
     from ..catalog.store import Catalog
     from ..io.weights import read_weights
     from ..landscape.points import nearest_critical_point
+    from ..tolerances import DEFAULT_TOLERANCES as tol
 
+    if args.data is None and args.spectrum is None:
+        raise ValueError("classify needs the data the weights were trained on: --data FILE (an .npz with X of "
+                         "shape (d_in, N) and Y of shape (d_out, N)) or --spectrum S (whitened data with the "
+                         "singular values S); a class depends on the data")
     weights = read_weights(args.weights)
     top = weights.top
     data = load_data(args, top)
@@ -49,9 +59,14 @@ def run(args, argv) -> int:
         catalog = Catalog.load(args.catalog)
         if not catalog.matches(top, data):
             raise ValueError(f"{args.catalog} is a catalog of another network or other data than {args.weights}")
-    near = nearest_critical_point(GradientFlow(top, data), weights.theta)
+    flow = GradientFlow(top, data)
+    near = nearest_critical_point(flow, weights.theta)
     cp = near.point
-    record = cp.to_record() | {"distance": near.distance, "grad_norm_given": near.grad_norm, "weights": weights.source}
+    given = _curvature_given(flow, weights.theta, tol)
+    record = cp.to_record() | {"distance": near.distance, "relative_distance": near.relative_distance,
+                               "grad_norm_given": near.grad_norm, "loss_given": near.loss,
+                               "gradient_threshold": tol.gradient * tol.gradient_scale(data),
+                               "hessian_given": given, "weights": weights.source}
     if args.catalog is not None:
         match = catalog.record_for(cp.label)
         record["record_id"] = None if match is None else match["id"]
@@ -60,12 +75,34 @@ def run(args, argv) -> int:
         return 0
     h = cp.hessian
     print(f"{weights.source}: widths {list(top.widths)}, data s = {np.round(data.s, 4).tolist()}")
-    where = "at" if near.distance == 0 else f"near (distance {near.distance:.3g}, ||grad|| {near.grad_norm:.3g} there)"
-    print(f"{where} a {cp.kind.replace('_', ' ')}: J = {format_learned(cp.learned)}, L_J = {cp.critical_value:.6g}")
+    threshold = record["gradient_threshold"]
+    if near.distance == 0:
+        print(f"at a {cp.kind.replace('_', ' ')}: ||dL/dtheta|| = {cp.grad_norm:.3g} <= {threshold:.3g}, "
+              f"|L - L_J| = {abs(cp.loss - cp.critical_value):.3g}")
+    else:
+        print(f"near a {cp.kind.replace('_', ' ')}, at distance {near.distance:.3g} ({near.relative_distance:.3g} "
+              f"relative): at your weights ||dL/dtheta|| = {near.grad_norm:.3g}, L = {near.loss:.10g}; at the critical "
+              f"point ||dL/dtheta|| = {cp.grad_norm:.3g} <= {threshold:.3g}, |L - L_J| = "
+              f"{abs(cp.loss - cp.critical_value):.3g}")
+    print(f"J = {format_learned(cp.learned)}, L_J = {cp.critical_value:.10g}")
     print(f"stratum {cp.label}" + (f" (catalog record {record['record_id']})" if record.get("record_id") else ""))
     print(f"Hessian -/0/+ = {h.negative}/{h.zero}/{h.positive}, escape order "
           f"{'-' if cp.escape_order is None else cp.escape_order}"
           + ("" if not cp.escape else f" (mode {cp.escape['mode']}, measured {cp.escape['measured_order']:.2f})"))
+    print("Hessian at your weights: " + (f"-/0/+ = {given['negative']}/{given['zero']}/{given['positive']}, "
+          if "negative" in given else f"{given['method']}: ") + f"smallest eigenvalue {given['min']:.3g}")
     for item in cp.ambiguous:
         print(f"ambiguous: singular values of {item['product']}: {np.round(item['singular_values'], 6).tolist()}")
     return 0
+
+
+def _curvature_given(flow, theta, tol) -> dict:
+    """The Hessian at the user's own weights (a plateau of a real run has small negative eigenvalues there):
+    its inertia when it is formed (up to :data:`DENSE_HESSIAN` weights), else its extreme eigenvalues."""
+    from ..dynamics.hessian import hessian, inertia, lanczos_extremes
+
+    if flow.top.n_params <= DENSE_HESSIAN:
+        lam = np.linalg.eigvalsh(hessian(flow, theta))
+        return inertia(lam, tol.inertia, tol.hessian_scale(flow.data, flow.top.depth)).as_dict()
+    smallest, largest = lanczos_extremes(flow, theta, k=4)
+    return {"method": "Lanczos", "min": float(smallest[0]), "max": float(largest[-1])}

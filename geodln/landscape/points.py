@@ -29,6 +29,7 @@ from ..errors import ClassificationError, NotCriticalError
 from ..dynamics.flow import GradientFlow
 from ..dynamics.hessian import hessian
 from .critical import CriticalPoint, _grad_scale, classify, curvature
+from .labels import format_learned
 from .readout import read_stratum
 from ..symmetry import algebra_dim, range_basis
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
@@ -37,6 +38,11 @@ __all__ = ["analyze_point", "nearest_critical_point", "NearestCritical", "frame_
            "nearest_learned"]
 
 NEWTON_MARGIN = 1e-2
+# A projection onto the critical set is the point the user's weights shadow only when it is near them:
+# within NEAR of the larger of ||theta|| and the weight size of one learnt mode (sqrt(h) s_1^(1/h)). Plateau
+# states of a small start differ from their saddle by the remnants (1e-2 relative and less); a random
+# point is typically its own size away from anything the projection finds.
+NEAR = 0.1
 """Newton within the stratum stops at this fraction of the criticality tolerance: the point it lands
 on is then critical with room to spare, whatever rounding the analysis adds on top of it."""
 
@@ -76,13 +82,16 @@ def nearest_learned(flow: GradientFlow, theta) -> tuple:
     return tuple(sorted(int(k) for k in order))
 
 
-def _not_critical(flow, theta, why: str, grad: float) -> NotCriticalError:
+def _not_critical(flow, theta, why: str, grad: float,
+                  advice: str = "for weights that rest on a plateau of training, geodln.nearest_critical_point "
+                                "(geodln classify does this) projects onto the critical point they shadow"
+                  ) -> NotCriticalError:
+    """The refusal of a point that is not critical, with the point's own numbers and the thresholds applied."""
     J = nearest_learned(flow, theta)
     value = flow.data.critical_value(J)
     return NotCriticalError(
-        f"not a critical point: {why} (||grad|| = {grad:.3g}, loss {flow.loss(theta):.6g}; nearest critical "
-        f"value L_J = {value:.6g} for J = {set(J) or '{}'}); use geodln.nearest_critical_point for a nearly critical point",
-        grad, value)
+        f"not a critical point: {why}; at these weights ||dL/dtheta|| = {grad:.3g} and L = {flow.loss(theta):.10g} "
+        f"(the nearest critical value is L_J = {value:.10g}, J = {format_learned(J)}); {advice}", grad, value)
 
 
 def frame_link(flow: GradientFlow, frames, mode: int, link) -> np.ndarray:
@@ -156,13 +165,15 @@ def analyze_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> C
     top, data = flow.top, flow.data
     grad = float(np.linalg.norm(flow.rhs(theta)))
     if not tol.is_critical(grad, data):
-        raise _not_critical(flow, theta, f"||grad|| > {tol.gradient:g} s_1^2", grad)
+        raise _not_critical(flow, theta, f"the gradient is above the threshold {tol.gradient * tol.gradient_scale(data):.3g} "
+                            f"(= {tol.gradient:g} s_1^2)", grad)
     noise = max(tol.rank_zero, grad / _grad_scale(flow, theta))
     reading = read_stratum(_whitened_layers(flow, theta), data.U, data.s, data.V, data.rank, noise, tol.rank_gap)
     J, stratum = reading.learned, reading.stratum
     value, loss = data.critical_value(J), flow.loss(theta)
     if not tol.at_level(loss, value, data):
-        raise _not_critical(flow, theta, f"the loss is not the critical value {value:.6g} of J = {set(J) or '{}'}", grad)
+        raise _not_critical(flow, theta, f"its loss is not the critical value of the modes it carries "
+                            f"(|L - L_J| above {tol.loss * tol.gradient_scale(data):.3g} = {tol.loss:g} s_1^2)", grad)
     lam, full, hor, orbit = curvature(flow, theta, tol)
     tight = stratum.tightened() if stratum is not None else reading.tightened(data.rank, top.depth)
     kind = classify(J, data.rank, min(top.widths), tight)
@@ -220,12 +231,19 @@ class NearestCritical:
         How many singular values of the layers were set to zero.
     grad_norm : float
         ``||dL/dtheta||`` at the given state.
+    relative_distance : float
+        ``distance / max(||theta||, sqrt(h) s_1^(1/h))``, at most :data:`NEAR` (else no point is returned).
+    loss : float
+        ``L`` at the given state (``point.loss`` is ``L`` at the critical point, ``point.grad_norm`` its gradient:
+        the certificate, recomputed there).
     """
 
     point: CriticalPoint = field(repr=False)
     distance: float
     truncated: int
     grad_norm: float
+    relative_distance: float = 0.0
+    loss: float = float("nan")
 
     @property
     def theta(self) -> np.ndarray:
@@ -328,14 +346,31 @@ def nearest_critical_point(flow: GradientFlow, theta, tol: Tolerances | None = N
     Raises
     ------
     NotCriticalError
-        If no critical point is reached.
+        If no critical point is reached, or the one reached is farther than
+        :data:`NEAR` (relative) from ``theta``: then the weights shadow none.
+        The message gives the numbers at ``theta`` and at the point reached.
     """
     tol = DEFAULT_TOLERANCES if tol is None else tol
     theta = _check(flow, theta)
-    grad0 = float(np.linalg.norm(flow.rhs(theta)))
+    grad0, loss0 = float(np.linalg.norm(flow.rhs(theta))), flow.loss(theta)
     if tol.is_critical(grad0, flow.data):
-        return NearestCritical(analyze_point(flow, theta, tol), 0.0, 0, grad0)
+        return NearestCritical(analyze_point(flow, theta, tol), 0.0, 0, grad0, 0.0, loss0)
     x, truncated = _truncate(flow, theta, tol.plateau_gap)
     x = _newton_in_stratum(flow, x, tol)
-    point = analyze_point(flow, x, tol)
-    return NearestCritical(point, float(np.linalg.norm(x - theta)), truncated, grad0)
+    distance = float(np.linalg.norm(x - theta))
+    size = max(float(np.linalg.norm(theta)), np.sqrt(flow.top.depth) * float(flow.data.s[0]) ** (1 / flow.top.depth))
+    threshold = tol.gradient * tol.gradient_scale(flow.data)
+    reached = (f"the projection onto the critical set of its stratum (Gauss-Newton with the layer ranks fixed) "
+               f"ended at distance {distance:.3g} ({distance / size:.3g} relative) with ||dL/dtheta|| = "
+               f"{np.linalg.norm(flow.rhs(x)):.3g} and L = {flow.loss(x):.10g}")
+    advice = ("these weights are not at or near a critical point (not on a plateau): train further, or "
+              "integrate the flow from them (geodln.GradientFlow.integrate, geodln flow) until the loss rests")
+    if distance > NEAR * size:
+        raise _not_critical(flow, theta, f"the gradient is above the threshold {threshold:.3g}, and {reached}, "
+                            f"farther than {NEAR:g} relative", grad0, advice)
+    try:
+        point = analyze_point(flow, x, tol)
+    except NotCriticalError:
+        raise _not_critical(flow, theta, f"the gradient is above the threshold {threshold:.3g}, and {reached}, "
+                            "which is not critical either", grad0, advice) from None
+    return NearestCritical(point, distance, truncated, grad0, distance / size, loss0)

@@ -64,7 +64,7 @@ class Data:
     def __init__(self, X, Y):
         X, Y = _finite_matrix(X, "X"), _finite_matrix(Y, "Y")
         if X.shape[1] != Y.shape[1]:
-            raise ValueError(f"X has {X.shape[1]} samples (columns) but Y has {Y.shape[1]}")
+            raise ValueError(f"X has {X.shape[1]} samples (columns) but Y has {Y.shape[1]}" + _layout_hint(X, Y))
         self.X, self.Y = X, Y
         self.Sxx, self.Syx, self.Syy = X @ X.T, Y @ X.T, Y @ Y.T
         evals, evecs = np.linalg.eigh(self.Sxx)
@@ -72,7 +72,7 @@ class Data:
             rank = int(np.sum(evals > 1e-12 * evals[-1])) if evals[-1] > 0 else 0
             raise ValueError(
                 f"Sxx = X X^T is singular (rank {rank} < d_in = {X.shape[0]}): the inputs need "
-                f"{X.shape[0]} linearly independent samples"
+                f"{X.shape[0]} linearly independent samples" + _layout_hint(X, Y)
             )
         self.whitened = bool(np.allclose(self.Sxx, np.eye(len(evals)), rtol=0, atol=1e-12))
         self._inv_sqrt = (evecs / np.sqrt(evals)) @ evecs.T  # Sxx^{-1/2}
@@ -236,6 +236,15 @@ class Data:
         V = random_orthogonal(d_in, rng)[:, : s.size]
         X = random_orthogonal(d_in, rng)
         return cls(X, (U * s) @ V.T @ X)
+
+
+def _layout_hint(X, Y) -> str:
+    """Advice when the arrays look like ``(N, d)``, the layout of ML frameworks, and their transposes would fit."""
+    if X.shape[0] == Y.shape[0] and X.shape[0] != X.shape[1] and np.linalg.matrix_rank(X.T) == X.shape[1]:
+        return (f". X {X.shape} and Y {Y.shape} look like (N, d) arrays, samples as rows (the layout of PyTorch, "
+                f"flax and scikit-learn); geodln takes X (d_in, N) and Y (d_out, N), samples as columns: "
+                "pass X.T and Y.T")
+    return ""
 
 
 def random_orthogonal(d: int, rng: np.random.Generator) -> np.ndarray:
