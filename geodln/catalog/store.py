@@ -33,7 +33,7 @@ from ..io.files import (JsonlSpill, NpzSpill, fresh_file, json_bytes, json_line,
 from ..dynamics.flow import GradientFlow
 from ..landscape.critical import KINDS, CriticalPoint, analyze_stratum, curvature
 from ..io.progress import Progress, pace
-from ..landscape.strata import enumerate_strata
+from ..landscape.strata import check_distinct_spectrum, enumerate_strata
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from ..network.topology import layered
 
@@ -465,17 +465,7 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
     if user is not None:
         user.check_fits(layered(widths))
         spectrum = user.s[: user.rank]
-    s = np.asarray(spectrum, dtype=float)
-    if s.ndim != 1 or np.any(np.diff(s) >= 0):
-        raise ValueError(f"the spectrum must be strictly decreasing (distinct singular values), got {list(spectrum)}")
-    gaps = -np.diff(s) / s[0]
-    if gaps.size and gaps.min() < tolerances.spectral_gap:
-        k = int(np.argmin(gaps))
-        raise ValueError(
-            f"singular values {float(s[k])!r} and {float(s[k + 1])!r} differ by {s[k] - s[k + 1]:.3g}, less than "
-            f"spectral_gap = {tolerances.spectral_gap:g} times s_1: at this resolution they are one repeated "
-            "value, whose strata and inertias the catalog cannot represent. Merge them into a single value "
-            "with a larger gap to the others, or separate them by more than that")
+    s = check_distinct_spectrum(spectrum, tolerances.spectral_gap)
     if user is None:
         data = Data.from_spectrum(s, widths[0], widths[-1], seed=seed)
     else:  # the whitened problem: X = I, Y = M = Syx Sxx^{-1/2}, with the user's singular vectors

@@ -32,7 +32,7 @@ from ..network.data import Data
 from ..errors import ClassificationError
 from ..dynamics.flow import GradientFlow
 from ..dynamics.hessian import Inertia, hessian, horizontal_hessian, inertia
-from .strata import Stratum
+from .strata import Stratum, check_distinct_spectrum
 from .labels import format_learned
 from .. import symmetry
 from ..symmetry import algebra_dim
@@ -323,6 +323,9 @@ def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0
 
     Raises
     ------
+    ValueError
+        When the data's nonzero singular values are not distinct (a repeated
+        value is outside the stratification).
     ClassificationError
         When the representative is not critical, its loss is not ``L_J``, or
         the rule, the escape path and the Hessian disagree.
@@ -331,6 +334,7 @@ def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0
     rng = np.random.default_rng(seed)
     top = layered(stratum.widths)
     data.check_fits(top)
+    check_distinct_spectrum(data.s[: data.rank], tol.spectral_gap)  # outside the stratification: refused here
     flow = GradientFlow(top, data)
     S = symmetry.random_group_element(top, rng, "GL", spread)
     theta = top.pack(symmetry.act(top, S, stratum.canonical_adjacency(top, data, rng)))

@@ -54,6 +54,11 @@ def _check(flow: GradientFlow, theta) -> np.ndarray:
     if not top.is_fully_connected:
         raise ValueError(f"analyze_point needs a fully connected layered network, got {top!r}")
     flow.loss_fn.require_closed_form_critical_values("classifications of critical points")
+    if flow.weight_decay:
+        raise ValueError(f"classifying points of a flow with weight decay ({flow.weight_decay:g}) is not implemented: "
+                         "the decayed loss L + lambda/2 ||theta||^2 has a landscape of its own (local minima, e.g. the "
+                         "origin for depth >= 3), which the strata of L do not describe; classify with "
+                         "weight_decay=0, or study the decayed flow with GradientFlow.integrate")
     theta = np.asarray(theta, dtype=float)
     if theta.shape == (top.n, top.n):
         theta = top.pack(theta)

@@ -42,10 +42,37 @@ from ..symmetry import horizontal_basis
 from ..network.topology import Topology, check_widths
 from .labels import format_learned
 
-__all__ = ["Piece", "Stratum", "EscapePath", "enumerate_strata", "NULL"]
+__all__ = ["Piece", "Stratum", "EscapePath", "enumerate_strata", "check_distinct_spectrum", "NULL"]
 
 NULL = 0  # label of a dangling vector orthogonal to every data mode
 
+
+def check_distinct_spectrum(spectrum, spectral_gap: float) -> np.ndarray:
+    """The singular values ``s_1 > ... > s_m`` as an array, refused unless distinct at the resolution ``spectral_gap``.
+
+    The stratification of the critical points (a learnt set ``J`` of modes, each
+    carried by its own paths) holds for distinct singular values; a repeated
+    value makes a whole Grassmannian of learnt sets, which no stratum represents.
+
+    Raises
+    ------
+    ValueError
+        If the values are not strictly decreasing, or two differ by less than
+        ``spectral_gap * s_1``.
+    """
+    s = np.asarray(spectrum, dtype=float)
+    if s.ndim != 1 or np.any(np.diff(s) >= 0):
+        raise ValueError(f"the spectrum must be strictly decreasing (distinct singular values), got {s.tolist()}: "
+                         "the strata of critical points are defined for distinct singular values")
+    gaps = -np.diff(s) / s[0]
+    if gaps.size and gaps.min() < spectral_gap:
+        k = int(np.argmin(gaps))
+        raise ValueError(
+            f"singular values {float(s[k])!r} and {float(s[k + 1])!r} differ by {s[k] - s[k + 1]:.3g}, less than "
+            f"spectral_gap = {spectral_gap:g} times s_1: at this resolution they are one repeated "
+            "value, whose strata and inertias cannot be represented. Merge them into a single value "
+            "with a larger gap to the others, or separate them by more than that")
+    return s
 
 @dataclass(frozen=True, order=True)
 class Piece:
