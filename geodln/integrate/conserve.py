@@ -14,11 +14,11 @@ import numpy as np
 
 __all__ = ["Conservation", "DRIFT_TOL"]
 
-
 # The conserved balances are kept to 1e-9 relative along every integration (the design's promise); a move
 # is made once the drift passes a tenth of that, so that the drift between two checks (8 explicit steps at
 # most) cannot reach the promise. A move costs a few CG iterations and keeps W, so the margin is cheap.
 DRIFT_TOL = 1e-10
+
 
 class Conservation:
     """Conserved quantities of a flow at its start, and the projection back onto their level set.
