@@ -110,3 +110,21 @@ def test_non_whitened_data():
     assert visits[-1].t_exit == 200.0  # mode 3 (s = 0.59) is still to come: the run ends on a plateau
     for v in visits:
         assert v.height == pytest.approx(v.value, abs=2e-2 * max(1, v.value))
+
+
+def test_the_same_visits_whatever_the_time_span():
+    """One small start of 3,3,3,3 run to t_end = 300, 1e4 and 1e6, sampled uniformly or in log time (2000
+    points: at 1e6 in log time the first sample after 0 is at t = 100, past the first two plateaus; uniformly,
+    every 500 time units): the same visits, their times to 1e-6, wherever the run still goes on."""
+    flow = geodln.GradientFlow(geodln.layered([3, 3, 3, 3]), geodln.Data.from_spectrum([3, 2, 1], 3, 3, seed=0))
+    theta0 = geodln.init.small(flow.top, 1e-2, seed=1)
+    runs = {(t_end, log): geodln.itinerary(flow.integrate(theta0, t_end, n_points=2000, log_time=log))
+            for t_end in (300.0, 1e4, 1e6) for log in (True, False)}
+    longest = runs[(1e6, True)]
+    assert [v.learned for v in longest] == [(), (1,), (1, 2), (1, 2, 3)]
+    for (t_end, _), visits in runs.items():
+        assert [v.learned for v in visits] == [v.learned for v in longest][:len(visits)]
+        for mine, ref in zip(visits, longest):
+            assert mine.t_enter == pytest.approx(ref.t_enter, rel=1e-6, abs=1e-6)
+            if mine.t_exit < t_end:
+                assert mine.t_exit == pytest.approx(ref.t_exit, rel=1e-6)

@@ -12,10 +12,12 @@ and each entry and exit time is then refined by bisection on the continuous
 solution: the flow is integrated across the bracket between two samples,
 with the method and tolerances the trajectory was integrated with (its
 ``method``, ``rtol``, ``atol``), so a user's choice reaches every
-integration. Hence the same visits whatever ``n_points``, ``t_eval`` or
-``log_time`` made the trajectory, as long as its samples resolve the
-plateaus (a visit between two samples is not seen), including the start
-plateau and a plateau the run ends on; a pass through a critical value at
+integration. An interval between two samples across which the nearest learnt
+set changes by two modes or more, or the loss crosses a critical value, may
+hide a plateau: it is integrated on finer points (:data:`PLATEAU_PIECES`,
+recursively :data:`PLATEAU_DEPTH` times). Hence the same visits whatever
+``n_points``, ``t_eval``, ``log_time`` or ``t_end`` made the trajectory,
+including the start plateau and a plateau the run ends on; a pass through a critical value at
 speed is no visit. A trajectory of gradient descent (no ``method``) is not a
 sample of the flow: the flow from its first state is integrated on a grid of
 the time span (uniform and geometric, ``itinerary_points`` each, at
@@ -40,6 +42,18 @@ from .points import nearest_critical_point, nearest_learned
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 
 __all__ = ["Visit", "itinerary"]
+
+
+# An interval between two samples that may hide a visit is integrated on PLATEAU_PIECES inner points, and
+# so on PLATEAU_DEPTH times: 16^3 = 4096 times finer where needed, so that a plateau of a few time units is
+# seen in samples a thousand times coarser (a run to t_end = 1e6 sampled from t = 100 on), at a cost only
+# where the loss crosses a critical value between samples.
+PLATEAU_PIECES = 16
+PLATEAU_DEPTH = 3
+# Entry and exit times are located to this fraction of the time (at least 1 unit): far below the
+# conditioning of a visit's ends (set by the speed threshold crossed at a slow rate), and independent of
+# how far apart the samples around them were.
+BOUNDARY_RTOL = 1e-7
 
 
 @dataclass(frozen=True)
@@ -164,7 +178,9 @@ def _samples(traj: Trajectory, tol: Tolerances):
     grid of the time span (uniform and geometric, so that the start and the end are resolved).
     """
     if traj.method is not None:
-        return traj.t, traj.theta, dict(method=traj.method, rtol=traj.rtol, atol=traj.atol)
+        options = dict(method=traj.method, rtol=traj.rtol, atol=traj.atol)
+        grid, states = _resolve_plateaus(traj.flow, list(traj.t), list(traj.theta), options, tol)
+        return np.array(grid), np.array(states), options
     flow, data = traj.flow, traj.flow.data
     t0, t1 = float(traj.t[0]), float(traj.t[-1])
     unit = float(data.s[0]) ** (1 / flow.top.depth)
@@ -177,10 +193,49 @@ def _samples(traj: Trajectory, tol: Tolerances):
     return grid, states, options
 
 
-def _boundary(flow, label, J, ta, xa, tb, entering: bool, options, iterations: int = 20) -> float:
+def _may_hide_a_visit(flow, xa, xb, margin: float) -> bool:
+    """Whether the flow between two samples may rest near a critical point that neither sample shows.
+
+    A visit to ``J`` between the samples would put the loss at ``L_J`` between
+    theirs (the loss decreases along the flow), so: the nearest learnt sets of
+    the samples differ in two modes or more (an intermediate set in between),
+    or the critical value of one of them lies strictly between their losses.
+    """
+    Ja, Jb = nearest_learned(flow, xa), nearest_learned(flow, xb)
+    if len(set(Ja) ^ set(Jb)) >= 2:
+        return True
+    La, Lb = flow.loss(xa), flow.loss(xb)
+    return any(Lb + margin < flow.data.critical_value(J) < La - margin for J in {Ja, Jb})
+
+
+def _resolve_plateaus(flow, grid, states, options, tol: Tolerances, depth: int = PLATEAU_DEPTH):
+    """The samples with every interval that may hide a visit subdivided, by integrating it (with the
+    trajectory's own method and tolerances) on :data:`PLATEAU_PIECES` points, recursively up to ``depth``
+    levels: so a trajectory sampled coarsely (``t_end = 1e6`` in log time begins at ``t = 100``) shows the
+    plateaus that its samples stepped over."""
+    margin = tol.loss * tol.gradient_scale(flow.data)
+    out_t, out_x = [grid[0]], [states[0]]
+    for a in range(len(grid) - 1):
+        if depth > 0 and _may_hide_a_visit(flow, states[a], states[a + 1], margin):
+            inner = np.linspace(grid[a], grid[a + 1], PLATEAU_PIECES + 1)[1:-1]
+            sol = flow.solve(states[a], (grid[a], grid[a + 1]), t_eval=inner, **options)
+            if sol.y.shape[1] == inner.size:
+                sub_t, sub_x = _resolve_plateaus(flow, [grid[a], *inner, grid[a + 1]],
+                                                 [states[a], *sol.y.T, states[a + 1]], options, tol, depth - 1)
+                out_t += sub_t[1:-1]
+                out_x += sub_x[1:-1]
+        out_t.append(grid[a + 1])
+        out_x.append(states[a + 1])
+    return out_t, out_x
+
+
+def _boundary(flow, label, J, ta, xa, tb, entering: bool, options, iterations: int = 60) -> float:
     """Bisection on the continuous solution for the time the label becomes (or stops being) ``J``
-    between grid times ``ta`` and ``tb`` (the state ``xa`` at ``ta``)."""
+    between grid times ``ta`` and ``tb`` (the state ``xa`` at ``ta``), to :data:`BOUNDARY_RTOL` of the time
+    (not a number of halvings: the bracket's width depends on the sampling, the answer must not)."""
     for _ in range(iterations):
+        if tb - ta <= BOUNDARY_RTOL * max(1.0, abs(tb)):
+            break
         tm = 0.5 * (ta + tb)
         xm = flow.solve(xa, (ta, tm), t_eval=[tm], **options).y[:, -1]
         inside = label(xm)[0] == J
