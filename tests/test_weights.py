@@ -1,5 +1,7 @@
 """read_weights: .npz and .safetensors round trips, and the errors."""
 
+import warnings
+
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
@@ -59,3 +61,24 @@ def test_the_errors(tmp_path, layers):
         geodln.read_weights(tmp_path / "odd.safetensors")
     with pytest.raises(ValueError, match="unknown weight file type"):
         geodln.read_weights(__file__)
+
+
+def test_sequential_index_gaps_are_named_and_refused_where_they_change_the_width(tmp_path):
+    """nn.Sequential(Linear, ReLU, Linear, ReLU, Linear) exports 0.weight, 2.weight, 4.weight: the modules 1 and
+    3 are taken as the identity, with a warning naming them; consecutive numbers warn nothing; a gap across
+    which the layers do not chain is refused, naming the gap."""
+    rng = np.random.default_rng(0)
+    layers = {"0.weight": rng.standard_normal((3, 2)), "2.weight": rng.standard_normal((4, 3)),
+              "4.weight": rng.standard_normal((2, 4))}
+    save_file(layers, str(tmp_path / "gaps.safetensors"))
+    with pytest.warns(UserWarning, match=r"skip \[1\] between 0.weight and 2.weight; \[3\] between"):
+        w = geodln.read_weights(tmp_path / "gaps.safetensors")
+    assert w.widths == (2, 3, 4, 2)
+    np.testing.assert_array_equal(w.layers[1], layers["2.weight"])
+    save_file({"0.weight": layers["0.weight"], "1.weight": layers["2.weight"]}, str(tmp_path / "plain.safetensors"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert geodln.read_weights(tmp_path / "plain.safetensors").widths == (2, 3, 4)
+    save_file({"0.weight": layers["0.weight"], "2.weight": layers["4.weight"]}, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(ValueError, match=r"modules \[1\] between them .* change the width"):
+        geodln.read_weights(tmp_path / "bad.safetensors")

@@ -12,12 +12,18 @@ Read from
   ``nn.Linear(bias=False)`` (``*.weight``, shape ``(out, in)``) or flax
   ``Dense(use_bias=False)`` (``*kernel``, shape ``(in, out)``, transposed
   here); layers are ordered by the numbers in their names. Biases must be
-  zero: geodln's networks are linear maps without offsets.
+  zero: geodln's networks are linear maps without offsets. Where the layers'
+  module numbers skip some (``0.weight``, ``2.weight``: an ``nn.Sequential``
+  whose modules 1, 3, ... have no weights, usually activations), those modules
+  are taken as the identity, with a warning naming them; where the layers on
+  either side of a gap do not chain, a module there changes the width and no
+  linear network of these layers is the trained one: refused.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +67,20 @@ def _natural_key(name: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
+def _module_number(name: str) -> int | None:
+    """The number of the module a weight belongs to (``net.2.weight`` -> 2, ``Dense_1/kernel`` -> 1), if any."""
+    found = re.findall(r"(\d+)", re.split(r"[./](?:weight|kernel)$", name)[0])
+    return int(found[-1]) if found else None
+
+
+def _skipped(before: str, after: str) -> list:
+    """The module numbers strictly between two consecutive layers' (``[1]`` for ``0.weight``, ``2.weight``)."""
+    a, b = _module_number(before), _module_number(after)
+    if a is None or b is None or _natural_key(before)[:-2] != _natural_key(after)[:-2]:
+        return []
+    return list(range(a + 1, b))
+
+
 def _chain(named: list, path) -> Weights:
     """Check that ``[(name, W_i)]`` compose into a chain, and wrap them."""
     if not named:
@@ -74,9 +94,20 @@ def _chain(named: list, path) -> Weights:
         if not np.all(np.isfinite(W)):
             raise ValueError(f"{path}: {name} contains NaN or inf")
         if layers and W.shape[1] != layers[-1].shape[0]:
+            between = _skipped(named[len(layers) - 1][0], name)
             raise ValueError(f"{path}: the layers do not chain: {name} takes {W.shape[1]} inputs but the layer "
-                             f"before it ({named[len(layers) - 1][0]}) has {layers[-1].shape[0]} outputs")
+                             f"before it ({named[len(layers) - 1][0]}) has {layers[-1].shape[0]} outputs"
+                             + (f"; the modules {between} between them (without weights) change the width, so "
+                                "they are not the identity and this is not a linear network" if between else ""))
         layers.append(W)
+    gaps = {(a, b): _skipped(a, b) for (a, _), (b, _) in zip(named, named[1:])}
+    gaps = {pair: between for pair, between in gaps.items() if between}
+    if gaps:
+        listed = "; ".join(f"{between} between {a} and {b}" for (a, b), between in gaps.items())
+        warnings.warn(f"{path}: the layers' module numbers skip {listed}: modules without weights (in "
+                      "nn.Sequential usually activations such as ReLU) are taken as the identity; the analysis is "
+                      "of the linear network W_h ... W_1, which is the trained one only if those modules are linear "
+                      "(Identity, Dropout in evaluation)", UserWarning, stacklevel=3)
     widths = (layers[0].shape[1],) + tuple(W.shape[0] for W in layers)
     return Weights(tuple(layers), widths, f"{path}: " + ", ".join(name for name, _ in named))
 
