@@ -149,6 +149,17 @@ def _start(args, log):
     return subprocess.Popen(args, env=ENV, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def _listening(port: int, timeout: float) -> bool:
+    """Wait until something accepts connections on ``port`` (a scheduler starts in seconds, longer on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.2)
+    return False
+
+
 def test_serial_local_cluster_and_dask_command_line_give_identical_datasets(tmp_path):
     from distributed import Client
 
@@ -159,10 +170,11 @@ def test_serial_local_cluster_and_dask_command_line_give_identical_datasets(tmp_
     with open(tmp_path / "dask.log", "w") as log:
         procs = [_start([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], log)]
         try:
+            assert _listening(port, 180), "the dask scheduler did not start"
             procs.append(_start([dask, "worker", f"tcp://127.0.0.1:{port}", "--host", "127.0.0.1", "--nworkers", "2",
                                  "--nthreads", "1", "--no-dashboard"], log))
-            with Client(f"tcp://127.0.0.1:{port}", timeout="30s") as client:
-                client.wait_for_workers(2, timeout=60)
+            with Client(f"tcp://127.0.0.1:{port}", timeout="120s") as client:
+                client.wait_for_workers(2, timeout=180)
                 remote = geodln.sweep(toy_point, GRID, seeds="0:4", progress=False)  # the active client
                 ran_on = set(client.run(os.getpid).values())
         finally:
