@@ -23,10 +23,14 @@ the condition reads: for each unlearnt ``k``, ``a_k - b_k >= 2``, where
 ``a_k`` where the output piece carrying ``u_k`` starts (``h`` if none).
 
 Escape: the loss falls when a new complete path for an unlearnt mode ``k``
-is closed from new links, riding existing pieces for free. The least number
-``m`` of new links is the escape order: along the path, ``L - L_J`` falls
-like ``-c eps^m``. ``m <= 2`` (or a swap of a learnt mode for a larger
-unlearnt one) means negative curvature, a strict saddle; ``m >= 3`` a
+is closed from new links, riding existing pieces for free. A path of ``n``
+links that rides no piece carrying a foreign vector lowers ``L - L_J`` like
+``-c eps^n``; one that lands in foreign input or output pieces also adds
+cross terms ``+eps^{2 w(S)}`` (:func:`path_powers`), so its order ``m`` can
+exceed ``n`` (the escape is then a curve whose links have sizes
+``eps^{w_l}``), or it may not lower the loss at all. The least order over
+all paths is the escape order. ``m <= 2`` (or a swap of a learnt mode for a
+larger unlearnt one) means negative curvature, a strict saddle; ``m >= 3`` a
 nonstrict saddle.
 """
 
