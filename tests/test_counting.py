@@ -66,11 +66,16 @@ def test_depth_three_orders_at_sizes_never_enumerated(widths, m):
     """Depth 3 by hand: a nonstrict stratum has every unlearnt mode without pieces (reach
     (0, 3)), so no piece may contain the gap {1, 2}: only p null inputs [0, 1] and q null
     outputs [2, 3], p <= min(d0 - m, d1 - r), q <= min(d3 - m, d2 - r), for each top set of
-    size r < min(d1, d2, m). Every escape path has 3 links, so all of them have order 3."""
+    size r < min(d1, d2, m). Every escape path has 3 links; it has order 3 unless both hidden
+    layers are full of null pieces (p = d1 - r and q = d2 - r): then its middle link joins a
+    null input to a null output, a cross term of order eps^2 in the loss, and the cheapest
+    curve (link powers 1, 2, 1) has order 4."""
     d0, d1, d2, d3 = widths
-    nonstrict = sum((min(d0 - m, d1 - r) + 1) * (min(d3 - m, d2 - r) + 1) for r in range(min(d1, d2, m)))
+    sizes = range(min(d1, d2, m))
+    nonstrict = sum((min(d0 - m, d1 - r) + 1) * (min(d3 - m, d2 - r) + 1) for r in sizes)
+    blocked = sum(d1 - r <= d0 - m and d2 - r <= d3 - m for r in sizes)
     counted = count_strata(widths, m)
-    assert counted.by_order == {2: counted.by_kind["strict_saddle"], 3: nonstrict}
+    assert counted.by_order == {2: counted.by_kind["strict_saddle"], 3: nonstrict - blocked} | ({4: blocked} if blocked else {})
     assert counted.by_kind["nonstrict_saddle"] == nonstrict
 
 
@@ -118,7 +123,7 @@ def test_large_networks_count_in_seconds():
     assert big.total == sum(big.by_learned.values()) == sum(big.by_kind.values())
     assert len(big.by_learned) == 2 ** 10 and big.by_kind["global_minimum"] == 1
     assert deep.total == 3133  # the enumerator's count (issue 14)
-    assert deep.by_order == {2: 1921, 3: 954, 4: 226, 5: 29, 6: 2}
+    assert deep.by_order == {2: 1921, 3: 956, 4: 224, 5: 29, 6: 2}  # two strata escape at order 3 through a foreign piece
     assert big.by_order == {2: big.by_kind["strict_saddle"], 3: 10}
 
 

@@ -32,12 +32,12 @@ the state (modes restricted to ``a_k - b_k >= 3``) and, per ``S``, allows only
 the pieces that contain no gap of ``S``.
 
 Escape orders: strict saddles have order 2. A tightened stratum's order is its
-shortest escape path (:meth:`Stratum.escape_order`), which sees only which
+least-order escape path (:meth:`Stratum.escape_order`), which sees only which
 piece extents occur, the reaches ``S``, and which hidden layers keep an idle
 coordinate. So the tightened count also keys the unlabelled pieces by the set
 of extents present, convolves them with the modes' loads in full (the idle
 layers depend on the total load), and runs the path search once per summary
-(:func:`_path_cost`, the layer-level reading of :meth:`Stratum.path_for`).
+(:func:`_curve_order`, the layer-level reading of :meth:`Stratum.path_for`).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from numbers import Integral
 import numpy as np
 
 from .critical import KINDS, classify
+from .strata import path_powers
 from ..network.topology import check_widths
 
 __all__ = ["StrataCount", "count_strata"]
@@ -123,34 +124,41 @@ def _pieces(states: dict, extent, step, track: bool) -> dict:
     return new
 
 
-def _path_cost(h: int, reach, internal, foreign_in, foreign_out, idle, clean: bool) -> float:
-    """Least number of new links closing a path for a mode of the given reach.
+def _curve_order(h: int, reach, internal, foreign_in, foreign_out, idle) -> int | None:
+    """Least escape order over every path for a mode of the given reach that may join foreign pieces.
 
-    The layer-level reading of :meth:`geodln.landscape.strata.Stratum.path_for`: from
-    layer ``i`` a new link enters layer ``j = i + 1`` at an idle coordinate
+    The layer-level reading of :meth:`geodln.landscape.strata.Stratum.path_for`:
+    from layer ``i`` a new link enters layer ``j = i + 1`` at an idle coordinate
     (``j`` in ``idle``) or into a piece covering ``j``, riding it to its end:
-    internal pieces ``(lo, hi)``, the mode's own input piece ``[0, b]``, its
-    own output piece ``[a, h]`` (which finishes the path); without ``clean``
-    also foreign input pieces (ends in ``foreign_in``) and foreign output pieces
-    (starts in ``foreign_out``, ridden to ``h - 1``). ``inf`` if none closes.
+    internal pieces ``(lo, hi)``, the mode's own input piece ``[0, b]``, its own
+    output piece ``[a, h]`` (which finishes the path), foreign input pieces
+    (ends in ``foreign_in``) and foreign output pieces (starts in
+    ``foreign_out``, ridden to ``h - 1``). Each path is scored by
+    :func:`geodln.landscape.strata.path_powers` from the links at which it lands
+    in foreign pieces. None if no path lowers the loss.
     """
     b, a = reach
-    dist, finish = [0] + [np.inf] * h, np.inf
-    dist[b] = 0
-    for i in range(h):
-        if dist[i] == np.inf:
-            continue
-        cost, j = dist[i] + 1, i + 1
+    orders = []
+
+    def walk(i, n, xs, ys):
+        j = i + 1
         if j == h or a <= j:
-            finish = min(finish, cost)
-            continue
-        ends = [j] if j in idle else []
-        ends += [hi for lo, hi in internal if lo <= j <= hi] + ([b] if b >= j else [])
-        if not clean:
-            ends += [hi for hi in foreign_in if j <= hi] + ([h - 1] if any(lo <= j for lo in foreign_out) else [])
+            powers = path_powers(n + 1, xs, ys)
+            if powers is not None:
+                orders.append(sum(powers) if powers else n + 1)
+            return
+        ends = ([j] if j in idle else []) + [hi for lo, hi in internal if lo <= j <= hi] + ([b] if b >= j else [])
         for t in ends:
-            dist[t] = min(dist[t], cost)
-    return finish
+            walk(t, n + 1, xs, ys)
+        for hi in sorted(t for t in foreign_in if j <= t):
+            walk(hi, n + 1, xs + [n + 1], ys)
+        if any(lo <= j for lo in foreign_out):
+            walk(h - 1, n + 1, xs, ys + [n + 1])
+
+    walk(0, 0, [], [])
+    if b > 0:
+        walk(b, 0, [], [])
+    return min(orders, default=None)
 
 
 def _escape_order(h: int, used, present, idle) -> int | None:
@@ -159,17 +167,16 @@ def _escape_order(h: int, used, present, idle) -> int | None:
     ``used``: the reaches ``(b_k, a_k)`` of the unlearnt modes; ``present``:
     extents of the unlabelled pieces that occur; ``idle``: hidden layers with
     an idle coordinate. As :meth:`geodln.landscape.strata.Stratum.escape_order`: the
-    shortest clean path over the modes, else the shortest path that joins
-    foreign pieces (no path of a tightened stratum has fewer than 3 links).
+    least order over the modes of their paths (:func:`_curve_order`; no path of
+    a tightened stratum has fewer than 3 links). A mode's own pieces are not
+    foreign to it; a foreign piece of the same extent is never cheaper than its
+    own, so dropping its extent from the foreign ones changes no order.
     """
     internal = [(lo, hi) for lo, hi in present if 0 < lo and hi < h]
     ins = {hi for lo, hi in present if lo == 0} | {b for b, _ in used if b > 0}
     outs = {lo for lo, hi in present if hi == h} | {a for _, a in used if a < h}
-    for clean in (True, False):
-        cost = min(_path_cost(h, q, internal, ins, outs, idle, clean) for q in used)
-        if cost < np.inf:
-            return int(cost)
-    return None
+    orders = [_curve_order(h, (b, a), internal, ins - {b}, outs - {a}, idle) for b, a in used]
+    return min((o for o in orders if o is not None), default=None)
 
 
 @dataclass(frozen=True)

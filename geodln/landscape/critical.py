@@ -32,7 +32,7 @@ from ..network.data import Data
 from ..errors import ClassificationError
 from ..dynamics.flow import GradientFlow
 from ..dynamics.hessian import Inertia, hessian, horizontal_hessian, inertia
-from .strata import Stratum, check_distinct_spectrum
+from .strata import EscapePath, Stratum, check_distinct_spectrum
 from .labels import format_learned
 from .. import symmetry
 from ..symmetry import algebra_dim
@@ -414,9 +414,60 @@ def loss_order(flow: GradientFlow, theta, direction, order: int, tolerances: Tol
     return steps, drops, measured
 
 
+def curve_order(stratum: Stratum, flow: GradientFlow, theta, path, S: np.ndarray,
+                tolerances: Tolerances = DEFAULT_TOLERANCES):
+    """The change of the loss along an escape path's curve at two step sizes, and the order it fits.
+
+    The curve is ``theta + sum_l c_l eps^{w_l} D_l`` with ``D_l`` the unit
+    direction of link ``l`` (moved by ``S``) and ``w_l`` the path's powers
+    (:func:`geodln.landscape.strata.path_powers`): ``L`` moves like
+    ``eps^T (-alpha c + beta c^2)``, ``T = sum w_l``, where ``c`` is the size
+    of the link common to the blocking segments (every other ``c_l = 1``) and
+    ``beta`` their cross terms' cost at equality. ``c = min(1, alpha / 2 beta)``
+    is read off the losses at ``c = 1, 2`` on the smaller step.
+
+    Returns
+    -------
+    steps : tuple of float
+        ``eps`` with ``eps^T = escape_drop`` and half of it.
+    drops : list of float
+        ``L(theta) - L(curve(eps))`` (positive when the loss falls).
+    measured : float
+        ``log2`` of the ratio of the two drops (nan when they differ in sign or vanish).
+    scale : float
+        The size ``c`` used.
+    """
+    theta, powers = np.asarray(theta, dtype=float), np.array(path.link_powers())
+    dirs = [path_direction(stratum, flow.top, flow.data, EscapePath(path.mode, (link,)), S) for link in path.links]
+    tuned = int(np.argmax(powers)) if np.any(powers > 1) else 0
+    value = flow.loss(theta)
+
+    def drop(eps, c):
+        sizes = eps ** powers * np.where(np.arange(powers.size) == tuned, c, 1.0)
+        return value - flow.loss(theta + np.tensordot(sizes, dirs, axes=1))
+
+    steps = (tolerances.escape_drop ** (1 / path.order), 0.5 * tolerances.escape_drop ** (1 / path.order))
+    f1, f2 = -drop(steps[1], 1.0), -drop(steps[1], 2.0)
+    beta = (f2 - 2 * f1) / 2
+    alpha = beta - f1
+    scale = min(1.0, alpha / (2 * beta)) if beta > 0 and alpha > 0 else 1.0
+    drops = [drop(eps, scale) for eps in steps]
+    same_sign = drops[0] * drops[1] > 0
+    measured = float(np.log(drops[0] / drops[1]) / np.log(2.0)) if same_sign else float("nan")
+    return steps, drops, measured, scale
+
+
 def _measure_escape(stratum, flow, S, theta, tol: Tolerances) -> dict:
-    """Loss decrease along the new path's links at two step sizes, and the fitted order."""
+    """Loss decrease along the new path's links (or its curve) at two step sizes, and the fitted order."""
     path = stratum.escape_path()
+    if path.powers:
+        steps, drops, order, scale = curve_order(stratum, flow, theta, path, S, tol)
+        if min(drops) > 0 and abs(order - path.order) < tol.escape_order:
+            return {"mode": path.mode, "links": path.link_names(), "powers": list(path.powers), "scale": scale,
+                    "eps": list(steps), "decrease": drops, "measured_order": order}
+        raise ClassificationError(
+            f"{stratum.label}: along the escape curve of order {path.order} (link powers {list(path.powers)}) "
+            f"the loss drops {drops} (fitted order {order:.2f})")
     D = path_direction(stratum, flow.top, flow.data, path, S)
     steps, drops, order = loss_order(flow, theta, D, path.order, tol)
     if not (min(drops) > 0 and abs(order - path.order) < tol.escape_order):

@@ -201,8 +201,8 @@ def local_manifolds(flow: GradientFlow, theta, stratum: Stratum | None = None, s
     if not unstable and link_vector is not None:
         for k in range(1, stratum.n_modes + 1):
             path = stratum.path_for(k) if k not in stratum.learned else None
-            if path is None or path.order < 3:
-                continue
+            if path is None or path.order < 3 or path.powers:
+                continue  # a path with link powers escapes along a curve, not along the ray of its links
             names = path.link_names()
             links = [link_vector(k, link) for link in path.links]
             up = np.sum(links, axis=0)

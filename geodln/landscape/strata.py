@@ -23,10 +23,14 @@ the condition reads: for each unlearnt ``k``, ``a_k - b_k >= 2``, where
 ``a_k`` where the output piece carrying ``u_k`` starts (``h`` if none).
 
 Escape: the loss falls when a new complete path for an unlearnt mode ``k``
-is closed from new links, riding existing pieces for free. The least number
-``m`` of new links is the escape order: along the path, ``L - L_J`` falls
-like ``-c eps^m``. ``m <= 2`` (or a swap of a learnt mode for a larger
-unlearnt one) means negative curvature, a strict saddle; ``m >= 3`` a
+is closed from new links, riding existing pieces for free. A path of ``n``
+links that rides no piece carrying a foreign vector lowers ``L - L_J`` like
+``-c eps^n``; one that lands in foreign input or output pieces also adds
+cross terms ``+eps^{2 w(S)}`` (:func:`path_powers`), so its order ``m`` can
+exceed ``n`` (the escape is then a curve whose links have sizes
+``eps^{w_l}``), or it may not lower the loss at all. The least order over
+all paths is the escape order. ``m <= 2`` (or a swap of a learnt mode for a
+larger unlearnt one) means negative curvature, a strict saddle; ``m >= 3`` a
 nonstrict saddle.
 """
 
@@ -42,7 +46,7 @@ from ..symmetry import horizontal_basis
 from ..network.topology import Topology, check_widths
 from .labels import format_learned
 
-__all__ = ["Piece", "Stratum", "EscapePath", "enumerate_strata", "check_distinct_spectrum", "NULL"]
+__all__ = ["Piece", "Stratum", "EscapePath", "enumerate_strata", "check_distinct_spectrum", "path_powers", "NULL"]
 
 NULL = 0  # label of a dangling vector orthogonal to every data mode
 
@@ -113,14 +117,23 @@ class EscapePath:
         ``(layer i, source, target)``: a new rank-one term in ``W_i``; source
         and target are slot indices at layers ``i - 1`` and ``i`` (or ``"v"`` /
         ``"u"`` for the input vector ``v_k`` and the output vector ``u_k``).
+    powers : tuple of int
+        Empty for a straight escape (every link of size ``eps``); else the
+        exponent of each link on the escape curve (see :func:`path_order`).
     """
 
     mode: int
     links: tuple
+    powers: tuple = ()
+
+    def link_powers(self) -> tuple:
+        """The exponent ``w_l`` of each link's size ``eps^{w_l}`` on the escape curve (all 1 unless given)."""
+        return self.powers or (1,) * len(self.links)
 
     @property
     def order(self) -> int:
-        return len(self.links)
+        """The escape order ``sum_l w_l``: the loss falls like ``-c eps^order``."""
+        return sum(self.link_powers())
 
     def link_names(self) -> list:
         """``[layer, from, to]`` per link: ``v_k``/``u_k`` for the data's mode
@@ -130,6 +143,57 @@ class EscapePath:
             return f"{slot}_{self.mode}" if slot in ("u", "v") else f"e_{slot}"
 
         return [[layer, name(src), name(tgt)] for layer, src, tgt in self.links]
+
+
+def path_powers(n_links: int, x_entries, y_entries) -> tuple | None:
+    """Link exponents of the cheapest escape curve along a path that joins foreign vectors.
+
+    A new path for mode ``k`` of ``n`` links (numbered ``1..n`` from ``v_k``)
+    may land in pieces carrying foreign vectors: an input piece's ``x`` (a null
+    direction or another mode's ``v_j``) joins the path after the landing link
+    ``p``, an output piece's ``y`` leaves it at the landing link ``q``. With
+    link ``l`` of size ``eps^{w_l}``, ``W`` gains ``eps^T u_k v_k^T``
+    (``T = sum w_l``) and, for each *segment* ``S`` of links between a foreign
+    vector and the path's other end or another foreign vector (``x -> u_k``:
+    links ``p+1..n``; ``v_k -> y``: ``1..q``; ``x -> y``: ``p+1..q``), a term
+    orthogonal to ``E = Syx - W_J`` of size ``eps^{w(S)}``, which adds
+    ``+eps^{2 w(S)}`` to the loss. So ``L - L_J = -c eps^T`` wins iff
+    ``2 w(S) >= T`` for every segment (at equality, shrinking a link common to
+    those segments makes the linear drop beat the quadratic costs). Hence
+    ``T >= 2 (n - |S|)`` for every ``S`` and ``T >= n``; both bounds are met by
+    giving the excess to one link in every segment, which exists iff the
+    segments pairwise overlap (Helly, for intervals). E.g. both null pieces of
+    widths 4,3,3,4, ``J = {1,2} + v0[0,1] [2,3]u0``: the order-3 path for mode
+    3 joins ``x -> y`` in its middle link, ``T = 4`` with powers ``(1, 2, 1)``.
+
+    Parameters
+    ----------
+    n_links : int
+    x_entries, y_entries : sequence of int
+        Landing links ``p`` of foreign input pieces, ``q`` of foreign output pieces.
+
+    Returns
+    -------
+    tuple of int or None
+        ``()`` when every link can have size ``eps`` and every cross term is of
+        higher order than the drop (a straight line escapes at order ``n``); else
+        the powers ``w`` (shape=[n]; the link common to the segments is also
+        the one whose size is tuned at equality); None when no curve along
+        this path lowers the loss (two segments are disjoint).
+    """
+    n = n_links
+    segments = [(p + 1, n) for p in x_entries] + [(1, q) for q in y_entries]
+    segments += [(p + 1, q) for p in x_entries for q in y_entries if p < q]
+    if not segments:
+        return ()
+    first, last = max(lo for lo, _ in segments), min(hi for _, hi in segments)
+    if first > last:
+        return None
+    costs = [2 * (n - (hi - lo + 1)) for lo, hi in segments]
+    order = max([n] + costs)
+    if max(costs) < n:  # every cross term is of higher order than the drop: a straight line escapes
+        return ()
+    return tuple(1 + (order - n) * (l == first) for l in range(1, n + 1))
 
 
 @dataclass(frozen=True)
@@ -242,20 +306,20 @@ class Stratum:
         return slots
 
     def escape_path(self) -> EscapePath | None:
-        """The shortest new complete path for an unlearnt mode (ties: the lower mode index).
+        """The new complete path of least escape order for an unlearnt mode (ties: the lower mode index).
 
-        Paths of at most two links may re-aim or join pieces carrying other
-        vectors (they only need to show negative curvature); a longer path is
-        taken from the clean moves only (idle coordinates, internal pieces and
-        the mode's own pieces), since joining a foreign vector ``x`` or ``y``
-        adds ``+1/2 ||Delta W||^2`` terms of low order that can beat the
-        ``-c eps^m`` of the path. ``None`` when every mode is learnt or no path
-        fits the free capacity.
+        Paths may re-aim or join pieces carrying other vectors ``x`` or ``y``:
+        that adds ``+1/2 ||Delta W||^2`` cross terms, which raise the path's
+        order when they are of lower order than its ``-c eps^m``
+        (:func:`path_powers`). Among paths of the least order above two, a clean
+        one (idle coordinates, internal pieces and the mode's own pieces only)
+        is preferred. ``None`` when every mode is learnt or no path lowers the loss.
         """
         best = self._shortest(clean=False)
-        if best is not None and best.order <= 2:
+        if best is None or best.order <= 2:
             return best
-        return self._shortest(clean=True) or best
+        clean = self._shortest(clean=True)
+        return clean if clean is not None and clean.order == best.order else best
 
     def _shortest(self, clean: bool) -> EscapePath | None:
         paths = [self.path_for(k, clean) for k in range(1, self.n_modes + 1) if k not in self.learned]
@@ -272,7 +336,9 @@ class Stratum:
         order; an output piece is ridden to layer ``h - 1``, or finishes the
         path if it carries ``u_k``). The last link reaches ``u_k``. With
         ``clean``, only idle coordinates, internal pieces and the pieces carrying
-        ``v_k`` or ``u_k`` are used.
+        ``v_k`` or ``u_k`` are used. When the shortest path's foreign cross
+        terms raise its order above its length (:func:`path_powers`), the path of
+        least order over all paths is returned instead, with its link powers.
         """
         h, pieces, slots = self.depth, self.all_pieces(), self.slots()
         idle = [[c for c in range(w) if c not in slots[i].values()] for i, w in enumerate(self.widths)]
@@ -312,7 +378,71 @@ class Stratum:
                     offer(h, cost + 1, link, None)
                 else:
                     offer(h - 1, cost + 1, link, slots[h - 1][idx])
-        return None if finish is None else EscapePath(k, finish[1])
+        if finish is None:
+            return None
+        powers = self._powers(k, finish[1])
+        if powers is not None and sum(powers or (1,) * len(finish[1])) == len(finish[1]):
+            return EscapePath(k, finish[1], powers)  # no path has fewer links, so none has a lower order
+        # the shortest path joins foreign vectors whose cross terms block it: the cheapest curve
+        return self._cheapest_curve(k)
+
+    def _powers(self, k: int, links) -> tuple | None:
+        """:func:`path_powers` of the path ``links`` for mode ``k``: the landing links of its foreign pieces."""
+        h, pieces, slots = self.depth, self.all_pieces(), self.slots()
+        xs, ys = [], []
+        for n, (layer, _, target) in enumerate(links, start=1):
+            owner = [idx for idx, c in slots[layer].items() if c == target] if layer < h else []
+            for p in (pieces[idx] for idx in owner):
+                if p.a == 0 and p.source != k:
+                    xs.append(n)
+                elif p.b == h and p.target != k:
+                    ys.append(n)
+        return path_powers(len(links), xs, ys)
+
+    def _paths(self, k: int):
+        """Every new path for mode ``k`` (link tuples), one piece per kind of piece entered."""
+        h, pieces, slots = self.depth, self.all_pieces(), self.slots()
+        idle = [[c for c in range(w) if c not in slots[i].values()] for i, w in enumerate(self.widths)]
+        kinds = {}
+        for idx, p in enumerate(pieces):
+            if (p.a, p.b) != (0, h):
+                kinds.setdefault((p.a, p.b, p.a == 0 and p.source == k, p.b == h and p.target == k), idx)
+
+        def walk(i, slot, links):
+            j = i + 1
+            if j == h:
+                yield links + ((h, slot, "u"),)
+                return
+            if idle[j]:
+                yield from walk(j, idle[j][0], links + ((j, slot, idle[j][0]),))
+            for idx in sorted(kinds.values()):
+                p = pieces[idx]
+                if not p.a <= j <= p.b:
+                    continue
+                link = links + ((j, slot, slots[j][idx]),)
+                if p.b < h:
+                    yield from walk(p.b, slots[p.b][idx], link)
+                elif p.target == k:
+                    yield link
+                else:
+                    yield from walk(h - 1, slots[h - 1][idx], link)
+
+        yield from walk(0, "v", ())
+        for idx, p in enumerate(pieces):
+            if p.a == 0 and p.b < h and p.source == k:
+                yield from walk(p.b, slots[p.b][idx], ())
+
+    def _cheapest_curve(self, k: int) -> EscapePath | None:
+        """The path of least escape order (then fewest links) over :meth:`_paths`, or None."""
+        best = None
+        for links in self._paths(k):
+            powers = self._powers(k, links)
+            if powers is None:
+                continue
+            path = EscapePath(k, links, powers)
+            if best is None or (path.order, len(links)) < (best.order, len(best.links)):
+                best = path
+        return best
 
     def escape_order(self) -> int | None:
         """2 for strict saddles (swap or a path of <= 2 links), the path length
