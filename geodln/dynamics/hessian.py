@@ -18,6 +18,18 @@ Inertia: eigenvalues with ``|lambda| <= tol`` count as zero, where
 relative to the spectrum, floored by the problem's own scale (``s_1^{2-2/h}``
 for data of scale ``s_1``) where the Hessian vanishes and only rounding is
 left, so that the counts do not change when the data are scaled.
+
+Matrix-free spectrum (above :data:`MATRIX_FREE_ABOVE` weights): at a critical
+point of a deep linear network on low-rank data the Hessian has low rank ``r``
+(most directions are flat), so its range is found exactly by products alone:
+blocks of ``H omega`` for Gaussian ``omega``, orthogonalised against the basis
+``Q`` found so far, until a block of ``b`` adds fewer than ``b`` new directions
+(with probability one the range is then complete). The nonzero eigenvalues are
+those of ``Q^T H Q`` (``range(H)`` is invariant), the other ``D - r`` are zero:
+the whole spectrum, hence the same inertia as the dense path, in memory
+``O(D r)`` and time ``O(D r^2)``, never ``O(D^2)``. Directions whose curvature is
+below :data:`RANGE_RTOL` of the products' size are counted as zero, far under
+the inertia's own threshold ``1e-8``.
 """
 
 from __future__ import annotations
@@ -34,7 +46,18 @@ if TYPE_CHECKING:  # the flow imports this module when it integrates: no import 
     from .flow import GradientFlow
 
 __all__ = ["hessian_vector_product", "hessian", "HessianOperator", "flow_jacobian_product", "horizontal_hessian",
-           "Inertia", "inertia", "lanczos_extremes"]
+           "Inertia", "inertia", "lanczos_extremes", "MATRIX_FREE_ABOVE", "matrix_free", "operator_range",
+           "low_rank_spectrum"]
+
+MATRIX_FREE_ABOVE = 3000
+"""Above this many weights the analysis of a point forms no ``D x D`` matrix (:func:`low_rank_spectrum`,
+the tangent solves of :func:`geodln.nearest_critical_point`); at and below it the dense Hessian is faster
+(one batch of ``D`` products and a LAPACK ``eigvalsh``, ~1 s at 3000) and is what the shipped catalogs hold."""
+RANGE_RTOL = 1e-12
+"""A new direction of a range joins it when its part orthogonal to the range found so far is above this
+fraction of the largest product's norm: rounding of the products is ~1e-16 of it, the inertia's zero
+band starts at 1e-8 of the largest eigenvalue."""
+RANGE_BLOCK = 32
 
 
 def hessian_vector_product(flow, theta, v) -> np.ndarray:
@@ -300,3 +323,76 @@ def lanczos_extremes(flow: GradientFlow, theta, k: int = 6, seed=0) -> tuple[np.
     shifted = eigsh(operator(sigma), k=k, which="SA", v0=v0, ncv=ncv, return_eigenvectors=False)
     largest = np.sort(eigsh(operator(sigma), k=k, which="LA", v0=v0, ncv=ncv, return_eigenvectors=False)) - sigma
     return np.sort(shifted) - sigma, largest
+
+
+def matrix_free(n_params: int) -> bool:
+    """Whether a point with ``n_params`` weights is analysed matrix-free (above :data:`MATRIX_FREE_ABOVE`)."""
+    return n_params > MATRIX_FREE_ABOVE
+
+
+def operator_range(apply, n_in: int, n_out: int, seed=0, block: int = RANGE_BLOCK) -> np.ndarray:
+    """An orthonormal basis of the range of a linear map known only by its products.
+
+    Parameters
+    ----------
+    apply : callable
+        ``X -> M X`` for ``X`` of shape ``[n_in, K]``, returning shape ``[n_out, K]``.
+    n_in, n_out : int
+        The map's shape ``M : R^n_in -> R^n_out``.
+    seed : int, optional
+        Seeds the Gaussian test blocks.
+    block : int
+        Columns per block; the search stops at the first block that adds fewer than ``block``
+        directions (its images then lie in the range found, with probability one).
+
+    Returns
+    -------
+    Q : ndarray, shape=[n_out, rank]
+        Orthonormal columns spanning ``range(M)`` up to :data:`RANGE_RTOL` (memory ``O(n_out rank)``).
+    """
+    rng = np.random.default_rng(seed)
+    Q, size = np.zeros((n_out, 0)), 0.0
+    while Q.shape[1] < min(n_in, n_out):
+        b = min(block, n_in)
+        Y = apply(rng.standard_normal((n_in, b)))
+        size = max(size, float(np.linalg.norm(Y, axis=0).max()))
+        for _ in range(2):  # twice is enough (Kahan): the new directions orthogonal to Q to rounding
+            Y -= Q @ (Q.T @ Y)
+        U, sv, _ = np.linalg.svd(Y, full_matrices=False)
+        new = U[:, sv > RANGE_RTOL * size] if size > 0 else U[:, :0]
+        Q = np.hstack([Q, new])
+        if new.shape[1] < b:
+            break
+    return Q
+
+
+def low_rank_spectrum(flow: GradientFlow, theta, seed=0, vertical=None) -> np.ndarray:
+    """The Hessian's whole spectrum from products alone, for a Hessian of low rank (module notes).
+
+    Parameters
+    ----------
+    theta : array-like, shape=[n_params]
+    vertical : ndarray, shape=[n_params, k], optional
+        Orthonormal columns: then the spectrum is that of the Hessian restricted to their orthogonal
+        complement (``P H P`` on ``range(P)``, ``P = I - V V^T``: the horizontal Hessian for the fiber's ``V``).
+
+    Returns
+    -------
+    ndarray, shape=[n_params - k]
+        Increasing: the ``r`` nonzero eigenvalues of ``Q^T H Q`` (``Q`` the range of ``P H P``, found by
+        :func:`operator_range`) and ``n_params - k - r`` zeros.
+    """
+    op, n = HessianOperator(flow, theta), flow.top.n_params
+    k = 0 if vertical is None else vertical.shape[1]
+
+    def apply(X):
+        if k:
+            X = X - vertical @ (vertical.T @ X)
+        Y = op(X)
+        return Y - vertical @ (vertical.T @ Y) if k else Y
+
+    Q = operator_range(apply, n, n, seed)
+    # Q^T H Q a block of columns at a time: no second n x r array
+    T = np.hstack([Q.T @ apply(Q[:, j:j + RANGE_BLOCK]) for j in range(0, Q.shape[1], RANGE_BLOCK)] or [np.zeros((0, 0))])
+    lam = np.linalg.eigvalsh(0.5 * (T + T.T)) if Q.shape[1] else np.zeros(0)
+    return np.sort(np.concatenate([lam, np.zeros(n - k - Q.shape[1])]))

@@ -31,11 +31,12 @@ import numpy as np
 from ..network.data import Data
 from ..errors import ClassificationError
 from ..dynamics.flow import GradientFlow
-from ..dynamics.hessian import Inertia, hessian, horizontal_hessian, inertia
+from ..dynamics.hessian import (Inertia, hessian, hessian_vector_product, horizontal_hessian, inertia, low_rank_spectrum,
+                                matrix_free, operator_range)
 from .strata import EscapePath, Stratum, check_distinct_spectrum
 from .labels import format_learned
 from .. import symmetry
-from ..symmetry import algebra_dim
+from ..symmetry import algebra_dim, bracket_operator
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from ..network.topology import Topology, layered
 
@@ -290,13 +291,42 @@ def curvature(flow: GradientFlow, theta, tolerances: Tolerances = DEFAULT_TOLERA
     Curvature
         ``eigenvalues`` (shape=[n_params], increasing), ``full`` and
         ``horizontal`` inertia, ``orbit_dim`` (n_params minus the horizontal dimension).
+
+    Notes
+    -----
+    Above :data:`geodln.dynamics.hessian.MATRIX_FREE_ABOVE` weights nothing of size ``D x D`` is formed:
+    the spectrum comes from :func:`geodln.dynamics.hessian.low_rank_spectrum` and the orbit dimension
+    is the rank of ``Xi -> [Xi, A]`` found from its products (memory ``O(D (r + orbit_dim))``).
     """
+    scale = tolerances.hessian_scale(flow.data, flow.top.depth)
+    if matrix_free(flow.top.n_params):
+        return _curvature_matrix_free(flow, theta, tolerances, scale)
     H = hessian(flow, theta)
     lam = np.linalg.eigvalsh(H)
-    scale = tolerances.hessian_scale(flow.data, flow.top.depth)
     Hh, Qh = horizontal_hessian(flow, theta, H)
     hor = inertia(np.linalg.eigvalsh(Hh), tolerances.inertia, scale) if Qh.shape[1] else inertia([])
     return Curvature(lam, inertia(lam, tolerances.inertia, scale), hor, flow.top.n_params - Qh.shape[1])
+
+
+def _curvature_matrix_free(flow: GradientFlow, theta, tol: Tolerances, scale: float) -> Curvature:
+    """:func:`curvature` from products: the full spectrum, the fiber's basis by its bracket products, and the
+    horizontal spectrum, which is the full one less ``orbit_dim`` zeros when the fiber lies in the kernel."""
+    top = flow.top
+    lam = low_rank_spectrum(flow, theta)
+    full = inertia(lam, tol.inertia, scale)
+    bracket = bracket_operator(top, theta)
+    V = operator_range(bracket.matmat, bracket.shape[1], top.n_params)
+    orbit = V.shape[1]
+    # one random vertical direction in the kernel puts the whole fiber there, with probability one
+    v = V @ np.random.default_rng(0).standard_normal(orbit)
+    in_kernel = orbit == 0 or np.linalg.norm(hessian_vector_product(flow, theta, v)) <= full.tol * np.linalg.norm(v)
+    zeros = np.flatnonzero(lam == 0.0)
+    if in_kernel and zeros.size >= orbit:
+        hor_lam = np.delete(lam, zeros[:orbit])
+    else:  # the fiber is not flat (not a critical point, to the tolerances): its own restricted spectrum
+        hor_lam = low_rank_spectrum(flow, theta, vertical=V)
+    hor = inertia(hor_lam, tol.inertia, scale) if hor_lam.size else inertia([])
+    return Curvature(lam, full, hor, orbit)
 
 
 def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0,

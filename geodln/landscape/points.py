@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import ClassificationError, NotCriticalError
 from ..dynamics.flow import GradientFlow
-from ..dynamics.hessian import hessian
+from ..dynamics.hessian import HessianOperator, hessian, matrix_free
 from .critical import CriticalPoint, _grad_scale, classify, curvature
 from .labels import format_learned
 from .readout import read_stratum
@@ -38,13 +38,17 @@ __all__ = ["analyze_point", "nearest_critical_point", "NearestCritical", "frame_
            "nearest_learned"]
 
 NEWTON_MARGIN = 1e-2
+"""Newton within the stratum stops at this fraction of the criticality tolerance: the point it lands
+on is then critical with room to spare, whatever rounding the analysis adds on top of it."""
+LSMR_TOL, LSMR_ITERATIONS = 1e-12, 100
+"""The matrix-free Gauss-Newton step (:func:`_tangent_step_lsmr`) is solved to LSMR's ``atol = btol`` of
+1e-12 (the dense ``lstsq`` is exact): the damped outer iteration needs a descent step, not digits, and
+stops at :data:`NEWTON_MARGIN` of the criticality threshold; the cap bounds a stalled solve."""
 # A projection onto the critical set is the point the user's weights shadow only when it is near them:
 # within NEAR of the larger of ||theta|| and the weight size of one learnt mode (sqrt(h) s_1^(1/h)). Plateau
 # states of a small start differ from their saddle by the remnants (1e-2 relative and less); a random
 # point is typically its own size away from anything the projection finds.
 NEAR = 0.1
-"""Newton within the stratum stops at this fraction of the criticality tolerance: the point it lands
-on is then critical with room to spare, whatever rounding the analysis adds on top of it."""
 
 
 def _check(flow: GradientFlow, theta) -> np.ndarray:
@@ -279,12 +283,17 @@ def _truncate(flow: GradientFlow, theta, gap: float) -> tuple[np.ndarray, int]:
     return top.from_layer_weights(out), count
 
 
+def _truncated(W: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rank-``r`` truncation ``U_r S_r V_r^T`` of ``W``, with ``U_r`` (p, r) and ``V_r`` (q, r)."""
+    U, sv, Vt = np.linalg.svd(W)
+    Ur, Vr = U[:, :r], Vt[:r].T
+    return (Ur * sv[:r]) @ Vr.T, Ur, Vr
+
+
 def _fixed_rank(W: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
     """The rank-``r`` truncation of ``W`` and an orthonormal basis of the tangent space of the
     rank-``r`` matrices there, ``{U M V^T + U_p V^T + U V_p^T}`` (columns: flattened matrices)."""
-    U, sv, Vt = np.linalg.svd(W)
-    Ur, Vr = U[:, :r], Vt[:r].T
-    Wr = (Ur * sv[:r]) @ Vr.T
+    Wr, Ur, Vr = _truncated(W, r)
     p, q = W.shape
     E = np.eye(p * q).reshape(p * q, p, q)
     PU, PV = Ur @ Ur.T, Vr @ Vr.T
@@ -303,26 +312,66 @@ def _newton_in_stratum(flow: GradientFlow, theta, tol: Tolerances, iterations: i
         g = flow.gradient(x)
         if tol.is_critical(np.linalg.norm(g), flow.data, fraction=NEWTON_MARGIN):
             break
-        Ws, bases = zip(*(_fixed_rank(W, r) for W, r in zip(top.layer_weights(x), ranks)))
-        x = top.from_layer_weights(Ws)
-        # the layer-wise tangent bases, as packed directions
-        cols = []
-        for i, T in enumerate(bases):
-            for c in T.T:
-                Ds = [np.zeros_like(W) for W in Ws]
-                Ds[i] = c.reshape(Ws[i].shape)
-                cols.append(top.from_layer_weights(Ds))
-        T = np.array(cols).T
+        if matrix_free(top.n_params):
+            x, frames = _retract(top, x, ranks)
+            step = _tangent_step_lsmr(flow, x, frames)
+        else:
+            x, step = _tangent_step_dense(flow, x, ranks)
         g = flow.gradient(x)
-        step = T @ np.linalg.lstsq(hessian(flow, x) @ T, -g, rcond=None)[0]
         for _ in range(30):  # damped: a step must lower the gradient
-            trial = top.from_layer_weights([_fixed_rank(W, r)[0] for W, r in zip(top.layer_weights(x + step), ranks)])
+            trial = _retract(top, x + step, ranks)[0]
             if np.linalg.norm(flow.gradient(trial)) < np.linalg.norm(g):
                 break
             step = 0.5 * step
         x = trial
-    Ws = [_fixed_rank(W, r)[0] for W, r in zip(top.layer_weights(x), ranks)]
-    return top.from_layer_weights(Ws)
+    return _retract(top, x, ranks)[0]
+
+
+def _retract(top, x, ranks) -> tuple[np.ndarray, list]:
+    """The layers truncated to their ranks (packed), and each layer's ``(U_r, V_r)``."""
+    layers = [_truncated(W, r) for W, r in zip(top.layer_weights(x), ranks)]
+    return top.from_layer_weights([Wr for Wr, _, _ in layers]), [(Ur, Vr) for _, Ur, Vr in layers]
+
+
+def _tangent_step_dense(flow: GradientFlow, x, ranks) -> tuple[np.ndarray, np.ndarray]:
+    """The retracted point and the Gauss-Newton step ``T argmin ||H T c + g||`` with ``T`` an orthonormal
+    basis of the fixed-rank tangent space (dense: ``H`` and ``T`` formed, ``lstsq``)."""
+    top = flow.top
+    Ws, bases = zip(*(_fixed_rank(W, r) for W, r in zip(top.layer_weights(x), ranks)))
+    x = top.from_layer_weights(Ws)
+    # the layer-wise tangent bases, as packed directions
+    cols = []
+    for i, T in enumerate(bases):
+        for c in T.T:
+            Ds = [np.zeros_like(W) for W in Ws]
+            Ds[i] = c.reshape(Ws[i].shape)
+            cols.append(top.from_layer_weights(Ds))
+    T = np.array(cols).T
+    return x, T @ np.linalg.lstsq(hessian(flow, x) @ T, -flow.gradient(x), rcond=None)[0]
+
+
+def _tangent_step_lsmr(flow: GradientFlow, x, frames) -> np.ndarray:
+    """The step of :func:`_tangent_step_dense` without a ``D x D`` matrix: ``P s`` for ``s`` the
+    minimal-norm solution of ``min ||H P s + g||`` by LSMR, ``P`` the orthogonal projector onto the
+    fixed-rank tangent space, ``D -> P_U D + D P_V - P_U D P_V`` layer by layer (``H P`` and ``P H`` are
+    adjoint, and LSMR from zero keeps ``s`` in ``range(P H)``, the tangent space)."""
+    from scipy.sparse.linalg import LinearOperator, lsmr  # on first use, keeping `import geodln` fast
+
+    top, op = flow.top, HessianOperator(flow, x)
+
+    def project(v):
+        v = np.ravel(v)
+        out = np.empty_like(v)
+        # a fully connected network's layer matrices are views into the packed vector: written in place
+        for D, O, (U, V) in zip(top.layer_weights(v), top.layer_weights(out), frames):
+            UD = U @ (U.T @ D)
+            O[...] = UD + ((D - UD) @ V) @ V.T
+        return out
+
+    A = LinearOperator((top.n_params, top.n_params), dtype=float, matvec=lambda s: op(project(s)),
+                       rmatvec=lambda y: project(op(np.ravel(y))))
+    s = lsmr(A, -flow.gradient(x), atol=LSMR_TOL, btol=LSMR_TOL, maxiter=LSMR_ITERATIONS)[0]
+    return project(s)
 
 
 def nearest_critical_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> NearestCritical:
