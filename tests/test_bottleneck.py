@@ -15,6 +15,7 @@ from itertools import product
 import numpy as np
 import pytest
 
+import geodln
 from geodln import build_catalog, count_strata
 from geodln.dynamics.flow import GradientFlow
 from geodln.landscape.critical import analyze_stratum, path_direction
@@ -137,3 +138,21 @@ def test_bottleneck_family_sample(widths):
 @pytest.mark.parametrize("widths", [w for i, w in enumerate(FAMILY) if i % 10])
 def test_bottleneck_family_rest(widths):
     _check_family_member(widths)
+
+
+def test_analyze_point_reads_curved_escapes_of_a_users_point():
+    """A point the user brings in a stratum whose escape is a curve (link powers above one) is classified with
+    the catalog's class and order, its escape measured along the curve in the point's own frame; the point is
+    moved by a random group element first, so the frame is not the catalog's."""
+    widths, spectrum = [4, 3, 3, 4], [4.0, 3.0, 1.0]
+    cat = geodln.build_catalog(widths, spectrum)
+    flow = geodln.GradientFlow(geodln.layered(widths), geodln.Data.from_spectrum(spectrum, 4, 4, seed=0))
+    curved = [rec for rec in cat.records if rec.get("escape") and rec["escape"].get("powers")]
+    assert curved
+    rng = np.random.default_rng(3)
+    for rec in curved:
+        S = geodln.symmetry.random_group_element(flow.top, rng)
+        moved = geodln.symmetry.act(flow.top, S, cat.point(rec))
+        cp = geodln.analyze_point(flow, flow.top.pack(moved))
+        assert (cp.kind, cp.escape_order, cp.label) == (rec["kind"], rec["escape_order"], rec["stratum"])
+        assert abs(cp.escape["measured_order"] - rec["escape_order"]) < 0.3 and min(cp.escape["decrease"]) > 0

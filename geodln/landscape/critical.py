@@ -467,8 +467,15 @@ def curve_order(stratum: Stratum, flow: GradientFlow, theta, path, S: np.ndarray
     scale : float
         The size ``c`` used.
     """
-    theta, powers = np.asarray(theta, dtype=float), np.array(path.link_powers())
     dirs = [path_direction(stratum, flow.top, flow.data, EscapePath(path.mode, (link,)), S) for link in path.links]
+    return curve_drops(flow, theta, path, dirs, tolerances)
+
+
+def curve_drops(flow: GradientFlow, theta, path, dirs, tolerances: Tolerances = DEFAULT_TOLERANCES):
+    """:func:`curve_order` along given link directions ``dirs`` (one unit packed direction per link of ``path``,
+    each shape=[n_params]): the one measurement of an escape curve, for a stratum's representative moved by
+    its group element and for a point read in its own frame (:func:`geodln.analyze_point`)."""
+    theta, powers = np.asarray(theta, dtype=float), np.array(path.link_powers())
     tuned = int(np.argmax(powers)) if np.any(powers > 1) else 0
     value = flow.loss(theta)
 
