@@ -444,12 +444,12 @@ def loss_order(flow: GradientFlow, theta, direction, order: int, tolerances: Tol
     return steps, drops, measured
 
 
-def curve_order(stratum: Stratum, flow: GradientFlow, theta, path, S: np.ndarray,
-                tolerances: Tolerances = DEFAULT_TOLERANCES):
+def curve_drops(flow: GradientFlow, theta, path, dirs, tolerances: Tolerances = DEFAULT_TOLERANCES):
     """The change of the loss along an escape path's curve at two step sizes, and the order it fits.
 
     The curve is ``theta + sum_l c_l eps^{w_l} D_l`` with ``D_l`` the unit
-    direction of link ``l`` (moved by ``S``) and ``w_l`` the path's powers
+    direction of link ``l`` (``dirs[l]``, shape=[n_params]: moved by the
+    stratum's group element, or read in a point's own frame) and ``w_l`` the path's powers
     (:func:`geodln.landscape.strata.path_powers`): ``L`` moves like
     ``eps^T (-alpha c + beta c^2)``, ``T = sum w_l``, where ``c`` is the size
     of the link common to the blocking segments (every other ``c_l = 1``) and
@@ -467,14 +467,6 @@ def curve_order(stratum: Stratum, flow: GradientFlow, theta, path, S: np.ndarray
     scale : float
         The size ``c`` used.
     """
-    dirs = [path_direction(stratum, flow.top, flow.data, EscapePath(path.mode, (link,)), S) for link in path.links]
-    return curve_drops(flow, theta, path, dirs, tolerances)
-
-
-def curve_drops(flow: GradientFlow, theta, path, dirs, tolerances: Tolerances = DEFAULT_TOLERANCES):
-    """:func:`curve_order` along given link directions ``dirs`` (one unit packed direction per link of ``path``,
-    each shape=[n_params]): the one measurement of an escape curve, for a stratum's representative moved by
-    its group element and for a point read in its own frame (:func:`geodln.analyze_point`)."""
     theta, powers = np.asarray(theta, dtype=float), np.array(path.link_powers())
     tuned = int(np.argmax(powers)) if np.any(powers > 1) else 0
     value = flow.loss(theta)
@@ -494,17 +486,24 @@ def curve_drops(flow: GradientFlow, theta, path, dirs, tolerances: Tolerances = 
     return steps, drops, measured, scale
 
 
+def escape_along_curve(flow: GradientFlow, theta, path, dirs, tolerances: Tolerances, label: str,
+                       unsure: bool = False) -> dict:
+    """The escape record of a path whose links grow at different powers (:func:`curve_drops` along ``dirs``),
+    or a ClassificationError when the loss does not fall at the path's order (unless ``unsure``)."""
+    steps, drops, order, scale = curve_drops(flow, theta, path, dirs, tolerances)
+    if not (min(drops) > 0 and abs(order - path.order) < tolerances.escape_order) and not unsure:
+        raise ClassificationError(f"{label}: along the escape curve of order {path.order} (link powers "
+                                  f"{list(path.powers)}) the loss drops {drops} (fitted order {order:.2f})")
+    return {"mode": path.mode, "links": path.link_names(), "powers": list(path.powers), "scale": scale,
+            "eps": list(steps), "decrease": drops, "measured_order": order}
+
+
 def _measure_escape(stratum, flow, S, theta, tol: Tolerances) -> dict:
     """Loss decrease along the new path's links (or its curve) at two step sizes, and the fitted order."""
     path = stratum.escape_path()
     if path.powers:
-        steps, drops, order, scale = curve_order(stratum, flow, theta, path, S, tol)
-        if min(drops) > 0 and abs(order - path.order) < tol.escape_order:
-            return {"mode": path.mode, "links": path.link_names(), "powers": list(path.powers), "scale": scale,
-                    "eps": list(steps), "decrease": drops, "measured_order": order}
-        raise ClassificationError(
-            f"{stratum.label}: along the escape curve of order {path.order} (link powers {list(path.powers)}) "
-            f"the loss drops {drops} (fitted order {order:.2f})")
+        dirs = [path_direction(stratum, flow.top, flow.data, EscapePath(path.mode, (link,)), S) for link in path.links]
+        return escape_along_curve(flow, theta, path, dirs, tol, stratum.label)
     D = path_direction(stratum, flow.top, flow.data, path, S)
     steps, drops, order = loss_order(flow, theta, D, path.order, tol)
     if not (min(drops) > 0 and abs(order - path.order) < tol.escape_order):

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ClassificationError, NotCriticalError
 from ..dynamics.flow import GradientFlow
 from ..dynamics.hessian import HessianOperator, hessian, matrix_free
-from .critical import CriticalPoint, _grad_scale, classify, curvature, curve_drops
+from .critical import CriticalPoint, _grad_scale, classify, curvature, escape_along_curve
 from .labels import format_learned
 from .readout import read_stratum
 from ..symmetry import algebra_dim, range_basis
@@ -216,12 +216,7 @@ def _measure_escape(flow, theta, stratum, frames, value, tol: Tolerances, unsure
     path = stratum.escape_path()
     links = [frame_link(flow, frames, path.mode, link) for link in path.links]
     if path.powers:  # a curve: its links grow at different powers of eps (foreign pieces' cross terms)
-        steps, drops, fitted, scale = curve_drops(flow, theta, path, [D / np.linalg.norm(D) for D in links], tol)
-        if not (min(drops) > 0 and abs(fitted - path.order) < tol.escape_order) and not unsure:
-            raise ClassificationError(f"{label}: along the escape curve of order {path.order} (link powers "
-                                      f"{list(path.powers)}) the loss drops {drops} (fitted order {fitted:.2f})")
-        return {"mode": path.mode, "links": path.link_names(), "powers": list(path.powers), "scale": scale,
-                "eps": list(steps), "decrease": drops, "measured_order": fitted}
+        return escape_along_curve(flow, theta, path, [D / np.linalg.norm(D) for D in links], tol, label, unsure)
     D = np.sum(links, axis=0)
     D /= np.linalg.norm(D)
     steps = (tol.escape_drop ** (1 / path.order), 0.5 * tol.escape_drop ** (1 / path.order))
