@@ -193,18 +193,18 @@ def _samples(traj: Trajectory, tol: Tolerances):
     return grid, states, options
 
 
-def _may_hide_a_visit(flow, xa, xb, margin: float) -> bool:
+def _may_hide_a_visit(flow, a, b, margin: float) -> bool:
     """Whether the flow between two samples may rest near a critical point that neither sample shows.
 
-    A visit to ``J`` between the samples would put the loss at ``L_J`` between
-    theirs (the loss decreases along the flow), so: the nearest learnt sets of
-    the samples differ in two modes or more (an intermediate set in between),
-    or the critical value of one of them lies strictly between their losses.
+    ``a``, ``b``: each sample's nearest learnt set and loss, ``(J, L)``. A visit
+    to ``J`` between the samples would put the loss at ``L_J`` between theirs
+    (the loss decreases along the flow), so: the nearest learnt sets differ in
+    two modes or more (an intermediate set in between), or the critical value
+    of one of them lies strictly between their losses.
     """
-    Ja, Jb = nearest_learned(flow, xa), nearest_learned(flow, xb)
+    (Ja, La), (Jb, Lb) = a, b
     if len(set(Ja) ^ set(Jb)) >= 2:
         return True
-    La, Lb = flow.loss(xa), flow.loss(xb)
     return any(Lb + margin < flow.data.critical_value(J) < La - margin for J in {Ja, Jb})
 
 
@@ -214,9 +214,10 @@ def _resolve_plateaus(flow, grid, states, options, tol: Tolerances, depth: int =
     levels: so a trajectory sampled coarsely (``t_end = 1e6`` in log time begins at ``t = 100``) shows the
     plateaus that its samples stepped over."""
     margin = tol.loss * tol.gradient_scale(flow.data)
+    read = [(nearest_learned(flow, x), flow.loss(x)) for x in states] if depth > 0 else []
     out_t, out_x = [grid[0]], [states[0]]
     for a in range(len(grid) - 1):
-        if depth > 0 and _may_hide_a_visit(flow, states[a], states[a + 1], margin):
+        if depth > 0 and _may_hide_a_visit(flow, read[a], read[a + 1], margin):
             inner = np.linspace(grid[a], grid[a + 1], PLATEAU_PIECES + 1)[1:-1]
             sol = flow.solve(states[a], (grid[a], grid[a + 1]), t_eval=inner, **options)
             if sol.y.shape[1] == inner.size:
