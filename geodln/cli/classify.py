@@ -36,11 +36,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the record as JSON")
 
 
-# Up to this many weights the Hessian at the user's own weights is formed and diagonalised (~1 s); above,
-# its extreme eigenvalues come from Lanczos on exact products.
-DENSE_HESSIAN = 2000
-
-
 def run(args, argv) -> int:
     """Classify the weights; print the record (as JSON with ``--json``)."""
     from ..catalog.store import Catalog
@@ -98,10 +93,12 @@ def run(args, argv) -> int:
 
 def _curvature_given(flow, theta, tol) -> dict:
     """The Hessian at the user's own weights (a plateau of a real run has small negative eigenvalues there):
-    its inertia when it is formed (up to :data:`DENSE_HESSIAN` weights), else its extreme eigenvalues."""
-    from ..dynamics.hessian import hessian, inertia, lanczos_extremes
+    its inertia where the dense Hessian is formed (the package's one threshold,
+    :data:`geodln.dynamics.hessian.MATRIX_FREE_ABOVE`), else its extreme eigenvalues by Lanczos on exact
+    products (the point is not critical, so the Hessian's low rank there cannot be used)."""
+    from ..dynamics.hessian import hessian, inertia, lanczos_extremes, matrix_free
 
-    if flow.top.n_params <= DENSE_HESSIAN:
+    if not matrix_free(flow.top.n_params):
         lam = np.linalg.eigvalsh(hessian(flow, theta))
         return inertia(lam, tol.inertia, tol.hessian_scale(flow.data, flow.top.depth)).as_dict()
     smallest, largest = lanczos_extremes(flow, theta, k=4)
