@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["atomic_path", "write_json", "write_npz", "npz_bytes", "NpzSpill", "JsonlSpill", "json_line", "json_bytes",
-           "replace_directory", "output_lock", "read_provenance", "provenance", "json_default"]
+           "replace_directory", "check_output_folder", "output_lock", "read_provenance", "provenance", "json_default"]
 
 _TMP_TAG = "geodln-tmp"  # in the names of temporary files and folders: .{target}.geodln-tmp-{pid}-{random}
 _LOCK_TEXT = re.compile(rb"\d{0,10}")  # what a lock file of geodln's holds: the pid of its holder, or nothing yet
