@@ -22,12 +22,12 @@ import sys
 
 from ..errors import ClassificationError
 from ..io.files import package_version
-from . import catalog, classify, figures, flow, laws, saddles, sweep
+from . import catalog, classify, explore, figures, flow, laws, saddles, sweep
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 # In the order of `geodln --help`.
-COMMANDS = (flow, catalog, saddles, figures, laws, classify, sweep)
+COMMANDS = (flow, catalog, saddles, explore, figures, laws, classify, sweep)
 KEPT_BY_DEFAULT = "the output folder holds what it held before the run"
 
 

@@ -11,6 +11,7 @@ complete paths from the inputs to the outputs.
 from __future__ import annotations
 
 from itertools import cycle, pairwise
+from typing import NamedTuple
 
 import matplotlib
 import numpy as np
@@ -22,10 +23,10 @@ from matplotlib.patches import Rectangle
 from ..network.topology import Topology
 from .style import STYLE, new_figure, styled, unit_numbers
 
-__all__ = ["draw_network"]
+__all__ = ["draw_network", "edge_styles", "EdgeStyles", "node_layout", "edge_polyline"]
 
 
-def _layout(top: Topology) -> np.ndarray:
+def node_layout(top: Topology) -> np.ndarray:
     """Node positions ``(n, 2)``: x = level, y centred within the level (first node on top)."""
     pos = np.zeros((top.n, 2))
     for level, sl in enumerate(top.level_slices):
@@ -35,13 +36,61 @@ def _layout(top: Topology) -> np.ndarray:
     return pos
 
 
-def _edge_polyline(p, q, skip: bool) -> np.ndarray:
+def edge_polyline(p, q, skip: bool) -> np.ndarray:
     """A straight segment, or for a skip edge a quadratic Bezier arc that clears the levels between."""
     if not skip:
         return np.array([p, q])
     mid = (p + q) / 2 + np.array([0.0, 0.35 * abs(q[0] - p[0])])
     s = np.linspace(0, 1, 24)[:, None]
     return (1 - s) ** 2 * p + 2 * s * (1 - s) * mid + s**2 * q
+
+
+class EdgeStyles(NamedTuple):
+    """The edges of a drawn network, weakest first (strong edges are drawn last, on top).
+
+    ``source``, ``target`` : int arrays, shape=[n_edges], the edges ``j -> k`` of the mask;
+    ``weight`` : shape=[n_edges], ``A[j, k]``; ``colors`` : RGBA tuples on the diverging map
+    (grey for a zero weight); ``widths`` : line widths in points, ``0.6 + 3 |A_jk| / max |A|``
+    (0.4 for a zero weight); ``norm``, ``cmap`` : the map, centred on 0, symmetric about it.
+    """
+
+    source: np.ndarray
+    target: np.ndarray
+    weight: np.ndarray
+    colors: list
+    widths: np.ndarray
+    norm: TwoSlopeNorm
+    cmap: matplotlib.colors.Colormap
+
+
+def edge_styles(top: Topology, A) -> EdgeStyles:
+    """Colour and width of every edge ``j -> k`` of ``top`` by the sign and size of its weight ``A[j, k]``.
+
+    The one encoding of weights in network drawings (:func:`draw_network`
+    and the catalog explorer's SVG): the colour maps ``A[j, k]`` on
+    ``STYLE["weights_cmap"]`` with 0 at its centre and ``+-max |A|`` at its
+    ends, the width grows linearly with ``|A[j, k]|``.
+
+    Parameters
+    ----------
+    top : Topology
+    A : ndarray, shape=[n, n]
+        Weighted adjacency matrix, nodes in ``top.nodes`` order.
+
+    Returns
+    -------
+    EdgeStyles
+    """
+    vmax = float(np.abs(A[top.mask > 0]).max(initial=0.0)) or 1.0
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
+    cmap = matplotlib.colormaps[STYLE["weights_cmap"]].with_extremes(bad="0.93")  # bad: off the mask
+    src, tgt = np.nonzero(top.mask)
+    w = A[src, tgt]
+    order = np.argsort(np.abs(w))  # strong edges drawn last, on top
+    wo = w[order]
+    colors = [cmap(norm(x)) if x != 0 else (0.75, 0.75, 0.75, 1.0) for x in wo]
+    widths = np.where(wo != 0, 0.6 + 3.0 * np.abs(wo) / vmax, 0.4)
+    return EdgeStyles(src[order], tgt[order], wo, colors, widths, norm, cmap)
 
 
 @styled
@@ -79,21 +128,14 @@ def draw_network(top: Topology, A=None, paths=None, title: str | None = None) ->
     if A.shape != (top.n, top.n):
         raise ValueError(f"A has shape {A.shape}; this network has n = {top.n} nodes, so A must be ({top.n}, {top.n})")
     fig, (ax_g, ax_m) = new_figure(ncols=2, height=3.6, gridspec_kw={"width_ratios": [1.25, 1]})
-    pos = _layout(top)
+    pos = node_layout(top)
     units = unit_numbers(top)
-    vmax = float(np.abs(A[top.mask > 0]).max(initial=0.0)) or 1.0
-    norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
-    cmap = matplotlib.colormaps[STYLE["weights_cmap"]].with_extremes(bad="0.93")  # bad: off the mask
     if paths:
         _draw_paths(ax_g, top, pos, paths)
-    src, tgt = np.nonzero(top.mask)
-    w = A[src, tgt]
-    order = np.argsort(np.abs(w))  # strong edges drawn last, on top
-    segs = [_edge_polyline(pos[j], pos[k], top.layer[k] - top.layer[j] > 1) for j, k in zip(src[order], tgt[order])]
-    wo = w[order]
-    colors = [cmap(norm(x)) if x != 0 else (0.75, 0.75, 0.75, 1.0) for x in wo]
-    widths = np.where(wo != 0, 0.6 + 3.0 * np.abs(wo) / vmax, 0.4)
-    ax_g.add_collection(LineCollection(segs, colors=colors, linewidths=widths, zorder=2))
+    edges = edge_styles(top, A)
+    norm, cmap = edges.norm, edges.cmap
+    segs = [edge_polyline(pos[j], pos[k], top.layer[k] - top.layer[j] > 1) for j, k in zip(edges.source, edges.target)]
+    ax_g.add_collection(LineCollection(segs, colors=edges.colors, linewidths=edges.widths, zorder=2))
     hidden = (top.layer > 0) & (top.layer < top.depth)
     ax_g.scatter(pos[:, 0], pos[:, 1], s=130, c=np.where(hidden, "0.85", "white"), edgecolors="k", linewidths=0.8,
                  zorder=3)
@@ -141,7 +183,7 @@ def _draw_paths(ax, top: Topology, pos: np.ndarray, paths) -> None:
         for j, k in pairwise(idx):
             if top.mask[j, k] == 0:
                 raise ValueError(f"path {label!r} uses {top.nodes[j]!r} -> {top.nodes[k]!r}, which is not an edge")
-        segs = [_edge_polyline(pos[j], pos[k], top.layer[k] - top.layer[j] > 1) for j, k in pairwise(idx)]
+        segs = [edge_polyline(pos[j], pos[k], top.layer[k] - top.layer[j] > 1) for j, k in pairwise(idx)]
         ax.add_collection(LineCollection(segs, colors=next(colors), linewidths=11, alpha=0.45, capstyle="round",
                                          zorder=1, label=label))
 
