@@ -324,15 +324,17 @@ def network_svg(top: Topology, A, title: str = "") -> str:
         raise ValueError(f"A has shape {A.shape}; this network has n = {top.n} nodes, so A must be ({top.n}, {top.n})")
     pos = node_layout(top)
     tall = max(top.widths)
-    width, height = 2 * _MARGIN + _COLUMN * top.depth, 2 * _MARGIN + _ROW * (tall - 1) + 18
+    arcs = 0 if top.is_layered else _ROW * 0.35 * top.depth  # room above for the arcs of skip edges
+    width, height = 2 * _MARGIN + _COLUMN * top.depth, 2 * _MARGIN + _ROW * (tall - 1) + 18 + arcs
 
     def to_svg(points):  # layout units (y upwards) to pixels (y downwards): the first unit is on top
-        return np.column_stack([_MARGIN + _COLUMN * points[:, 0], _MARGIN + _ROW * ((tall - 1) / 2 - points[:, 1])])
+        y = _MARGIN + arcs + _ROW * ((tall - 1) / 2 - points[:, 1])
+        return np.column_stack([_MARGIN + _COLUMN * points[:, 0], y])
 
     xy = to_svg(pos)
     edges = edge_styles(top, A)
-    parts = [f'<svg class="network" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img"><title>{escape(title)}</title>']
+    parts = [f'<svg class="network" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height:g}" '
+             f'width="{width}" height="{height:g}" role="img"><title>{escape(title)}</title>']
     zero = []  # the edges of weight 0 (thin, grey), one path for all of them
     for j, k, w, color, lw in zip(edges.source, edges.target, edges.weight, edges.colors, edges.widths):
         line = to_svg(edge_polyline(pos[j], pos[k], top.layer[k] - top.layer[j] > 1))  # skip edges arched
@@ -349,7 +351,7 @@ def network_svg(top: Topology, A, title: str = "") -> str:
     for (cx, cy), unit, inner in zip(xy, unit_numbers(top), hidden):
         parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{_RADIUS}" class="{"hidden" if inner else "io"}"/>'
                      f'<text x="{cx:.1f}" y="{cy + 4:.1f}">{unit}</text>')
-    parts += [f'<text class="layer" x="{_MARGIN + _COLUMN * i}" y="{height - 6}">layer {i}</text>'
+    parts += [f'<text class="layer" x="{_MARGIN + _COLUMN * i}" y="{height - 6:g}">layer {i}</text>'
               for i in range(top.depth + 1)]
     return "".join(parts) + "</svg>"
 
