@@ -93,6 +93,10 @@ class CriticalPoint:
     mixed : str
         Why the point has no canonical stratum (a piece carries a mixture of
         modes); ``""`` otherwise.
+    distance, relative_distance : float
+        For a point read by :func:`geodln.analyze_point`: ``||theta - theta_given||`` from the weights given to
+        their projection onto the critical set (``theta``, the point analysed), and that over
+        ``max(||theta_given||, sqrt(h) s_1^(1/h))``; 0 for a point that is critical to rounding.
     """
 
     stratum: Stratum
@@ -115,6 +119,8 @@ class CriticalPoint:
     ambiguous: list = field(default_factory=list)
     frames: list | None = field(default=None, repr=False)
     mixed: str = ""
+    distance: float = 0.0
+    relative_distance: float = 0.0
 
     @property
     def label(self) -> str:
@@ -133,7 +139,8 @@ class CriticalPoint:
             catalog's record, led by ``id`` and the schema's fields. Without
             it, the record of a point on its own (what ``geodln classify
             --json`` prints): the measured loss beside ``L_J``, and the
-            reading's ``ambiguous`` and ``mixed`` at the end.
+            reading's ``ambiguous`` and ``mixed`` and the distance from the
+            weights given (absolute and relative) at the end.
         arrays : dict, optional
             With ``rid``: ``{field: file}``, the array files holding this
             point's arrays under the key ``rid`` (e.g. ``{"point":
@@ -159,7 +166,8 @@ class CriticalPoint:
             "escape": None if self.escape is None else {k: v for k, v in self.escape.items() if k != "direction"},
         }
         if rid is None:
-            return fields | {"ambiguous": self.ambiguous, "mixed": self.mixed}
+            return fields | {"ambiguous": self.ambiguous, "mixed": self.mixed, "distance": self.distance,
+                             "relative_distance": self.relative_distance}
         return ({"id": rid} | {k: fields[k] for k in _CATALOG_HEAD}
                 | {name: {"file": file, "key": rid} for name, file in (arrays or {}).items()}
                 | {k: fields[k] for k in _CATALOG_TAIL})

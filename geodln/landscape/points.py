@@ -31,12 +31,16 @@ from ..dynamics.hessian import HessianOperator, hessian, matrix_free
 from .critical import CriticalPoint, _grad_scale, classify, curvature, escape_along_curve
 from .labels import format_learned
 from .readout import read_stratum
-from ..symmetry import algebra_dim, range_basis
+from .strata import NULL
+from .. import symmetry
+from ..symmetry import algebra_dim, horizontal_basis, range_basis
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 
 __all__ = ["analyze_point", "nearest_critical_point", "NearestCritical", "frame_link",
            "nearest_learned"]
 
+ALIGN_STEPS = 4
+"""Gauss-Newton steps of :func:`_align` (each damped): the first removes the snap's first-order overshoot."""
 NEWTON_MARGIN = 1e-2
 """Newton within the stratum stops at this fraction of the criticality tolerance: the point it lands
 on is then critical with room to spare, whatever rounding the analysis adds on top of it."""
@@ -136,6 +140,12 @@ def _similarity(top, frames) -> np.ndarray:
 def analyze_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> CriticalPoint:
     """Classify a critical point the user brings, with everything a catalog record holds.
 
+    The point is first projected onto the critical set (:func:`_project`: itself when it is critical to
+    rounding; else its small remnants truncated, the rest snapped onto the stratum they leave and Newton
+    within the stratum), and the projection is what is classified. The weights are certified critical
+    when their gradient is below the threshold *and* the projection is within ``critical_distance``:
+    near a degenerate saddle of order ``m`` the gradient shrinks like ``distance^(m-1)`` and certifies nothing.
+
     Parameters
     ----------
     flow : GradientFlow
@@ -143,34 +153,58 @@ def analyze_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> C
     theta : array-like, shape=[n_params] or [n, n]
         Packed weights, or the adjacency matrix.
     tol : Tolerances, optional
-        ``gradient``, ``loss`` (criticality), ``rank_zero``, ``rank_gap``
-        (rank decisions), ``inertia``, ``escape_order``, ``escape_drop``.
+        ``gradient``, ``loss``, ``critical_rounding``, ``critical_distance`` (criticality), ``rank_zero``,
+        ``rank_gap``, ``plateau_gap`` (rank decisions), ``inertia``, ``escape_order``, ``escape_drop``.
 
     Returns
     -------
     CriticalPoint
-        ``stratum`` is None, and ``mixed`` says why, when a dangling piece
-        carries a mixture of modes; ``ambiguous`` lists the rank decisions
-        within the noise (when it is not empty and the rule and the Hessian
-        disagree, the Hessian decides: strict iff it has a negative eigenvalue).
+        Of the projection (``theta`` is the projection, ``distance`` and ``relative_distance`` how far it
+        is from the weights given). ``stratum`` is None, and ``mixed`` says why, when a dangling piece
+        carries a mixture of modes; ``ambiguous`` lists the rank decisions within the noise. The class is
+        the stratum's (the rule of Achour et al., read mode by mode), and the Hessian at the projection
+        agrees with it (strict iff a negative eigenvalue), or nothing is returned.
 
     Raises
     ------
     NotCriticalError
-        When ``||grad|| > gradient * s_1^2`` or the loss is not a critical value.
+        When ``||grad|| > gradient * s_1^2``, the loss is not a critical value, or the projection is
+        farther than ``critical_distance`` (relative).
     ClassificationError
-        When the rule, the Hessian and the escape path disagree on an unambiguous point.
+        When the rule, the Hessian and the escape path disagree.
 
     Examples
     --------
     >>> import geodln
     >>> flow = geodln.GradientFlow(geodln.layered([2, 2, 2, 2]), geodln.Data(np.eye(2), np.diag([3.0, 1.0])))
     >>> cp = analyze_point(flow, np.zeros(flow.top.n_params))
-    >>> cp.kind, cp.learned, cp.escape_order, cp.label
-    ('nonstrict_saddle', [], 3, 'J={}')
+    >>> cp.kind, cp.learned, cp.escape_order, cp.label, cp.distance
+    ('nonstrict_saddle', [], 3, 'J={}', 0.0)
     """
     tol = DEFAULT_TOLERANCES if tol is None else tol
     theta = _check(flow, theta)
+    grad = float(np.linalg.norm(flow.rhs(theta)))
+    threshold = tol.gradient * tol.gradient_scale(flow.data)
+    if not tol.is_critical(grad, flow.data):
+        raise _not_critical(flow, theta, f"the gradient is above the threshold {threshold:.3g} (= {tol.gradient:g} s_1^2)",
+                            grad)
+    x, _ = _project(flow, theta, tol)
+    distance = float(np.linalg.norm(x - theta))
+    relative = distance / _size(flow, theta)
+    if relative > tol.critical_distance:
+        raise _not_critical(
+            flow, theta, f"the gradient is below the threshold {threshold:.3g}, but the nearest critical point found "
+            f"(truncation and Newton within the stratum) is at distance {distance:.3g} ({relative:.3g} relative, above "
+            f"critical_distance = {tol.critical_distance:g}): near a degenerate saddle the gradient shrinks like a "
+            "power of the distance and does not certify criticality", grad,
+            "geodln.nearest_critical_point (geodln classify does this) projects onto that point and classifies it")
+    return _classify_projection(flow, x, tol, distance, relative)
+
+
+def _classify_projection(flow: GradientFlow, theta, tol: Tolerances, distance: float = 0.0,
+                         relative: float = 0.0) -> CriticalPoint:
+    """The record of a projection onto the critical set: certified (gradient, loss) at ``theta`` itself,
+    the stratum read at the point's own noise, its class by the rule, and the Hessian that must agree."""
     top, data = flow.top, flow.data
     grad = float(np.linalg.norm(flow.rhs(theta)))
     if not tol.is_critical(grad, data):
@@ -187,16 +221,17 @@ def analyze_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> C
     tight = stratum.tightened() if stratum is not None else reading.tightened(data.rank, top.depth)
     kind = classify(J, data.rank, min(top.widths), tight)
     unsure, label = bool(reading.ambiguous), (stratum.label if stratum is not None else f"J={set(J)} (mixed)")
-    if (full.negative > 0) != (kind == "strict_saddle"):
-        if not unsure:
-            raise ClassificationError(f"{label}: {kind} but the Hessian has {full.negative} negative eigenvalues")
-        kind = "strict_saddle" if full.negative else ("global_minimum" if kind == "global_minimum" else "nonstrict_saddle")
+    order = None if kind == "global_minimum" else (
+        stratum.escape_order() if stratum is not None else (2 if kind == "strict_saddle" else None))
+    if (full.negative > 0) != (kind == "strict_saddle"):  # never a class that contradicts the stratum it names
+        raise ClassificationError(
+            f"{label}: the rule says {kind} (escape order {order}) but the Hessian at the point analysed has "
+            f"{full.negative} negative eigenvalues (smallest {full.min:.3g}, zero band {full.tol:.3g}); it lies at "
+            f"distance {distance:.3g} ({relative:.3g} relative) from the weights given"
+            + (f", with rank decisions within the noise: {reading.ambiguous}" if unsure else ""))
     if (full.zero - orbit != hor.zero or hor.negative != full.negative) and not unsure:
         raise ClassificationError(f"{label}: the vertical space ({orbit}) is not in the Hessian kernel")
-    order = stratum.escape_order() if stratum is not None else (2 if kind == "strict_saddle" else None)
-    if kind == "global_minimum":
-        order = None
-    if stratum is not None and not unsure and kind != "global_minimum" and (order is None or (order == 2) != (kind == "strict_saddle")):
+    if stratum is not None and kind != "global_minimum" and (order is None or (order == 2) != (kind == "strict_saddle")):
         raise ClassificationError(f"{label}: the escape path has order {order}, Achour et al. say {kind}")
     escape = None
     if kind == "nonstrict_saddle" and reading.frames is not None and order is not None and order >= 3:
@@ -208,6 +243,7 @@ def analyze_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> C
         escape_order=order, escape=escape, grad_norm=grad, tightened=tight,
         similarity=None if reading.frames is None else _similarity(top, reading.frames),
         ambiguous=reading.ambiguous, frames=reading.frames, mixed=reading.mixed,
+        distance=distance, relative_distance=relative,
     )
 
 
@@ -262,8 +298,12 @@ class NearestCritical:
         return self.point.theta
 
 
-def _truncate(flow: GradientFlow, theta, gap: float) -> tuple[np.ndarray, int]:
-    """Zero the layers' singular values below the widest gap (ratio >= ``gap``) under ``s_1^(1/h)``."""
+def _truncate(flow: GradientFlow, theta, gap: float) -> tuple[np.ndarray, int, float]:
+    """Zero the layers' singular values below the widest gap (ratio >= ``gap``) under ``s_1^(1/h)``.
+
+    Returns the truncated weights, how many values were zeroed, and the cut over ``s_1^(1/h)`` (the
+    geometric middle of the gap: the size, relative to the weights, that separates remnants from pieces;
+    0 when nothing is cut)."""
     top, data = flow.top, flow.data
     Ws = top.layer_weights(theta)
     unit = float(data.s[0]) ** (1 / top.depth)
@@ -271,19 +311,120 @@ def _truncate(flow: GradientFlow, theta, gap: float) -> tuple[np.ndarray, int]:
     values = np.concatenate([sv for _, sv, _ in svds]) / unit
     ladder = np.sort(np.concatenate([[1.0], values[(values > 0) & (values <= 1.0)]]))[::-1]
     if ladder.size < 2:
-        return theta, 0
+        return theta, 0, 0.0
     ratios = ladder[:-1] / np.maximum(ladder[1:], 1e-300)
     j = int(np.argmax(ratios))
     if ratios[j] < gap:
-        return theta, 0
+        return theta, 0, 0.0
     # the middle of the gap: cutting at ladder[j + 1] itself would keep or drop that value by rounding
-    cut = np.sqrt(ladder[j] * ladder[j + 1]) * unit
+    cut = float(np.sqrt(ladder[j] * ladder[j + 1]))
     out, count = [], 0
     for U, sv, Vt in svds:
-        keep = sv > cut
+        keep = sv > cut * unit
         count += int(np.sum((~keep) & (sv > 0)))
         out.append((U * (sv * keep)) @ Vt)
-    return top.from_layer_weights(out), count
+    return top.from_layer_weights(out), count, cut
+
+
+def _snap(flow: GradientFlow, theta, cut: float) -> np.ndarray:
+    """The truncated point moved onto the stratum its pieces name: in the canonical frame read at the
+    noise ``cut`` (relative), every coordinate of ``B_i^{-1} W_i B_{i-1}`` off the stratum's links is zeroed.
+
+    Truncation removes the remnants' own singular values but not what they leave inside the pieces that
+    stay (an input piece carrying ``v_1 + 1e-6 v_2``, a product ``W_2 W_1`` of size 1e-6 between two pieces
+    that only touch): those put the point in a generic (mixed) stratum next to the one it shadows. The
+    input and output frames are the data's modes followed by an orthonormal basis of their complement
+    (null pieces may carry any null direction); the hidden ones are the reading's ``B_i``. A point
+    without a canonical reading is returned as it is.
+    """
+    top, data = flow.top, flow.data
+    m = data.rank
+    reading = read_stratum(_whitened_layers(flow, theta), data.U, data.s, data.V, m, cut, 1.0)
+    if reading.frames is None:
+        return theta
+    stratum, h = reading.stratum, top.depth
+    bases = ([np.column_stack([data.V[:, :m], horizontal_basis(data.V[:, :m])])] + list(reading.frames)
+             + [np.column_stack([data.U[:, :m], horizontal_basis(data.U[:, :m])])])
+    masks = [np.zeros((top.widths[i], top.widths[i - 1]), dtype=bool) for i in range(1, h + 1)]
+    slots = stratum.slots()
+    for idx, p in enumerate(stratum.all_pieces()):
+        for i in range(p.a + 1, p.b + 1):  # the link of piece p from layer i - 1 to layer i
+            rows = ([p.target - 1] if p.target != NULL else list(range(m, top.widths[h]))) if i == h else [slots[i][idx]]
+            cols = ([p.source - 1] if p.source != NULL else list(range(m, top.widths[0]))) if i == 1 else [slots[i - 1][idx]]
+            masks[i - 1][np.ix_(rows, cols)] = True
+    Ws = []
+    for i, (W, mask) in enumerate(zip(_whitened_layers(flow, theta), masks), start=1):
+        left, right = bases[i], bases[i - 1]
+        canonical = np.linalg.solve(left, W @ right)
+        Ws.append(left @ np.linalg.solve(right.T, (canonical * mask).T).T)
+    if not data.whitened:
+        Ws[0] = Ws[0] @ data._inv_sqrt  # back from W_1 Sxx^{1/2}
+    return top.from_layer_weights(Ws)
+
+
+def _align(flow: GradientFlow, x, theta, steps: int = ALIGN_STEPS) -> np.ndarray:
+    """``g . x`` for the group element ``g = exp(Xi)`` that brings ``x`` nearest ``theta`` (Gauss-Newton on
+    ``||exp(Xi) . x - theta||`` with ``d/dXi (exp(Xi) . x) = [Xi, A]``, :func:`geodln.symmetry.vertical_matrix`).
+
+    The group moves along the critical set and keeps the stratum, so a snapped point (:func:`_snap`,
+    an oblique projection in the canonical frame, which may overshoot by the frame's conditioning) comes
+    back next to the weights it shadows without leaving the critical set.
+    """
+    top = flow.top
+    J, K = np.nonzero(symmetry.algebra_mask(top))
+    for _ in range(steps):
+        miss = np.linalg.norm(theta - x)
+        c = np.linalg.lstsq(symmetry.vertical_matrix(top, x), theta - x, rcond=None)[0]
+        for _ in range(20):  # damped: a step must bring the point nearer
+            Xi = np.zeros((top.n, top.n))
+            Xi[J, K] = c
+            trial = top.pack(symmetry.act(top, symmetry.group_exp(top, Xi), top.adjacency(x)))
+            if np.linalg.norm(theta - trial) < miss:
+                break
+            c = 0.5 * c
+        else:
+            return x
+        x = trial
+    return x
+
+
+def _at_rounding(flow: GradientFlow, theta, tol: Tolerances) -> bool:
+    """Whether the point is its own projection onto the critical set: its gradient below the threshold and at
+    most ``critical_rounding`` of the size it would have without cancellation (see :class:`Tolerances`), and
+    its stratum read without a doubt (no rank decision within the noise, no mixed piece).
+
+    Neither test alone suffices. At pieces that touch but do not chain, noise of size ``e`` leaves a gradient
+    of relative size ``e^2``, at rounding for ``e = 1e-8``; it shows in the ranks instead, as values in the
+    ambiguity band or as pieces carrying a mixture of modes. Noise larger than that band shows in the gradient.
+    """
+    data = flow.data
+    grad = float(np.linalg.norm(flow.rhs(theta)))
+    scale = _grad_scale(flow, theta)
+    if not (tol.is_critical(grad, data) and grad <= tol.critical_rounding * scale):
+        return False
+    reading = read_stratum(_whitened_layers(flow, theta), data.U, data.s, data.V, data.rank,
+                           max(tol.rank_zero, grad / scale), tol.rank_gap)
+    return reading.stratum is not None and not reading.ambiguous
+
+
+def _project(flow: GradientFlow, theta, tol: Tolerances) -> tuple[np.ndarray, int]:
+    """The point of the critical set a state shadows, and how many singular values were truncated.
+
+    A point critical to rounding is its own projection. Otherwise the small remnants are truncated
+    (:func:`_truncate`), what they leave in the other pieces is removed (:func:`_snap`), and Newton
+    within the stratum (:func:`_newton_in_stratum`) lands on the critical set.
+    """
+    if _at_rounding(flow, theta, tol):
+        return theta, 0
+    x, truncated, cut = _truncate(flow, theta, tol.plateau_gap)
+    if truncated:
+        x = _align(flow, _snap(flow, x, cut), theta)
+    return _newton_in_stratum(flow, x, tol), truncated
+
+
+def _size(flow: GradientFlow, theta) -> float:
+    """``max(||theta||, sqrt(h) s_1^(1/h))``: the size distances are relative to (the weights, or one learnt mode's)."""
+    return max(float(np.linalg.norm(theta)), np.sqrt(flow.top.depth) * float(flow.data.s[0]) ** (1 / flow.top.depth))
 
 
 def _truncated(W: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -387,8 +528,9 @@ def nearest_critical_point(flow: GradientFlow, theta, tol: Tolerances | None = N
     ones below are set to zero; then Gauss-Newton on the gradient (the exact
     Hessian as Jacobian), with every layer's rank held fixed, lands on the
     critical set of that stratum: Newton within the stratum, so that the
-    remnants do not come back as dangling pieces. A point that already is
-    critical is returned as it is.
+    remnants do not come back as dangling pieces, and what the remnants leave inside the other pieces is
+    removed (the point is snapped onto the stratum they name). A point that is critical to rounding is
+    returned as it is.
 
     Parameters
     ----------
@@ -410,24 +552,21 @@ def nearest_critical_point(flow: GradientFlow, theta, tol: Tolerances | None = N
     tol = DEFAULT_TOLERANCES if tol is None else tol
     theta = _check(flow, theta)
     grad0, loss0 = float(np.linalg.norm(flow.rhs(theta))), flow.loss(theta)
-    if tol.is_critical(grad0, flow.data):
-        return NearestCritical(analyze_point(flow, theta, tol), 0.0, 0, grad0, 0.0, loss0)
-    x, truncated = _truncate(flow, theta, tol.plateau_gap)
-    x = _newton_in_stratum(flow, x, tol)
+    x, truncated = _project(flow, theta, tol)
     distance = float(np.linalg.norm(x - theta))
-    size = max(float(np.linalg.norm(theta)), np.sqrt(flow.top.depth) * float(flow.data.s[0]) ** (1 / flow.top.depth))
+    size = _size(flow, theta)
     threshold = tol.gradient * tol.gradient_scale(flow.data)
-    reached = (f"the projection onto the critical set of its stratum (Gauss-Newton with the layer ranks fixed) "
-               f"ended at distance {distance:.3g} ({distance / size:.3g} relative) with ||dL/dtheta|| = "
+    reached = (f"the projection onto the critical set of its stratum (truncation, then Gauss-Newton with the layer "
+               f"ranks fixed) ended at distance {distance:.3g} ({distance / size:.3g} relative) with ||dL/dtheta|| = "
                f"{np.linalg.norm(flow.rhs(x)):.3g} and L = {flow.loss(x):.10g}")
     advice = ("these weights are not at or near a critical point (not on a plateau): train further, or "
               "integrate the flow from them (geodln.GradientFlow.integrate, geodln flow) until the loss rests")
     if distance > NEAR * size:
-        raise _not_critical(flow, theta, f"the gradient is above the threshold {threshold:.3g}, and {reached}, "
-                            f"farther than {NEAR:g} relative", grad0, advice)
+        raise _not_critical(flow, theta, f"{reached}, farther than {NEAR:g} relative (gradient threshold "
+                            f"{threshold:.3g})", grad0, advice)
     try:
-        point = analyze_point(flow, x, tol)
+        point = _classify_projection(flow, x, tol, distance, distance / size)
     except NotCriticalError:
-        raise _not_critical(flow, theta, f"the gradient is above the threshold {threshold:.3g}, and {reached}, "
-                            "which is not critical either", grad0, advice) from None
+        raise _not_critical(flow, theta, f"{reached}, which is not critical (gradient threshold {threshold:.3g})",
+                            grad0, advice) from None
     return NearestCritical(point, distance, truncated, grad0, distance / size, loss0)
