@@ -8,15 +8,32 @@ products and the projections on the data's singular vectors
 (:func:`geodln.landscape.critical.classify`, tightened read mode by mode), checked
 against the exact Hessian (strict iff a negative eigenvalue) and, at a
 nonstrict saddle, an explicit escape path of order ``m`` whose decrease
-``L - L_J ~ -c eps^m`` is measured. Rank decisions within the point's noise
-are listed in ``ambiguous`` instead of being guessed.
+``L - L_J ~ -c eps^m`` is measured.
 
-:func:`nearest_critical_point` handles a point that is only nearly critical
-(a plateau of a trajectory, weights trained elsewhere): the small remnants
-are truncated (the layers' singular values below the widest gap, see
-:attr:`Tolerances.plateau_gap`) and Gauss-Newton on the gradient with the
-layer ranks held fixed (Newton within the stratum) lands on the critical
-set; the result is analysed as above.
+Criticality is certified by the distance to the critical set, not by the
+gradient alone: near a saddle of order ``m`` the gradient shrinks like
+``distance^(m-1)`` (noise of 1e-6 at an order-3 saddle whose Hessian vanishes
+leaves a gradient of 1e-11). Every point is first projected
+(:func:`_project`): a point critical to rounding, with an undoubted reading, is
+its own projection; otherwise the small remnants are truncated (the layers'
+singular values below the widest gap, see :attr:`Tolerances.plateau_gap`),
+what they leave inside the other pieces is removed in the stratum's canonical
+frame, the group brings the result back next to the weights, and Gauss-Newton
+on the gradient with the layer ranks held fixed (Newton within the stratum)
+lands on the critical set. The projection is what is classified, with its
+distance from the weights; its Hessian must agree with its stratum's class.
+:func:`nearest_critical_point` does the same for a point that is only nearly
+critical (a plateau of a trajectory, weights trained elsewhere), within
+:data:`NEAR`.
+
+With weight decay the loss is ``F = L + lambda/2 ||theta||^2`` and its landscape
+is its own: critical points are balanced (``W_{i+1}^T W_{i+1} = W_i W_i^T``),
+only the orthogonal group is a symmetry, and local minima exist (the origin for
+``h >= 3``, and for ``h = 2`` when ``lambda > sigma_1(Syx)``). A point is then a
+``"local_minimum"`` (Hessian of ``F`` positive definite off the orthogonal
+orbit) or a ``"strict_saddle"``; where the Hessian is singular beyond the orbit
+no class is given (:func:`decayed_origin_kind`, :func:`decayed_mode_values`:
+the closed forms).
 """
 
 from __future__ import annotations
@@ -27,7 +44,7 @@ import numpy as np
 
 from ..errors import ClassificationError, NotCriticalError
 from ..dynamics.flow import GradientFlow
-from ..dynamics.hessian import HessianOperator, hessian, matrix_free
+from ..dynamics.hessian import MATRIX_FREE_ABOVE, HessianOperator, hessian, inertia, matrix_free
 from .critical import CriticalPoint, _grad_scale, classify, curvature, escape_along_curve
 from .labels import format_learned
 from .readout import read_stratum
@@ -37,7 +54,7 @@ from ..symmetry import algebra_dim, horizontal_basis, range_basis
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 
 __all__ = ["analyze_point", "nearest_critical_point", "NearestCritical", "frame_link",
-           "nearest_learned"]
+           "nearest_learned", "decayed_origin_kind", "decayed_mode_values"]
 
 ALIGN_STEPS = 4
 """Gauss-Newton steps of :func:`_align` (each damped): the first removes the snap's first-order overshoot."""
@@ -62,11 +79,6 @@ def _check(flow: GradientFlow, theta) -> np.ndarray:
     if not top.is_fully_connected:
         raise ValueError(f"analyze_point needs a fully connected layered network, got {top!r}")
     flow.loss_fn.require_closed_form_critical_values("classifications of critical points")
-    if flow.weight_decay:
-        raise ValueError(f"classifying points of a flow with weight decay ({flow.weight_decay:g}) is not implemented: "
-                         "the decayed loss L + lambda/2 ||theta||^2 has a landscape of its own (local minima, e.g. the "
-                         "origin for depth >= 3), which the strata of L do not describe; classify with "
-                         "weight_decay=0, or study the decayed flow with GradientFlow.integrate")
     theta = np.asarray(theta, dtype=float)
     if theta.shape == (top.n, top.n):
         theta = top.pack(theta)
@@ -183,6 +195,8 @@ def analyze_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> C
     """
     tol = DEFAULT_TOLERANCES if tol is None else tol
     theta = _check(flow, theta)
+    if flow.weight_decay:
+        return _classify_decayed(flow, theta, tol)
     grad = float(np.linalg.norm(flow.rhs(theta)))
     threshold = tol.gradient * tol.gradient_scale(flow.data)
     if not tol.is_critical(grad, flow.data):
@@ -552,7 +566,10 @@ def nearest_critical_point(flow: GradientFlow, theta, tol: Tolerances | None = N
     tol = DEFAULT_TOLERANCES if tol is None else tol
     theta = _check(flow, theta)
     grad0, loss0 = float(np.linalg.norm(flow.rhs(theta))), flow.loss(theta)
-    x, truncated = _project(flow, theta, tol)
+    if flow.weight_decay:
+        x, truncated = _newton_decayed(flow, theta, tol), 0
+    else:
+        x, truncated = _project(flow, theta, tol)
     distance = float(np.linalg.norm(x - theta))
     size = _size(flow, theta)
     threshold = tol.gradient * tol.gradient_scale(flow.data)
@@ -565,8 +582,174 @@ def nearest_critical_point(flow: GradientFlow, theta, tol: Tolerances | None = N
         raise _not_critical(flow, theta, f"{reached}, farther than {NEAR:g} relative (gradient threshold "
                             f"{threshold:.3g})", grad0, advice)
     try:
-        point = _classify_projection(flow, x, tol, distance, distance / size)
+        point = (_classify_decayed(flow, x, tol, distance, distance / size) if flow.weight_decay
+                 else _classify_projection(flow, x, tol, distance, distance / size))
     except NotCriticalError:
         raise _not_critical(flow, theta, f"{reached}, which is not critical (gradient threshold {threshold:.3g})",
                             grad0, advice) from None
     return NearestCritical(point, distance, truncated, grad0, distance / size, loss0)
+
+
+# ------------------------------------------------------------ weight decay
+# The decayed loss F = L + lambda/2 ||theta||^2 has critical points G_i + lambda W_i = 0 (G_i = dL/dW_i).
+# Since G_{i+1}^T W_{i+1} = W_i G_i^T for every theta (both are -(W_i..W_1) E^T (W_h..W_{i+1}) with
+# E = Syx - W Sxx), a critical point is balanced: lambda (W_i W_i^T - W_{i+1}^T W_{i+1}) =
+# W_i Gam_i^T - Gam_{i+1}^T W_{i+1} = 0, Gam_i = G_i + lambda W_i the decayed gradient. F keeps only the
+# orthogonal symmetry O(d_1) x ... x O(d_{h-1}) (||theta|| is not GL-invariant): its orbit's tangent is the
+# Hessian kernel the theory predicts, and a critical point is a local minimum when the Hessian is positive
+# definite on its complement, a strict saddle when it has a negative eigenvalue; otherwise (a kernel beyond
+# the orbit) the second order does not decide and no class is given.
+
+
+def decayed_origin_kind(flow: GradientFlow) -> str | None:
+    """The class of the origin for the decayed loss ``L + lambda/2 ||theta||^2``, in closed form.
+
+    The Hessian of ``L`` at the origin vanishes for ``h >= 3`` (``W`` is of order ``h`` in the weights), so
+    the decayed Hessian is ``lambda I``: a strict local minimum for every ``lambda > 0``. For ``h = 2`` the
+    second-order part of ``L`` is ``-tr((W_2 W_1)^T Syx)``, with Hessian eigenvalues ``+-sigma_k(Syx)``
+    (each ``d_1`` times) and zeros: the decayed Hessian has ``lambda +- sigma_k``, a local minimum iff
+    ``lambda > sigma_1(Syx)``, a strict saddle iff ``lambda < sigma_1(Syx)``.
+
+    Returns
+    -------
+    str or None
+        ``"local_minimum"``, ``"strict_saddle"``, or None at ``lambda = sigma_1`` (the Hessian is singular
+        there: a degenerate case the second order does not decide) or without weight decay.
+
+    Examples
+    --------
+    >>> import geodln
+    >>> data = geodln.Data(np.eye(2), np.diag([3.0, 1.0]))
+    >>> [decayed_origin_kind(geodln.GradientFlow(geodln.layered(w), data, weight_decay=2.0)) for w in ([2, 2, 2], [2, 2, 2, 2])]
+    ['strict_saddle', 'local_minimum']
+    """
+    lam = flow.weight_decay
+    if not lam:
+        return None
+    if flow.top.depth >= 3:
+        return "local_minimum"
+    sigma = float(np.linalg.svd(flow.data.Syx, compute_uv=False)[0])
+    return None if lam == sigma else ("local_minimum" if lam > sigma else "strict_saddle")
+
+
+def decayed_mode_values(s: float, weight_decay: float, depth: int) -> np.ndarray:
+    """The nonzero critical points of the scalar decayed problem of one mode, in closed form.
+
+    A mode of singular value ``s`` carried by every layer with the same (balanced) value ``a`` has
+    ``F(a) = 1/2 (s - a^h)^2 + h lambda a^2 / 2``, and ``F'(a) = 0`` is ``a = 0`` or
+    ``a^{h-1} (s - a^h) = lambda a``. For ``h = 2``: ``a = sqrt(s - lambda)`` when ``s > lambda``. For
+    ``h >= 3``, ``g(a) = a^{h-2} (s - a^h)`` rises from 0 to its maximum at ``a_*^h = (h-2) s / (2h-2)``
+    and falls: two roots when ``g(a_*) > lambda`` (the smaller a saddle of ``F``, the larger a minimum),
+    one double root when equal, none below.
+
+    Parameters
+    ----------
+    s : float
+        The mode's singular value (whitened data: of ``Syx``).
+    weight_decay : float
+        ``lambda > 0``.
+    depth : int
+        ``h >= 2``.
+
+    Returns
+    -------
+    ndarray, shape=[0], [1] or [2]
+        The values ``a > 0``, increasing; the mode's end-to-end value is ``a^h``.
+
+    Examples
+    --------
+    >>> np.round(decayed_mode_values(3.0, 1.0, 2), 6).tolist(), decayed_mode_values(3.0, 5.0, 3).size
+    ([1.414214], 0)
+    """
+    from scipy.optimize import brentq  # on first use, keeping `import geodln` fast
+
+    h, lam = int(depth), float(weight_decay)
+    if h < 2 or not lam > 0 or not s > 0:
+        raise ValueError(f"need depth >= 2, weight_decay > 0 and s > 0, got {depth}, {weight_decay}, {s}")
+    if h == 2:
+        return np.array([np.sqrt(s - lam)]) if s > lam else np.zeros(0)
+
+    def g(a):
+        return a ** (h - 2) * (s - a ** h) - lam
+
+    peak = ((h - 2) * s / (2 * h - 2)) ** (1 / h)
+    if g(peak) < 0:
+        return np.zeros(0)
+    if g(peak) == 0:
+        return np.array([peak])
+    return np.array([brentq(g, 0.0, peak, xtol=1e-15), brentq(g, peak, s ** (1 / h), xtol=1e-15)])
+
+
+def _classify_decayed(flow: GradientFlow, theta, tol: Tolerances, distance: float = 0.0,
+                      relative: float = 0.0) -> CriticalPoint:
+    """The class of a critical point of the decayed loss, by the Hessian modulo the orthogonal orbit."""
+    top, data, lam = flow.top, flow.data, flow.weight_decay
+    grad = float(np.linalg.norm(flow.rhs(theta)))  # the decayed gradient
+    value = flow.loss(theta)
+    if not tol.is_critical(grad, data):
+        raise NotCriticalError(
+            f"not a critical point of the decayed loss L + {lam:g}/2 ||theta||^2: ||dF/dtheta|| = {grad:.3g}, above the "
+            f"threshold {tol.gradient * tol.gradient_scale(data):.3g} (= {tol.gradient:g} s_1^2), F = {value:.10g}; "
+            "geodln.nearest_critical_point projects nearby weights onto one (Newton on the decayed gradient)", grad, value)
+    if matrix_free(top.n_params):
+        raise ClassificationError(f"classifying points of a decayed flow forms the dense Hessian, limited to "
+                                  f"{MATRIX_FREE_ABOVE} weights ({top.n_params} here): not implemented above")
+    H = hessian(flow, theta)  # of the decayed loss: lambda I added
+    lam_full = np.linalg.eigvalsh(H)
+    scale = max(tol.hessian_scale(data, top.depth), lam)
+    full = inertia(lam_full, tol.inertia, scale)
+    # the orthogonal orbit's tangent; directions shorter than rank_zero of one mode's weight size s_1^(1/h)
+    # are rounding (a point within rounding of the origin has no orbit)
+    U, sv, _ = np.linalg.svd(symmetry.vertical_matrix(top, theta) @ symmetry.part_basis(top, "skew"), full_matrices=False)
+    keep = sv > tol.rank_zero * float(data.s[0]) ** (1 / top.depth)
+    orbit_basis = range_basis(U[:, keep] * sv[keep])
+    orbit = orbit_basis.shape[1]
+    Q = horizontal_basis(orbit_basis) if orbit else np.eye(top.n_params)
+    hor = inertia(np.linalg.eigvalsh(Q.T @ H @ Q), tol.inertia, scale) if Q.shape[1] else inertia([])
+    if orbit and np.linalg.norm(H @ orbit_basis, 2) > full.tol:
+        raise ClassificationError(f"the orthogonal orbit ({orbit} directions) is not in the Hessian kernel of the "
+                                  f"decayed loss (||H V|| = {np.linalg.norm(H @ orbit_basis, 2):.3g}): not critical")
+    if full.negative:
+        kind = "strict_saddle"
+    elif hor.zero == 0:
+        kind = "local_minimum"
+    else:
+        raise ClassificationError(
+            f"a critical point of the decayed loss (lambda = {lam:g}) whose Hessian is singular beyond the orthogonal "
+            f"symmetry ({hor.zero} zero eigenvalues off the {orbit}-dimensional orbit, none negative; smallest "
+            f"{full.min:.3g}, zero band {full.tol:.3g}): a degenerate point, which the second order does not classify "
+            "and geodln's theory of the decayed landscape does not cover")
+    origin = decayed_origin_kind(flow) if not np.any(theta) else None
+    if origin is not None and origin != kind:
+        raise ClassificationError(f"the origin: the closed form says {origin} for lambda = {lam:g} and depth "
+                                  f"{top.depth}, the Hessian ({full.negative} negative, min {full.min:.3g}) says {kind}")
+    W = top.end_to_end(theta) @ data.input_modes
+    learned = [k + 1 for k in range(data.rank) if data.U[:, k] @ W[:, k] > tol.rank_zero * max(1.0, float(data.s[0]))]
+    skew = symmetry.part_basis(top, "skew").shape[1]
+    return CriticalPoint(
+        stratum=None, theta=theta, learned=learned, critical_value=value, loss=value, kind=kind, hessian=full,
+        horizontal_hessian=hor, eigenvalues=lam_full, orbit_dim=orbit, stabilizer_dim=skew - orbit,
+        layer_ranks=[int(np.linalg.matrix_rank(Wi)) for Wi in top.layer_weights(theta)],
+        escape_order=2 if kind == "strict_saddle" else None, escape=None, grad_norm=grad, tightened=False,
+        similarity=None, distance=distance, relative_distance=relative, weight_decay=lam)
+
+
+def _newton_decayed(flow: GradientFlow, theta, tol: Tolerances, iterations: int = 50) -> np.ndarray:
+    """Damped Newton on the decayed gradient: the least-squares step ``H s = -g`` (the orthogonal orbit's
+    directions, in the kernel, are not moved), halved until the gradient falls."""
+    x = np.asarray(theta, dtype=float)
+    g = flow.gradient(x)
+    for _ in range(iterations):
+        if tol.is_critical(np.linalg.norm(g), flow.data, fraction=NEWTON_MARGIN):
+            break
+        step = np.linalg.lstsq(hessian(flow, x), -g, rcond=None)[0]
+        for _ in range(30):
+            trial = x + step
+            g_trial = flow.gradient(trial)
+            if np.linalg.norm(g_trial) < np.linalg.norm(g):
+                break
+            step = 0.5 * step
+        else:
+            return x
+        x, g = trial, g_trial
+    return x
