@@ -234,7 +234,7 @@ def _classify_projection(flow: GradientFlow, theta, tol: Tolerances, distance: f
     lam, full, hor, orbit = curvature(flow, theta, tol)
     tight = stratum.tightened() if stratum is not None else reading.tightened(data.rank, top.depth)
     kind = classify(J, data.rank, min(top.widths), tight)
-    unsure, label = bool(reading.ambiguous), (stratum.label if stratum is not None else f"J={set(J)} (mixed)")
+    unsure, label = bool(reading.ambiguous), (stratum.label if stratum is not None else f"J={format_learned(J)} (mixed)")
     order = None if kind == "global_minimum" else (
         stratum.escape_order() if stratum is not None else (2 if kind == "strict_saddle" else None))
     if (full.negative > 0) != (kind == "strict_saddle"):  # never a class that contradicts the stratum it names
