@@ -93,6 +93,16 @@ class Tolerances:
         :func:`geodln.nearest_critical_point`: the layers' singular values
         (over ``s_1^(1/h)``) below the widest gap of at least this ratio are the
         small remnants of a plateau and are truncated.
+    critical_rounding : float
+        A point is critical to rounding when ``||dL/dtheta||`` is at most this fraction of the size the gradient
+        would have without cancellation (:func:`geodln.landscape.critical._grad_scale`, the product of the other
+        layers' norms times the error's): near a saddle of order ``m`` both shrink like ``distance^(m-1)``, so
+        their ratio, unlike the gradient itself, tells an exact critical point (ratio ~1e-16) from a point
+        next to one (ratio ~1).
+    critical_distance : float
+        :func:`geodln.analyze_point` certifies a point as critical when its projection onto the critical set
+        (:func:`geodln.nearest_critical_point`) is within this distance, relative to
+        ``max(||theta||, sqrt(h) s_1^(1/h))``.
     visit_speed, visit_distance : float
         An itinerary visit: ``||dtheta/dt|| <= visit_speed * s_1^(2 - 1/h)``
         and ``||(W - W_J) Sxx^(1/2)||_F <= visit_distance * s_1``.
@@ -131,6 +141,8 @@ class Tolerances:
     rank_zero: float = 1e-9
     rank_gap: float = 1e4
     plateau_gap: float = 10.0
+    critical_rounding: float = 1e-10
+    critical_distance: float = 1e-4
     visit_speed: float = 1e-2
     visit_distance: float = 5e-2
     itinerary_points: int = 1001

@@ -96,12 +96,9 @@ def test_random_points_are_refused_or_certified(block):
 
 
 def test_inputs_outside_the_theory_are_refused_where_they_enter():
-    """Repeated singular values (outside the stratification) at analyze_stratum, weight decay at analyze_point:
-    a ValueError that says why, never a ClassificationError from deep inside."""
+    """Repeated singular values (outside the stratification) at analyze_stratum: a ValueError that says why,
+    never a ClassificationError from deep inside. (Weight decay, once refused at analyze_point, has its own
+    landscape there now: tests/test_weight_decay_landscape.py.)"""
     data = geodln.Data.from_spectrum([3.0, 3.0, 1.0], 3, 3, seed=0)
     with pytest.raises(ValueError, match="repeated"):
         geodln.analyze_stratum(geodln.Stratum((3, 3, 3), (1,), (), 3), data)
-    flow = geodln.GradientFlow(geodln.layered([2, 2, 2, 2]), geodln.Data.from_spectrum([2.0, 1.0], 2, 2, seed=0),
-                               weight_decay=0.1)
-    with pytest.raises(ValueError, match="weight decay"):
-        geodln.analyze_point(flow, np.zeros(flow.top.n_params))

@@ -96,12 +96,17 @@ def test_a_small_genuine_singular_value_is_strict():
     assert not cp.ambiguous
 
 
-def test_a_rank_within_the_noise_is_flagged():
+def test_a_rank_within_the_noise_is_a_remnant():
+    """A link of 1e-7 (inside the rank rule's band of doubt) is a remnant, not a piece: the point is projected
+    onto the clean path it shadows, 1e-7 away, and classified there with no doubt left (issue 27: the class
+    named is the projection's, never a guess between two strata)."""
     top = geodln.layered([2, 2, 2, 2])
     flow = geodln.GradientFlow(top, DIAG)
-    cp = analyze_point(flow, _clean_path([3.0, 1.0], 1e-7, top))
-    assert cp.ambiguous and "W2" in cp.ambiguous[0]["product"]
-    assert any(abs(v - 1e-7) < 1e-12 for v in cp.ambiguous[0]["singular_values"])
+    theta = _clean_path([3.0, 1.0], 1e-7, top)
+    cp = analyze_point(flow, theta)
+    assert (cp.label, cp.kind, cp.escape_order) == ("J={1}", "nonstrict_saddle", 3) and not cp.ambiguous
+    assert cp.distance == pytest.approx(1e-7, rel=1e-6) and cp.distance == pytest.approx(np.linalg.norm(cp.theta - theta))
+    assert cp.relative_distance == pytest.approx(1e-7 / (np.sqrt(3) * 3 ** (1 / 3)), rel=1e-6)
 
 
 def test_a_mixed_piece_has_no_canonical_stratum_but_a_class():
@@ -226,7 +231,7 @@ def test_plateau_truncation_removes_every_remnant_whatever_the_rounding(seed):
         U, _ = np.linalg.qr(rng.standard_normal((4, 4)))
         V, _ = np.linalg.qr(rng.standard_normal((4, 4)))
         layers.append((U * (np.concatenate([[1.0, 0.8], remnants[i]]) * unit)) @ V.T)
-    theta, count = _truncate(flow, top.from_layer_weights(layers), 10.0)
-    assert count == remnants.size
+    theta, count, cut = _truncate(flow, top.from_layer_weights(layers), 10.0)
+    assert count == remnants.size and remnants.max() < cut < 0.8
     for W in top.layer_weights(theta):
         assert np.allclose(np.linalg.svd(W, compute_uv=False) / unit, [1.0, 0.8, 0.0, 0.0], atol=1e-12)

@@ -40,10 +40,13 @@ from ..symmetry import algebra_dim, bracket_operator
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from ..network.topology import Topology, layered
 
-__all__ = ["KINDS", "classify", "Curvature", "curvature", "stratum_kind", "point_tightened", "point_kind", "CriticalPoint", "analyze_stratum",
+__all__ = ["KINDS", "DECAYED_KINDS", "classify", "Curvature", "curvature", "stratum_kind", "point_tightened", "point_kind", "CriticalPoint", "analyze_stratum",
            "path_direction", "loss_order", "CriticalTrace", "trace_critical_set"]
 
 KINDS = ("global_minimum", "strict_saddle", "nonstrict_saddle")
+# With weight decay (L + lambda/2 ||theta||^2) local minima exist and nonstrict saddles are not classified:
+# the classes of :func:`geodln.analyze_point` on a decayed flow (catalogs, of the loss L alone, keep KINDS)
+DECAYED_KINDS = ("local_minimum", "strict_saddle")
 # the fields a catalog record leads with (its schema's FIELDS, in the order of the shipped catalogs),
 # before the references to its arrays and the fields of the stratum and the measurements
 _CATALOG_HEAD = ("learned", "critical_value", "kind", "hessian", "horizontal_hessian", "orbit_dim", "stabilizer_dim",
@@ -93,6 +96,14 @@ class CriticalPoint:
     mixed : str
         Why the point has no canonical stratum (a piece carries a mixture of
         modes); ``""`` otherwise.
+    weight_decay : float
+        ``lambda`` of a point of the decayed loss ``L + lambda/2 ||theta||^2`` (:func:`geodln.analyze_point`
+        on a flow with weight decay: ``kind`` is one of :data:`DECAYED_KINDS`, ``critical_value`` and ``loss``
+        are the decayed loss, ``learned`` the modes the end-to-end map carries); 0 otherwise.
+    distance, relative_distance : float
+        For a point read by :func:`geodln.analyze_point`: ``||theta - theta_given||`` from the weights given to
+        their projection onto the critical set (``theta``, the point analysed), and that over
+        ``max(||theta_given||, sqrt(h) s_1^(1/h))``; 0 for a point that is critical to rounding.
     """
 
     stratum: Stratum
@@ -115,12 +126,17 @@ class CriticalPoint:
     ambiguous: list = field(default_factory=list)
     frames: list | None = field(default=None, repr=False)
     mixed: str = ""
+    distance: float = 0.0
+    relative_distance: float = 0.0
+    weight_decay: float = 0.0
 
     @property
     def label(self) -> str:
-        """The stratum's label, or ``J={...} (mixed)``."""
+        """The stratum's label, ``J={...} (mixed)``, or ``J={...} (weight decay lambda)``."""
         if self.stratum is not None:
             return self.stratum.label
+        if self.weight_decay:
+            return f"J={format_learned(self.learned)} (weight decay {self.weight_decay:g})"
         return f"J={format_learned(self.learned)} (mixed)"
 
     def to_record(self, rid: str | None = None, arrays: dict | None = None) -> dict:
@@ -133,7 +149,8 @@ class CriticalPoint:
             catalog's record, led by ``id`` and the schema's fields. Without
             it, the record of a point on its own (what ``geodln classify
             --json`` prints): the measured loss beside ``L_J``, and the
-            reading's ``ambiguous`` and ``mixed`` at the end.
+            reading's ``ambiguous`` and ``mixed``, the distance from the
+            weights given (absolute and relative) and ``weight_decay`` at the end.
         arrays : dict, optional
             With ``rid``: ``{field: file}``, the array files holding this
             point's arrays under the key ``rid`` (e.g. ``{"point":
@@ -159,7 +176,8 @@ class CriticalPoint:
             "escape": None if self.escape is None else {k: v for k, v in self.escape.items() if k != "direction"},
         }
         if rid is None:
-            return fields | {"ambiguous": self.ambiguous, "mixed": self.mixed}
+            return fields | {"ambiguous": self.ambiguous, "mixed": self.mixed, "distance": self.distance,
+                             "relative_distance": self.relative_distance, "weight_decay": self.weight_decay}
         return ({"id": rid} | {k: fields[k] for k in _CATALOG_HEAD}
                 | {name: {"file": file, "key": rid} for name, file in (arrays or {}).items()}
                 | {k: fields[k] for k in _CATALOG_TAIL})

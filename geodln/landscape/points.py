@@ -8,15 +8,32 @@ products and the projections on the data's singular vectors
 (:func:`geodln.landscape.critical.classify`, tightened read mode by mode), checked
 against the exact Hessian (strict iff a negative eigenvalue) and, at a
 nonstrict saddle, an explicit escape path of order ``m`` whose decrease
-``L - L_J ~ -c eps^m`` is measured. Rank decisions within the point's noise
-are listed in ``ambiguous`` instead of being guessed.
+``L - L_J ~ -c eps^m`` is measured.
 
-:func:`nearest_critical_point` handles a point that is only nearly critical
-(a plateau of a trajectory, weights trained elsewhere): the small remnants
-are truncated (the layers' singular values below the widest gap, see
-:attr:`Tolerances.plateau_gap`) and Gauss-Newton on the gradient with the
-layer ranks held fixed (Newton within the stratum) lands on the critical
-set; the result is analysed as above.
+Criticality is certified by the distance to the critical set, not by the
+gradient alone: near a saddle of order ``m`` the gradient shrinks like
+``distance^(m-1)`` (noise of 1e-6 at an order-3 saddle whose Hessian vanishes
+leaves a gradient of 1e-11). Every point is first projected
+(:func:`_project`): a point critical to rounding, with an undoubted reading, is
+its own projection; otherwise the small remnants are truncated (the layers'
+singular values below the widest gap, see :attr:`Tolerances.plateau_gap`),
+what they leave inside the other pieces is removed in the stratum's canonical
+frame, the group brings the result back next to the weights, and Gauss-Newton
+on the gradient with the layer ranks held fixed (Newton within the stratum)
+lands on the critical set. The projection is what is classified, with its
+distance from the weights; its Hessian must agree with its stratum's class.
+:func:`nearest_critical_point` does the same for a point that is only nearly
+critical (a plateau of a trajectory, weights trained elsewhere), within
+:data:`NEAR`.
+
+With weight decay the loss is ``F = L + lambda/2 ||theta||^2`` and its landscape
+is its own: critical points are balanced (``W_{i+1}^T W_{i+1} = W_i W_i^T``),
+only the orthogonal group is a symmetry, and local minima exist (the origin for
+``h >= 3``, and for ``h = 2`` when ``lambda > sigma_1(Syx)``). A point is then a
+``"local_minimum"`` (Hessian of ``F`` positive definite off the orthogonal
+orbit) or a ``"strict_saddle"``; where the Hessian is singular beyond the orbit
+no class is given (:func:`decayed_origin_kind`, :func:`decayed_mode_values`:
+the closed forms).
 """
 
 from __future__ import annotations
@@ -27,16 +44,20 @@ import numpy as np
 
 from ..errors import ClassificationError, NotCriticalError
 from ..dynamics.flow import GradientFlow
-from ..dynamics.hessian import HessianOperator, hessian, matrix_free
+from ..dynamics.hessian import MATRIX_FREE_ABOVE, HessianOperator, hessian, inertia, matrix_free
 from .critical import CriticalPoint, _grad_scale, classify, curvature, escape_along_curve
 from .labels import format_learned
 from .readout import read_stratum
-from ..symmetry import algebra_dim, range_basis
+from .strata import NULL
+from .. import symmetry
+from ..symmetry import algebra_dim, horizontal_basis, range_basis
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 
 __all__ = ["analyze_point", "nearest_critical_point", "NearestCritical", "frame_link",
-           "nearest_learned"]
+           "nearest_learned", "decayed_origin_kind", "decayed_mode_values"]
 
+ALIGN_STEPS = 4
+"""Gauss-Newton steps of :func:`_align` (each damped): the first removes the snap's first-order overshoot."""
 NEWTON_MARGIN = 1e-2
 """Newton within the stratum stops at this fraction of the criticality tolerance: the point it lands
 on is then critical with room to spare, whatever rounding the analysis adds on top of it."""
@@ -58,11 +79,6 @@ def _check(flow: GradientFlow, theta) -> np.ndarray:
     if not top.is_fully_connected:
         raise ValueError(f"analyze_point needs a fully connected layered network, got {top!r}")
     flow.loss_fn.require_closed_form_critical_values("classifications of critical points")
-    if flow.weight_decay:
-        raise ValueError(f"classifying points of a flow with weight decay ({flow.weight_decay:g}) is not implemented: "
-                         "the decayed loss L + lambda/2 ||theta||^2 has a landscape of its own (local minima, e.g. the "
-                         "origin for depth >= 3), which the strata of L do not describe; classify with "
-                         "weight_decay=0, or study the decayed flow with GradientFlow.integrate")
     theta = np.asarray(theta, dtype=float)
     if theta.shape == (top.n, top.n):
         theta = top.pack(theta)
@@ -136,6 +152,12 @@ def _similarity(top, frames) -> np.ndarray:
 def analyze_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> CriticalPoint:
     """Classify a critical point the user brings, with everything a catalog record holds.
 
+    The point is first projected onto the critical set (:func:`_project`: itself when it is critical to
+    rounding; else its small remnants truncated, the rest snapped onto the stratum they leave and Newton
+    within the stratum), and the projection is what is classified. The weights are certified critical
+    when their gradient is below the threshold *and* the projection is within ``critical_distance``:
+    near a degenerate saddle of order ``m`` the gradient shrinks like ``distance^(m-1)`` and certifies nothing.
+
     Parameters
     ----------
     flow : GradientFlow
@@ -143,34 +165,60 @@ def analyze_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> C
     theta : array-like, shape=[n_params] or [n, n]
         Packed weights, or the adjacency matrix.
     tol : Tolerances, optional
-        ``gradient``, ``loss`` (criticality), ``rank_zero``, ``rank_gap``
-        (rank decisions), ``inertia``, ``escape_order``, ``escape_drop``.
+        ``gradient``, ``loss``, ``critical_rounding``, ``critical_distance`` (criticality), ``rank_zero``,
+        ``rank_gap``, ``plateau_gap`` (rank decisions), ``inertia``, ``escape_order``, ``escape_drop``.
 
     Returns
     -------
     CriticalPoint
-        ``stratum`` is None, and ``mixed`` says why, when a dangling piece
-        carries a mixture of modes; ``ambiguous`` lists the rank decisions
-        within the noise (when it is not empty and the rule and the Hessian
-        disagree, the Hessian decides: strict iff it has a negative eigenvalue).
+        Of the projection (``theta`` is the projection, ``distance`` and ``relative_distance`` how far it
+        is from the weights given). ``stratum`` is None, and ``mixed`` says why, when a dangling piece
+        carries a mixture of modes; ``ambiguous`` lists the rank decisions within the noise. The class is
+        the stratum's (the rule of Achour et al., read mode by mode), and the Hessian at the projection
+        agrees with it (strict iff a negative eigenvalue), or nothing is returned.
 
     Raises
     ------
     NotCriticalError
-        When ``||grad|| > gradient * s_1^2`` or the loss is not a critical value.
+        When ``||grad|| > gradient * s_1^2``, the loss is not a critical value, or the projection is
+        farther than ``critical_distance`` (relative).
     ClassificationError
-        When the rule, the Hessian and the escape path disagree on an unambiguous point.
+        When the rule, the Hessian and the escape path disagree.
 
     Examples
     --------
     >>> import geodln
     >>> flow = geodln.GradientFlow(geodln.layered([2, 2, 2, 2]), geodln.Data(np.eye(2), np.diag([3.0, 1.0])))
     >>> cp = analyze_point(flow, np.zeros(flow.top.n_params))
-    >>> cp.kind, cp.learned, cp.escape_order, cp.label
-    ('nonstrict_saddle', [], 3, 'J={}')
+    >>> cp.kind, cp.learned, cp.escape_order, cp.label, cp.distance
+    ('nonstrict_saddle', [], 3, 'J={}', 0.0)
     """
     tol = DEFAULT_TOLERANCES if tol is None else tol
     theta = _check(flow, theta)
+    if flow.weight_decay:
+        return _classify_decayed(flow, theta, tol)
+    grad = float(np.linalg.norm(flow.rhs(theta)))
+    threshold = tol.gradient * tol.gradient_scale(flow.data)
+    if not tol.is_critical(grad, flow.data):
+        raise _not_critical(flow, theta, f"the gradient is above the threshold {threshold:.3g} (= {tol.gradient:g} s_1^2)",
+                            grad)
+    x, _ = _project(flow, theta, tol)
+    distance = float(np.linalg.norm(x - theta))
+    relative = distance / _size(flow, theta)
+    if relative > tol.critical_distance:
+        raise _not_critical(
+            flow, theta, f"the gradient is below the threshold {threshold:.3g}, but the nearest critical point found "
+            f"(truncation and Newton within the stratum) is at distance {distance:.3g} ({relative:.3g} relative, above "
+            f"critical_distance = {tol.critical_distance:g}): near a degenerate saddle the gradient shrinks like a "
+            "power of the distance and does not certify criticality", grad,
+            "geodln.nearest_critical_point (geodln classify does this) projects onto that point and classifies it")
+    return _classify_projection(flow, x, tol, distance, relative)
+
+
+def _classify_projection(flow: GradientFlow, theta, tol: Tolerances, distance: float = 0.0,
+                         relative: float = 0.0) -> CriticalPoint:
+    """The record of a projection onto the critical set: certified (gradient, loss) at ``theta`` itself,
+    the stratum read at the point's own noise, its class by the rule, and the Hessian that must agree."""
     top, data = flow.top, flow.data
     grad = float(np.linalg.norm(flow.rhs(theta)))
     if not tol.is_critical(grad, data):
@@ -186,17 +234,18 @@ def analyze_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> C
     lam, full, hor, orbit = curvature(flow, theta, tol)
     tight = stratum.tightened() if stratum is not None else reading.tightened(data.rank, top.depth)
     kind = classify(J, data.rank, min(top.widths), tight)
-    unsure, label = bool(reading.ambiguous), (stratum.label if stratum is not None else f"J={set(J)} (mixed)")
-    if (full.negative > 0) != (kind == "strict_saddle"):
-        if not unsure:
-            raise ClassificationError(f"{label}: {kind} but the Hessian has {full.negative} negative eigenvalues")
-        kind = "strict_saddle" if full.negative else ("global_minimum" if kind == "global_minimum" else "nonstrict_saddle")
+    unsure, label = bool(reading.ambiguous), (stratum.label if stratum is not None else f"J={format_learned(J)} (mixed)")
+    order = None if kind == "global_minimum" else (
+        stratum.escape_order() if stratum is not None else (2 if kind == "strict_saddle" else None))
+    if (full.negative > 0) != (kind == "strict_saddle"):  # never a class that contradicts the stratum it names
+        raise ClassificationError(
+            f"{label}: the rule says {kind} (escape order {order}) but the Hessian at the point analysed has "
+            f"{full.negative} negative eigenvalues (smallest {full.min:.3g}, zero band {full.tol:.3g}); it lies at "
+            f"distance {distance:.3g} ({relative:.3g} relative) from the weights given"
+            + (f", with rank decisions within the noise: {reading.ambiguous}" if unsure else ""))
     if (full.zero - orbit != hor.zero or hor.negative != full.negative) and not unsure:
         raise ClassificationError(f"{label}: the vertical space ({orbit}) is not in the Hessian kernel")
-    order = stratum.escape_order() if stratum is not None else (2 if kind == "strict_saddle" else None)
-    if kind == "global_minimum":
-        order = None
-    if stratum is not None and not unsure and kind != "global_minimum" and (order is None or (order == 2) != (kind == "strict_saddle")):
+    if stratum is not None and kind != "global_minimum" and (order is None or (order == 2) != (kind == "strict_saddle")):
         raise ClassificationError(f"{label}: the escape path has order {order}, Achour et al. say {kind}")
     escape = None
     if kind == "nonstrict_saddle" and reading.frames is not None and order is not None and order >= 3:
@@ -208,6 +257,7 @@ def analyze_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> C
         escape_order=order, escape=escape, grad_norm=grad, tightened=tight,
         similarity=None if reading.frames is None else _similarity(top, reading.frames),
         ambiguous=reading.ambiguous, frames=reading.frames, mixed=reading.mixed,
+        distance=distance, relative_distance=relative,
     )
 
 
@@ -262,8 +312,12 @@ class NearestCritical:
         return self.point.theta
 
 
-def _truncate(flow: GradientFlow, theta, gap: float) -> tuple[np.ndarray, int]:
-    """Zero the layers' singular values below the widest gap (ratio >= ``gap``) under ``s_1^(1/h)``."""
+def _truncate(flow: GradientFlow, theta, gap: float) -> tuple[np.ndarray, int, float]:
+    """Zero the layers' singular values below the widest gap (ratio >= ``gap``) under ``s_1^(1/h)``.
+
+    Returns the truncated weights, how many values were zeroed, and the cut over ``s_1^(1/h)`` (the
+    geometric middle of the gap: the size, relative to the weights, that separates remnants from pieces;
+    0 when nothing is cut)."""
     top, data = flow.top, flow.data
     Ws = top.layer_weights(theta)
     unit = float(data.s[0]) ** (1 / top.depth)
@@ -271,19 +325,120 @@ def _truncate(flow: GradientFlow, theta, gap: float) -> tuple[np.ndarray, int]:
     values = np.concatenate([sv for _, sv, _ in svds]) / unit
     ladder = np.sort(np.concatenate([[1.0], values[(values > 0) & (values <= 1.0)]]))[::-1]
     if ladder.size < 2:
-        return theta, 0
+        return theta, 0, 0.0
     ratios = ladder[:-1] / np.maximum(ladder[1:], 1e-300)
     j = int(np.argmax(ratios))
     if ratios[j] < gap:
-        return theta, 0
+        return theta, 0, 0.0
     # the middle of the gap: cutting at ladder[j + 1] itself would keep or drop that value by rounding
-    cut = np.sqrt(ladder[j] * ladder[j + 1]) * unit
+    cut = float(np.sqrt(ladder[j] * ladder[j + 1]))
     out, count = [], 0
     for U, sv, Vt in svds:
-        keep = sv > cut
+        keep = sv > cut * unit
         count += int(np.sum((~keep) & (sv > 0)))
         out.append((U * (sv * keep)) @ Vt)
-    return top.from_layer_weights(out), count
+    return top.from_layer_weights(out), count, cut
+
+
+def _snap(flow: GradientFlow, theta, cut: float) -> np.ndarray:
+    """The truncated point moved onto the stratum its pieces name: in the canonical frame read at the
+    noise ``cut`` (relative), every coordinate of ``B_i^{-1} W_i B_{i-1}`` off the stratum's links is zeroed.
+
+    Truncation removes the remnants' own singular values but not what they leave inside the pieces that
+    stay (an input piece carrying ``v_1 + 1e-6 v_2``, a product ``W_2 W_1`` of size 1e-6 between two pieces
+    that only touch): those put the point in a generic (mixed) stratum next to the one it shadows. The
+    input and output frames are the data's modes followed by an orthonormal basis of their complement
+    (null pieces may carry any null direction); the hidden ones are the reading's ``B_i``. A point
+    without a canonical reading is returned as it is.
+    """
+    top, data = flow.top, flow.data
+    m = data.rank
+    reading = read_stratum(_whitened_layers(flow, theta), data.U, data.s, data.V, m, cut, 1.0)
+    if reading.frames is None:
+        return theta
+    stratum, h = reading.stratum, top.depth
+    bases = ([np.column_stack([data.V[:, :m], horizontal_basis(data.V[:, :m])])] + list(reading.frames)
+             + [np.column_stack([data.U[:, :m], horizontal_basis(data.U[:, :m])])])
+    masks = [np.zeros((top.widths[i], top.widths[i - 1]), dtype=bool) for i in range(1, h + 1)]
+    slots = stratum.slots()
+    for idx, p in enumerate(stratum.all_pieces()):
+        for i in range(p.a + 1, p.b + 1):  # the link of piece p from layer i - 1 to layer i
+            rows = ([p.target - 1] if p.target != NULL else list(range(m, top.widths[h]))) if i == h else [slots[i][idx]]
+            cols = ([p.source - 1] if p.source != NULL else list(range(m, top.widths[0]))) if i == 1 else [slots[i - 1][idx]]
+            masks[i - 1][np.ix_(rows, cols)] = True
+    Ws = []
+    for i, (W, mask) in enumerate(zip(_whitened_layers(flow, theta), masks), start=1):
+        left, right = bases[i], bases[i - 1]
+        canonical = np.linalg.solve(left, W @ right)
+        Ws.append(left @ np.linalg.solve(right.T, (canonical * mask).T).T)
+    if not data.whitened:
+        Ws[0] = Ws[0] @ data._inv_sqrt  # back from W_1 Sxx^{1/2}
+    return top.from_layer_weights(Ws)
+
+
+def _align(flow: GradientFlow, x, theta, steps: int = ALIGN_STEPS) -> np.ndarray:
+    """``g . x`` for the group element ``g = exp(Xi)`` that brings ``x`` nearest ``theta`` (Gauss-Newton on
+    ``||exp(Xi) . x - theta||`` with ``d/dXi (exp(Xi) . x) = [Xi, A]``, :func:`geodln.symmetry.vertical_matrix`).
+
+    The group moves along the critical set and keeps the stratum, so a snapped point (:func:`_snap`,
+    an oblique projection in the canonical frame, which may overshoot by the frame's conditioning) comes
+    back next to the weights it shadows without leaving the critical set.
+    """
+    top = flow.top
+    J, K = np.nonzero(symmetry.algebra_mask(top))
+    for _ in range(steps):
+        miss = np.linalg.norm(theta - x)
+        c = np.linalg.lstsq(symmetry.vertical_matrix(top, x), theta - x, rcond=None)[0]
+        for _ in range(20):  # damped: a step must bring the point nearer
+            Xi = np.zeros((top.n, top.n))
+            Xi[J, K] = c
+            trial = top.pack(symmetry.act(top, symmetry.group_exp(top, Xi), top.adjacency(x)))
+            if np.linalg.norm(theta - trial) < miss:
+                break
+            c = 0.5 * c
+        else:
+            return x
+        x = trial
+    return x
+
+
+def _at_rounding(flow: GradientFlow, theta, tol: Tolerances) -> bool:
+    """Whether the point is its own projection onto the critical set: its gradient below the threshold and at
+    most ``critical_rounding`` of the size it would have without cancellation (see :class:`Tolerances`), and
+    its stratum read without a doubt (no rank decision within the noise, no mixed piece).
+
+    Neither test alone suffices. At pieces that touch but do not chain, noise of size ``e`` leaves a gradient
+    of relative size ``e^2``, at rounding for ``e = 1e-8``; it shows in the ranks instead, as values in the
+    ambiguity band or as pieces carrying a mixture of modes. Noise larger than that band shows in the gradient.
+    """
+    data = flow.data
+    grad = float(np.linalg.norm(flow.rhs(theta)))
+    scale = _grad_scale(flow, theta)
+    if not (tol.is_critical(grad, data) and grad <= tol.critical_rounding * scale):
+        return False
+    reading = read_stratum(_whitened_layers(flow, theta), data.U, data.s, data.V, data.rank,
+                           max(tol.rank_zero, grad / scale), tol.rank_gap)
+    return reading.stratum is not None and not reading.ambiguous
+
+
+def _project(flow: GradientFlow, theta, tol: Tolerances) -> tuple[np.ndarray, int]:
+    """The point of the critical set a state shadows, and how many singular values were truncated.
+
+    A point critical to rounding is its own projection. Otherwise the small remnants are truncated
+    (:func:`_truncate`), what they leave in the other pieces is removed (:func:`_snap`), and Newton
+    within the stratum (:func:`_newton_in_stratum`) lands on the critical set.
+    """
+    if _at_rounding(flow, theta, tol):
+        return theta, 0
+    x, truncated, cut = _truncate(flow, theta, tol.plateau_gap)
+    if truncated:
+        x = _align(flow, _snap(flow, x, cut), theta)
+    return _newton_in_stratum(flow, x, tol), truncated
+
+
+def _size(flow: GradientFlow, theta) -> float:
+    """``max(||theta||, sqrt(h) s_1^(1/h))``: the size distances are relative to (the weights, or one learnt mode's)."""
+    return max(float(np.linalg.norm(theta)), np.sqrt(flow.top.depth) * float(flow.data.s[0]) ** (1 / flow.top.depth))
 
 
 def _truncated(W: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -387,8 +542,9 @@ def nearest_critical_point(flow: GradientFlow, theta, tol: Tolerances | None = N
     ones below are set to zero; then Gauss-Newton on the gradient (the exact
     Hessian as Jacobian), with every layer's rank held fixed, lands on the
     critical set of that stratum: Newton within the stratum, so that the
-    remnants do not come back as dangling pieces. A point that already is
-    critical is returned as it is.
+    remnants do not come back as dangling pieces, and what the remnants leave inside the other pieces is
+    removed (the point is snapped onto the stratum they name). A point that is critical to rounding is
+    returned as it is.
 
     Parameters
     ----------
@@ -410,24 +566,190 @@ def nearest_critical_point(flow: GradientFlow, theta, tol: Tolerances | None = N
     tol = DEFAULT_TOLERANCES if tol is None else tol
     theta = _check(flow, theta)
     grad0, loss0 = float(np.linalg.norm(flow.rhs(theta))), flow.loss(theta)
-    if tol.is_critical(grad0, flow.data):
-        return NearestCritical(analyze_point(flow, theta, tol), 0.0, 0, grad0, 0.0, loss0)
-    x, truncated = _truncate(flow, theta, tol.plateau_gap)
-    x = _newton_in_stratum(flow, x, tol)
+    if flow.weight_decay:
+        x, truncated = _newton_decayed(flow, theta, tol), 0
+    else:
+        x, truncated = _project(flow, theta, tol)
     distance = float(np.linalg.norm(x - theta))
-    size = max(float(np.linalg.norm(theta)), np.sqrt(flow.top.depth) * float(flow.data.s[0]) ** (1 / flow.top.depth))
+    size = _size(flow, theta)
     threshold = tol.gradient * tol.gradient_scale(flow.data)
-    reached = (f"the projection onto the critical set of its stratum (Gauss-Newton with the layer ranks fixed) "
-               f"ended at distance {distance:.3g} ({distance / size:.3g} relative) with ||dL/dtheta|| = "
+    reached = (f"the projection onto the critical set of its stratum (truncation, then Gauss-Newton with the layer "
+               f"ranks fixed) ended at distance {distance:.3g} ({distance / size:.3g} relative) with ||dL/dtheta|| = "
                f"{np.linalg.norm(flow.rhs(x)):.3g} and L = {flow.loss(x):.10g}")
     advice = ("these weights are not at or near a critical point (not on a plateau): train further, or "
               "integrate the flow from them (geodln.GradientFlow.integrate, geodln flow) until the loss rests")
     if distance > NEAR * size:
-        raise _not_critical(flow, theta, f"the gradient is above the threshold {threshold:.3g}, and {reached}, "
-                            f"farther than {NEAR:g} relative", grad0, advice)
+        raise _not_critical(flow, theta, f"{reached}, farther than {NEAR:g} relative (gradient threshold "
+                            f"{threshold:.3g})", grad0, advice)
     try:
-        point = analyze_point(flow, x, tol)
+        point = (_classify_decayed(flow, x, tol, distance, distance / size) if flow.weight_decay
+                 else _classify_projection(flow, x, tol, distance, distance / size))
     except NotCriticalError:
-        raise _not_critical(flow, theta, f"the gradient is above the threshold {threshold:.3g}, and {reached}, "
-                            "which is not critical either", grad0, advice) from None
+        raise _not_critical(flow, theta, f"{reached}, which is not critical (gradient threshold {threshold:.3g})",
+                            grad0, advice) from None
     return NearestCritical(point, distance, truncated, grad0, distance / size, loss0)
+
+
+# ------------------------------------------------------------ weight decay
+# The decayed loss F = L + lambda/2 ||theta||^2 has critical points G_i + lambda W_i = 0 (G_i = dL/dW_i).
+# Since G_{i+1}^T W_{i+1} = W_i G_i^T for every theta (both are -(W_i..W_1) E^T (W_h..W_{i+1}) with
+# E = Syx - W Sxx), a critical point is balanced: lambda (W_i W_i^T - W_{i+1}^T W_{i+1}) =
+# W_i Gam_i^T - Gam_{i+1}^T W_{i+1} = 0, Gam_i = G_i + lambda W_i the decayed gradient. F keeps only the
+# orthogonal symmetry O(d_1) x ... x O(d_{h-1}) (||theta|| is not GL-invariant): its orbit's tangent is the
+# Hessian kernel the theory predicts, and a critical point is a local minimum when the Hessian is positive
+# definite on its complement, a strict saddle when it has a negative eigenvalue; otherwise (a kernel beyond
+# the orbit) the second order does not decide and no class is given.
+
+
+def decayed_origin_kind(flow: GradientFlow) -> str | None:
+    """The class of the origin for the decayed loss ``L + lambda/2 ||theta||^2``, in closed form.
+
+    The Hessian of ``L`` at the origin vanishes for ``h >= 3`` (``W`` is of order ``h`` in the weights), so
+    the decayed Hessian is ``lambda I``: a strict local minimum for every ``lambda > 0``. For ``h = 2`` the
+    second-order part of ``L`` is ``-tr((W_2 W_1)^T Syx)``, with Hessian eigenvalues ``+-sigma_k(Syx)``
+    (each ``d_1`` times) and zeros: the decayed Hessian has ``lambda +- sigma_k``, a local minimum iff
+    ``lambda > sigma_1(Syx)``, a strict saddle iff ``lambda < sigma_1(Syx)``.
+
+    Returns
+    -------
+    str or None
+        ``"local_minimum"``, ``"strict_saddle"``, or None at ``lambda = sigma_1`` (the Hessian is singular
+        there: a degenerate case the second order does not decide) or without weight decay.
+
+    Examples
+    --------
+    >>> import geodln
+    >>> data = geodln.Data(np.eye(2), np.diag([3.0, 1.0]))
+    >>> [decayed_origin_kind(geodln.GradientFlow(geodln.layered(w), data, weight_decay=2.0)) for w in ([2, 2, 2], [2, 2, 2, 2])]
+    ['strict_saddle', 'local_minimum']
+    """
+    lam = flow.weight_decay
+    if not lam:
+        return None
+    if flow.top.depth >= 3:
+        return "local_minimum"
+    sigma = float(np.linalg.svd(flow.data.Syx, compute_uv=False)[0])
+    return None if lam == sigma else ("local_minimum" if lam > sigma else "strict_saddle")
+
+
+def decayed_mode_values(s: float, weight_decay: float, depth: int) -> np.ndarray:
+    """The nonzero critical points of the scalar decayed problem of one mode, in closed form.
+
+    A mode of singular value ``s`` carried by every layer with the same (balanced) value ``a`` has
+    ``F(a) = 1/2 (s - a^h)^2 + h lambda a^2 / 2``, and ``F'(a) = 0`` is ``a = 0`` or
+    ``a^{h-1} (s - a^h) = lambda a``. For ``h = 2``: ``a = sqrt(s - lambda)`` when ``s > lambda``. For
+    ``h >= 3``, ``g(a) = a^{h-2} (s - a^h)`` rises from 0 to its maximum at ``a_*^h = (h-2) s / (2h-2)``
+    and falls: two roots when ``g(a_*) > lambda`` (the smaller a saddle of ``F``, the larger a minimum),
+    one double root when equal, none below.
+
+    Parameters
+    ----------
+    s : float
+        The mode's singular value (whitened data: of ``Syx``).
+    weight_decay : float
+        ``lambda > 0``.
+    depth : int
+        ``h >= 2``.
+
+    Returns
+    -------
+    ndarray, shape=[0], [1] or [2]
+        The values ``a > 0``, increasing; the mode's end-to-end value is ``a^h``.
+
+    Examples
+    --------
+    >>> np.round(decayed_mode_values(3.0, 1.0, 2), 6).tolist(), decayed_mode_values(3.0, 5.0, 3).size
+    ([1.414214], 0)
+    """
+    from scipy.optimize import brentq  # on first use, keeping `import geodln` fast
+
+    h, lam = int(depth), float(weight_decay)
+    if h < 2 or not lam > 0 or not s > 0:
+        raise ValueError(f"need depth >= 2, weight_decay > 0 and s > 0, got {depth}, {weight_decay}, {s}")
+    if h == 2:
+        return np.array([np.sqrt(s - lam)]) if s > lam else np.zeros(0)
+
+    def g(a):
+        return a ** (h - 2) * (s - a ** h) - lam
+
+    peak = ((h - 2) * s / (2 * h - 2)) ** (1 / h)
+    if g(peak) < 0:
+        return np.zeros(0)
+    if g(peak) == 0:
+        return np.array([peak])
+    return np.array([brentq(g, 0.0, peak, xtol=1e-15), brentq(g, peak, s ** (1 / h), xtol=1e-15)])
+
+
+def _classify_decayed(flow: GradientFlow, theta, tol: Tolerances, distance: float = 0.0,
+                      relative: float = 0.0) -> CriticalPoint:
+    """The class of a critical point of the decayed loss, by the Hessian modulo the orthogonal orbit."""
+    top, data, lam = flow.top, flow.data, flow.weight_decay
+    grad = float(np.linalg.norm(flow.rhs(theta)))  # the decayed gradient
+    value = flow.loss(theta)
+    if not tol.is_critical(grad, data):
+        raise NotCriticalError(
+            f"not a critical point of the decayed loss L + {lam:g}/2 ||theta||^2: ||dF/dtheta|| = {grad:.3g}, above the "
+            f"threshold {tol.gradient * tol.gradient_scale(data):.3g} (= {tol.gradient:g} s_1^2), F = {value:.10g}; "
+            "geodln.nearest_critical_point projects nearby weights onto one (Newton on the decayed gradient)", grad, value)
+    if matrix_free(top.n_params):
+        raise ClassificationError(f"classifying points of a decayed flow forms the dense Hessian, limited to "
+                                  f"{MATRIX_FREE_ABOVE} weights ({top.n_params} here): not implemented above")
+    H = hessian(flow, theta)  # of the decayed loss: lambda I added
+    lam_full = np.linalg.eigvalsh(H)
+    scale = max(tol.hessian_scale(data, top.depth), lam)
+    full = inertia(lam_full, tol.inertia, scale)
+    # the orthogonal orbit's tangent; directions shorter than rank_zero of one mode's weight size s_1^(1/h)
+    # are rounding (a point within rounding of the origin has no orbit)
+    U, sv, _ = np.linalg.svd(symmetry.vertical_matrix(top, theta) @ symmetry.part_basis(top, "skew"), full_matrices=False)
+    keep = sv > tol.rank_zero * float(data.s[0]) ** (1 / top.depth)
+    orbit_basis = range_basis(U[:, keep] * sv[keep])
+    orbit = orbit_basis.shape[1]
+    Q = horizontal_basis(orbit_basis) if orbit else np.eye(top.n_params)
+    hor = inertia(np.linalg.eigvalsh(Q.T @ H @ Q), tol.inertia, scale) if Q.shape[1] else inertia([])
+    if orbit and np.linalg.norm(H @ orbit_basis, 2) > full.tol:
+        raise ClassificationError(f"the orthogonal orbit ({orbit} directions) is not in the Hessian kernel of the "
+                                  f"decayed loss (||H V|| = {np.linalg.norm(H @ orbit_basis, 2):.3g}): not critical")
+    if full.negative:
+        kind = "strict_saddle"
+    elif hor.zero == 0:
+        kind = "local_minimum"
+    else:
+        raise ClassificationError(
+            f"a critical point of the decayed loss (lambda = {lam:g}) whose Hessian is singular beyond the orthogonal "
+            f"symmetry ({hor.zero} zero eigenvalues off the {orbit}-dimensional orbit, none negative; smallest "
+            f"{full.min:.3g}, zero band {full.tol:.3g}): a degenerate point, which the second order does not classify "
+            "and geodln's theory of the decayed landscape does not cover")
+    origin = decayed_origin_kind(flow) if not np.any(theta) else None
+    if origin is not None and origin != kind:
+        raise ClassificationError(f"the origin: the closed form says {origin} for lambda = {lam:g} and depth "
+                                  f"{top.depth}, the Hessian ({full.negative} negative, min {full.min:.3g}) says {kind}")
+    W = top.end_to_end(theta) @ data.input_modes
+    learned = [k + 1 for k in range(data.rank) if data.U[:, k] @ W[:, k] > tol.rank_zero * max(1.0, float(data.s[0]))]
+    skew = symmetry.part_basis(top, "skew").shape[1]
+    return CriticalPoint(
+        stratum=None, theta=theta, learned=learned, critical_value=value, loss=value, kind=kind, hessian=full,
+        horizontal_hessian=hor, eigenvalues=lam_full, orbit_dim=orbit, stabilizer_dim=skew - orbit,
+        layer_ranks=[int(np.linalg.matrix_rank(Wi)) for Wi in top.layer_weights(theta)],
+        escape_order=2 if kind == "strict_saddle" else None, escape=None, grad_norm=grad, tightened=False,
+        similarity=None, distance=distance, relative_distance=relative, weight_decay=lam)
+
+
+def _newton_decayed(flow: GradientFlow, theta, tol: Tolerances, iterations: int = 50) -> np.ndarray:
+    """Damped Newton on the decayed gradient: the least-squares step ``H s = -g`` (the orthogonal orbit's
+    directions, in the kernel, are not moved), halved until the gradient falls."""
+    x = np.asarray(theta, dtype=float)
+    g = flow.gradient(x)
+    for _ in range(iterations):
+        if tol.is_critical(np.linalg.norm(g), flow.data, fraction=NEWTON_MARGIN):
+            break
+        step = np.linalg.lstsq(hessian(flow, x), -g, rcond=None)[0]
+        for _ in range(30):
+            trial = x + step
+            g_trial = flow.gradient(trial)
+            if np.linalg.norm(g_trial) < np.linalg.norm(g):
+                break
+            step = 0.5 * step
+        else:
+            return x
+        x, g = trial, g_trial
+    return x
