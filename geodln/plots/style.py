@@ -41,6 +41,8 @@ STYLE = {
         "global_minimum": {"color": "#009E73", "marker": "*", "label": "global minimum"},
         "strict_saddle": {"color": "#CC79A7", "marker": "o", "label": "strict saddle"},
         "nonstrict_saddle": {"color": "#0072B2", "marker": "D", "label": "nonstrict saddle"},
+        # only with weight decay, whose landscape has local minima
+        "local_minimum": {"color": "#E69F00", "marker": "s", "label": "local minimum"},
     },
     "inertia": {"negative": "#D55E00", "zero": "#BBBBBB", "positive": "#56B4E9"},
 }
