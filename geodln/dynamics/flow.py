@@ -406,7 +406,7 @@ class GradientFlow:
         if self.weight_decay:
             return None
         level = symmetry.ConservedLevel(self.top, theta0)
-        return Conservation(level.quantities, level.project, theta0)
+        return Conservation(level.quantities, level.project, theta0, magnitudes=_balance_magnitudes(level))
 
     def _solve_scipy(self, theta0, t_span, method, t_eval, events, rtol, atol, progress, grad_tol) -> Solution:
         """:meth:`solve` by ``scipy.integrate.solve_ivp``: ``grad_tol`` as a terminal event, explicit methods watched."""
@@ -482,6 +482,31 @@ class GradientFlow:
             self, times, np.array(states), decay=decay, nfev=int(n_steps), success=True,
             message=f"{n_steps} descent steps"
         )
+
+
+def _balance_magnitudes(level):
+    """``theta -> m``: the size of the terms of each balance of ``level``, for componentwise drift control.
+
+    With ``m_v = ||in-weights of v||^2 + ||out-weights of v||^2`` (node ``v``),
+    a node balance is at most ``m_v`` and, by Cauchy-Schwarz, an entry
+    ``(j, k)`` of a matrix balance ``C_i = W_i W_i^T - W_{i+1}^T W_{i+1}`` at
+    most ``sqrt(m_j m_k)``; the flattening is that of
+    :meth:`geodln.symmetry.ConservedLevel.quantities`. A balance of a start at
+    ``1e-16`` is ``1e-32``: measured against ``m``, its drift is relative to
+    its own size, not to that of the largest weights.
+    """
+    top = level.top
+    src, tgt = top.edge_index
+
+    def magnitudes(theta):
+        sq = theta * theta
+        m = np.bincount(tgt, sq, top.n) + np.bincount(src, sq, top.n)
+        if level.law == "node":
+            return m[top.hidden]
+        parts = [np.sqrt(np.outer(m[sl], m[sl])).ravel() for sl in level.slices]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    return magnitudes
 
 
 @dataclass(frozen=True)
