@@ -106,3 +106,12 @@ def test_refuses_newer_formats_and_other_files(tmp_path):
                                                   "format_version": np.array(2)}))
     with pytest.raises(ValueError, match="edge index"):
         trajectory_arrays(traj.t, traj.theta[:, :-1], top.edge_index, layer=top.layer)
+
+
+@pytest.mark.parametrize("name", TOPOLOGIES)
+def test_xarray_holds_packed_weights_and_their_edges(name):
+    traj = short_run(TOPOLOGIES[name]())
+    ds = traj.to_xarray()
+    A = np.zeros((len(traj), ds.attrs["n_nodes"], ds.attrs["n_nodes"]))
+    A[:, ds["source"].values, ds["target"].values] = ds["theta"].values
+    np.testing.assert_array_equal(A, traj.adjacency())

@@ -601,12 +601,18 @@ class Trajectory:
 
     def to_xarray(self):
         """This run as an ``xarray.Dataset`` over the coordinate ``time``: ``loss``, ``singular_values`` (dims time, sv),
-        ``conserved_drift``, ``theta`` (dims time, param); attrs: topology, loss, nfev, success (0/1), message."""
+        ``conserved_drift``, ``theta`` (dims time, param; the packed weights, ``T D`` numbers, not the ``T n^2`` of
+        ``A``); coordinates ``source``, ``target`` on ``param`` (each weight's edge, so that
+        ``A[:, source, target] = theta`` gives the adjacency view); attrs: topology, loss, nfev, success (0/1),
+        message, n_nodes."""
         import xarray as xr  # on first use, keeping `import geodln` fast
+        top = self.flow.top
+        source, target = top.edge_index
         return xr.Dataset({"loss": ("time", self.loss), "singular_values": (("time", "sv"), self.singular_values),
                            "conserved_drift": ("time", self.conserved_drift), "theta": (("time", "param"), self.theta)},
-                          coords={"time": self.t}, attrs={"topology": repr(self.flow.top), "loss": self.flow.loss_fn.name,
-                                                          "nfev": int(self.nfev), "success": int(self.success), "message": self.message})
+                          coords={"time": self.t, "source": ("param", source), "target": ("param", target)},
+                          attrs={"topology": repr(top), "loss": self.flow.loss_fn.name, "nfev": int(self.nfev),
+                                 "success": int(self.success), "message": self.message, "n_nodes": top.n})
 
 
 def vector_field_dense(A, mask, F, lengths=None) -> np.ndarray:
