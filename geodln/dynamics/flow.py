@@ -359,7 +359,10 @@ class GradientFlow:
             ``scipy.integrate.solve_ivp`` events ``g(t, theta)`` (with
             ``terminal``, ``direction``); geodln's methods locate them themselves.
         rtol, atol : float
-            Solver tolerances.
+            Solver tolerances. geodln's methods cap each weight's absolute
+            tolerance at ``rtol |theta0_i|`` (scale-aware: a start at ``1e-16``
+            keeps ``rtol`` relative accuracy, :func:`geodln.integrate.auto.component_atol`)
+            and keep each balance to ``1e-10`` of the size of its terms.
         method : str or OdeSolver class, optional
             A name of :data:`geodln.integrate.METHODS`. Default
             :data:`DEFAULT_METHOD`, ``"auto"`` (:func:`geodln.integrate.solve_auto`:
