@@ -12,6 +12,7 @@ import geodln
 from geodln.catalog.verify import Checkpoint
 from geodln.cli.main import main
 from geodln.network import losses
+from geodln.io.trajectories import read_trajectory
 from geodln.network.losses import Loss, Quadratic
 
 cli_main = importlib.import_module("geodln.cli.main")  # the module: the package's attribute `main` is the function
@@ -23,7 +24,7 @@ def test_flow_writes_trajectory_summary_and_picture(tmp_path, capsys):
             "--seed", "0", "--t-end", "40", "--n-points", "60", "--out", str(out), "--quiet"]
     assert main(argv) == 0
     assert "global minimum" in capsys.readouterr().out
-    with np.load(out / "trajectory.npz") as f:
+    with read_trajectory(out / "trajectory.npz") as f:  # packed weights on disk, A computed on read
         T, n = f["t"].shape[0], 14
         assert f["A"].shape == (T, n, n) and f["loss"].shape == (T,)
         assert f["mask"].shape == (n, n) and f["layer"].tolist() == [0] * 3 + [1] * 4 + [2] * 4 + [3] * 3

@@ -21,6 +21,7 @@ from ..dynamics.flow import DEFAULT_METHOD, GradientFlow
 from ..integrate.methods import GEODLN_METHODS, SCIPY_METHODS
 from ..io.files import check_output_folder, json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance, replace_directory
 from ..io.graphs import read_graph
+from ..io.trajectories import default_n_points, trajectory_arrays
 from ..landscape.labels import format_learned
 from ..landscape.saddles import itinerary
 from ..network.losses import get_loss, loss_names
@@ -52,7 +53,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and the initialisation (default 0)")
     parser.add_argument("--loss", choices=loss_names(), default="quadratic")
     parser.add_argument("--t-end", type=float, default=40.0, help="final time (default 40)")
-    parser.add_argument("--n-points", type=int, default=401, help="number of output times (default 401)")
+    parser.add_argument("--n-points", type=int, default=None,
+                        help="number of output times (default 401, fewer above 84k weights so that the file "
+                        "stays under 256 MB, at least 41: geodln.io.trajectories.default_n_points)")
     parser.add_argument("--log-time", action="store_true", help="log-spaced output times (for long plateaus)")
     parser.add_argument("--method", default=DEFAULT_METHOD, help=f"integration method: auto (stiffness-aware, "
                         f"geodln.integrate), one of geodln's steppers throughout ({', '.join(GEODLN_METHODS[1:])}) "
@@ -106,9 +109,10 @@ def _flow(args, argv, replace: bool) -> int:
     top = read_graph(args.graph) if args.graph is not None else layered(args.widths)
     data = load_data(args, top)
     flow = GradientFlow(top, data, loss=get_loss(args.loss), weight_decay=args.weight_decay)
+    n_points = default_n_points(top.n_params) if args.n_points is None else args.n_points  # the file ~ D, not D^2
     traj = flow.integrate(
         _initial_weights(args, top, data), args.t_end, method=args.method, rtol=args.rtol, atol=args.atol,
-        n_points=args.n_points, log_time=args.log_time, grad_tol=args.grad_tol, progress=not args.quiet,
+        n_points=n_points, log_time=args.log_time, grad_tol=args.grad_tol, progress=not args.quiet,
     )
     if not traj.success or not np.all(np.isfinite(traj.loss)):
         print(f"geodln flow: the integration failed at t = {traj.t[-1]:.6g} of {args.t_end:g}: {traj.message}. "
@@ -121,11 +125,10 @@ def _flow(args, argv, replace: bool) -> int:
 
     marks = [(v.learned, v.t_enter, v.t_exit) for v in visits]
     files = {
-        "trajectory.npz": npz_bytes(dict(
-            t=traj.t, loss=traj.loss, A=traj.adjacency(), theta=traj.theta,
-            mask=top.mask, layer=top.layer, nodes=np.array([str(v) for v in top.nodes]),
-            singular_values=traj.singular_values, conserved_drift=traj.conserved_drift,
-            Syx=data.Syx, Sxx=data.Sxx,
+        "trajectory.npz": npz_bytes(trajectory_arrays(  # packed weights; read A back with read_trajectory
+            traj.t, traj.theta, top.edge_index, loss=traj.loss, layer=top.layer,
+            nodes=np.array([str(v) for v in top.nodes]), singular_values=traj.singular_values,
+            conserved_drift=traj.conserved_drift, Syx=data.Syx, Sxx=data.Sxx,
         )),
         "summary.json": json_bytes(summary),
         "loss.png": figure_bytes(plot_trajectory(traj, log_time=args.log_time or None, itinerary=marks)),

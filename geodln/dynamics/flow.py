@@ -359,7 +359,10 @@ class GradientFlow:
             ``scipy.integrate.solve_ivp`` events ``g(t, theta)`` (with
             ``terminal``, ``direction``); geodln's methods locate them themselves.
         rtol, atol : float
-            Solver tolerances.
+            Solver tolerances. geodln's methods cap each weight's absolute
+            tolerance at ``rtol |theta0_i|`` (scale-aware: a start at ``1e-16``
+            keeps ``rtol`` relative accuracy, :func:`geodln.integrate.auto.component_atol`)
+            and keep each balance to ``1e-10`` of the size of its terms.
         method : str or OdeSolver class, optional
             A name of :data:`geodln.integrate.METHODS`. Default
             :data:`DEFAULT_METHOD`, ``"auto"`` (:func:`geodln.integrate.solve_auto`:
@@ -406,7 +409,7 @@ class GradientFlow:
         if self.weight_decay:
             return None
         level = symmetry.ConservedLevel(self.top, theta0)
-        return Conservation(level.quantities, level.project, theta0)
+        return Conservation(level.quantities, level.project, theta0, magnitudes=_balance_magnitudes(level))
 
     def _solve_scipy(self, theta0, t_span, method, t_eval, events, rtol, atol, progress, grad_tol) -> Solution:
         """:meth:`solve` by ``scipy.integrate.solve_ivp``: ``grad_tol`` as a terminal event, explicit methods watched."""
@@ -482,6 +485,31 @@ class GradientFlow:
             self, times, np.array(states), decay=decay, nfev=int(n_steps), success=True,
             message=f"{n_steps} descent steps"
         )
+
+
+def _balance_magnitudes(level):
+    """``theta -> m``: the size of the terms of each balance of ``level``, for componentwise drift control.
+
+    With ``m_v = ||in-weights of v||^2 + ||out-weights of v||^2`` (node ``v``),
+    a node balance is at most ``m_v`` and, by Cauchy-Schwarz, an entry
+    ``(j, k)`` of a matrix balance ``C_i = W_i W_i^T - W_{i+1}^T W_{i+1}`` at
+    most ``sqrt(m_j m_k)``; the flattening is that of
+    :meth:`geodln.symmetry.ConservedLevel.quantities`. A balance of a start at
+    ``1e-16`` is ``1e-32``: measured against ``m``, its drift is relative to
+    its own size, not to that of the largest weights.
+    """
+    top = level.top
+    src, tgt = top.edge_index
+
+    def magnitudes(theta):
+        sq = theta * theta
+        m = np.bincount(tgt, sq, top.n) + np.bincount(src, sq, top.n)
+        if level.law == "node":
+            return m[top.hidden]
+        parts = [np.sqrt(np.outer(m[sl], m[sl])).ravel() for sl in level.slices]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    return magnitudes
 
 
 @dataclass(frozen=True)
@@ -576,12 +604,18 @@ class Trajectory:
 
     def to_xarray(self):
         """This run as an ``xarray.Dataset`` over the coordinate ``time``: ``loss``, ``singular_values`` (dims time, sv),
-        ``conserved_drift``, ``theta`` (dims time, param); attrs: topology, loss, nfev, success (0/1), message."""
+        ``conserved_drift``, ``theta`` (dims time, param; the packed weights, ``T D`` numbers, not the ``T n^2`` of
+        ``A``); coordinates ``source``, ``target`` on ``param`` (each weight's edge, so that
+        ``A[:, source, target] = theta`` gives the adjacency view); attrs: topology, loss, nfev, success (0/1),
+        message, n_nodes."""
         import xarray as xr  # on first use, keeping `import geodln` fast
+        top = self.flow.top
+        source, target = top.edge_index
         return xr.Dataset({"loss": ("time", self.loss), "singular_values": (("time", "sv"), self.singular_values),
                            "conserved_drift": ("time", self.conserved_drift), "theta": (("time", "param"), self.theta)},
-                          coords={"time": self.t}, attrs={"topology": repr(self.flow.top), "loss": self.flow.loss_fn.name,
-                                                          "nfev": int(self.nfev), "success": int(self.success), "message": self.message})
+                          coords={"time": self.t, "source": ("param", source), "target": ("param", target)},
+                          attrs={"topology": repr(top), "loss": self.flow.loss_fn.name, "nfev": int(self.nfev),
+                                 "success": int(self.success), "message": self.message, "n_nodes": top.n})
 
 
 def vector_field_dense(A, mask, F, lengths=None) -> np.ndarray:

@@ -55,7 +55,7 @@ from .result import Solution, Status
 from .stiffness import spectral_radius
 from .steppers import DENSE_LIMIT, DOP853, KRYLOV_FROM, STEPPERS, exprb43
 
-__all__ = ["solve_auto"]
+__all__ = ["solve_auto", "component_atol"]
 
 _CHECK_EVERY = 8  # explicit steps between two stiffness estimates
 _SAFETY = 1.2  # margin on the power-iteration estimate of rho (an estimate from below)
@@ -90,7 +90,9 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
     t_eval : array-like, optional
         Increasing output times inside ``t_span``; default the accepted steps.
     rtol, atol : float
-        Local error tolerances (as in SciPy: per component ``atol + rtol |y|``, RMS norm).
+        Local error tolerances (as in SciPy: per component ``atol_i + rtol |y_i|``, RMS norm), with
+        ``atol_i = min(atol, rtol |y0_i|)`` (:func:`component_atol`): scale-aware, so that weights many
+        orders of magnitude below the largest keep ``rtol`` relative accuracy.
     loss : callable, ``loss(y) -> float``, optional
         ``L``; a step that raises it (by more than rounding) is rejected, so
         the loss is nonincreasing along the output.
@@ -123,10 +125,27 @@ def solve_auto(f, y0, t_span, t_eval=None, rtol: float = 1e-10, atol: float = 1e
     Solution
         With ``method = "auto"`` (or the hint).
     """
-    run = _Run(f, y0, t_span, t_eval, rtol, atol, loss, jvp, events, method_hint or "auto")
+    run = _Run(f, y0, t_span, t_eval, rtol, component_atol(y0, rtol, atol), loss, jvp, events, method_hint or "auto")
     if not np.all(np.isfinite(run.f0)):
         return run.result(Status.DIVERGED, "the flow diverged: the vector field is not finite at the start")
     return run.solve(_policy(run, method_hint), conservation, stop, progress)
+
+
+def component_atol(y0, rtol: float, atol: float) -> np.ndarray:
+    """The absolute tolerance of each component: ``min(atol, rtol |y0_i|)`` (``atol`` where ``y0_i = 0``), shape=[n].
+
+    An absolute tolerance above a component's size leaves that component
+    uncontrolled: from a start at ``1e-16`` with ``atol = 1e-12`` the error
+    norm never sees the plateau's weights, whose growth sets every later
+    activation time. Capped at ``rtol`` times its start, a component's
+    absolute tolerance stays below its own scale through the plateau (the
+    flow of a small start first grows every weight from there), and through
+    a zero crossing (a weight whose sign flips) it is still controlled to
+    ``rtol`` of its start. Components that start at or above ``atol / rtol``
+    keep ``atol``: for them nothing changes.
+    """
+    y0 = np.abs(np.asarray(y0, dtype=float))
+    return np.where(y0 > 0, np.minimum(atol, rtol * y0), atol)
 
 
 def _policy(run: "_Run", method_hint):

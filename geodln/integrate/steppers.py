@@ -208,8 +208,10 @@ class Stepper:
     ----------
     f : callable, ``f(y) -> ndarray``, shape=[n]
         The vector field (the loop hands a counted one).
-    rtol, atol : float
-        The tolerances of the scaled error norm.
+    rtol : float
+    atol : float or ndarray, shape=[n]
+        The tolerances of the scaled error norm (``auto`` hands a per-component
+        ``atol``, :func:`geodln.integrate.auto.component_atol`).
 
     Attributes
     ----------
