@@ -9,7 +9,8 @@ closed form, so the critical points are searched for. Starts:
 - ``"plateau"``: the states where flows from small random starts rest (the
   speed ``||dtheta/dt||`` at a local minimum along the trajectory: the flow
   passes saddles there);
-- ``"random"``: Gaussian weights of the size of a learnt mode's links.
+- ``"random"``: Gaussian weights of the size of a learnt mode's links;
+- ``"given"``: weights the caller supplies.
 
 Each start is refined by Gauss-Newton on ``grad L = 0`` with the exact Hessian
 as Jacobian and the minimum-norm step ``s = -H^+ grad`` (``lstsq``; LSMR on
@@ -51,9 +52,10 @@ from .strata import enumerate_strata
 __all__ = ["START_KINDS", "DEFAULT_STARTS", "NumericalPoint", "Search", "check_starts", "refine", "escape_direction",
            "search_critical_points", "numerical_manifolds"]
 
-START_KINDS = ("strata", "plateau", "random")
+START_KINDS = ("strata", "plateau", "random", "given")
 DEFAULT_STARTS = {"strata": None, "plateau": 8, "random": 16}
-"""Starts of each kind (``"strata": None``: every stratum, on layered topologies; none elsewhere)."""
+"""Starts of each kind (``"strata": None``: every stratum, on layered topologies; none elsewhere; ``"given"``:
+the user's own weights, a sequence of packed vectors or adjacency matrices)."""
 NEWTON_STEPS = 200
 """Cap on Gauss-Newton iterations: at a degenerate saddle of depth ``h`` the remnants shrink only by
 about ``(h - 2)/(h - 1)`` per step (the gradient is of degree ``h - 1`` in them), so convergence is linear there."""
@@ -144,7 +146,8 @@ def check_starts(starts, top: Topology) -> dict:
     """``starts`` as ``{kind: count}`` over :data:`START_KINDS`, or a ValueError saying what is wrong.
 
     ``None`` gives :data:`DEFAULT_STARTS`; a mapping may name some kinds only (the others get 0);
-    ``"strata": None`` means every stratum and needs a layered topology (elsewhere it is 0).
+    ``"strata": None`` means every stratum and needs a layered topology (elsewhere it is 0); ``"given"`` is a
+    sequence of weights (packed, or adjacency matrices), returned as a list of packed vectors.
     """
     if starts is None:
         starts = DEFAULT_STARTS
@@ -153,8 +156,8 @@ def check_starts(starts, top: Topology) -> dict:
     unknown = set(starts) - set(START_KINDS)
     if unknown:
         raise ValueError(f"unknown kinds of starts {sorted(unknown)}; use {START_KINDS}")
-    out = {}
-    for kind in START_KINDS:
+    out = {"given": [_given(top, x) for x in starts.get("given", ())]}
+    for kind in START_KINDS[:-1]:
         n = starts.get(kind, 0)
         if kind == "strata" and n is None:
             out[kind] = None if top.is_layered else 0
@@ -165,6 +168,15 @@ def check_starts(starts, top: Topology) -> dict:
             raise ValueError("starts from the strata need a layered topology (no skip connections)")
         out[kind] = int(n)
     return out
+
+
+def _given(top: Topology, x) -> np.ndarray:
+    """A given start as packed weights (an adjacency matrix is packed), checked."""
+    x = np.asarray(x, dtype=float)
+    x = top.pack(x) if x.shape == (top.n, top.n) else top.check_theta(x)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("a given start contains NaN or inf")
+    return x
 
 
 def _unit(top: Topology, data: Data) -> float:
@@ -431,7 +443,7 @@ def search_critical_points(top: Topology, data: Data, starts=None, seed=0, tol: 
     flow = GradientFlow(top, data)
     made = {"strata": _strata_starts(top, data, budget["strata"], rng) if budget["strata"] != 0 else [],
             "plateau": _plateau_starts(flow, budget["plateau"], rng, tol),
-            "random": _random_starts(top, data, budget["random"], rng)}
+            "random": _random_starts(top, data, budget["random"], rng), "given": budget["given"]}
     jobs = [(kind, x) for kind in START_KINDS for x in made[kind]]
     refined = {}
     run(LazyCalls(range(len(jobs)), lambda i: (refine, flow, jobs[i][1], tol)), refined.__setitem__, None,

@@ -10,7 +10,8 @@ connected hidden levels, node rescalings elsewhere) acts level by level,
 level ``b``) move as ``T_ab -> S_a T_ab S_b^{-1}``, so their ranks are orbit
 invariants, and so are, for each data mode ``k``, whether the input vector
 ``x_k`` reaches level ``b`` (``T_0b^T x_k != 0``) and whether level ``a``
-reaches the output vector ``u_k`` (``T_ah u_k != 0``). For a fully connected
+reaches the output vector ``u_k`` (``T_ah u_k != 0``); the ranks of ``T_0b^T X``
+and ``T_ah U`` are used. For a fully connected
 layered network these are the ranks of the partial products and the reaches
 that fix a stratum (:mod:`geodln.landscape.readout`). Together with the
 critical value and the Hessian's inertia (a congruence invariant at a critical
@@ -34,10 +35,11 @@ from ..symmetry import ConservedLevel
 
 __all__ = ["level_transfers", "drop_remnants", "orbit_invariants", "balanced_point"]
 
-RANK_RTOL = 1e-6
+RANK_RTOL = 1e-3
 """A singular value of ``T_ab`` counts as nonzero above ``RANK_RTOL * unit^(b-a)``, ``unit = s_1^(1/h)`` the
-weight scale of a learnt mode's link: after :func:`drop_remnants` the values left are either exactly zero or
-above the ladder's gap (``Tolerances.plateau_gap`` over the smallest kept weight), far above this."""
+weight scale of a learnt mode's link. Not at rounding level: where the Hessian is small across the critical
+set (``lambda ~ 1e-5`` at a weakly coupled dangling weight of a sparse mask) a point certified to a gradient
+``g`` is only ``g / lambda ~ 1e-6`` from the set, and a rank-deficient ``T_ab`` shows singular values that size (measured: up to 1.5e-5)."""
 
 
 def level_transfers(top: Topology, theta) -> dict:
@@ -71,10 +73,12 @@ def drop_remnants(top: Topology, theta, unit: float, gap: float) -> np.ndarray:
     """``theta`` with the weights below the widest gap of its ladder set to zero.
 
     The ladder is the singular values of the fully connected blocks and the
-    absolute entries of the sparse ones, over ``unit``, that are at most 1; if
-    its widest ratio between neighbours is at least ``gap`` the values below
-    it are zeroed (truncated SVDs for full blocks). Otherwise ``theta`` is
-    returned unchanged.
+    absolute entries of the sparse ones, over ``unit``, that are at most 1 (and
+    1 itself); if its widest ratio between neighbours is at least ``gap`` the
+    values below it are zeroed (truncated SVDs for full blocks). Otherwise
+    ``theta`` is returned unchanged. The decision is on magnitudes, so it is not
+    invariant under the group: a point made only of small dangling weights
+    can be cut to a smaller stratum from one place of its orbit and not from another.
 
     Parameters
     ----------
@@ -127,7 +131,9 @@ def orbit_invariants(top: Topology, theta, inputs, outputs, unit: float) -> tupl
     -------
     tuple
         ``(ranks, reach_in, reach_out)``: ``ranks[(a, b)]`` as a sorted tuple of pairs, and per level the
-        rank of the modes' images and the set of modes that reach it (or that it reaches).
+        rank of the modes' images there (``T_0b^T X``, ``T_ah U``). Which modes reach a level is not part
+        of it: on weakly coupled dangling weights that decision sits at the noise (the stratum label of a
+        fully connected network, read with its own ambiguity checks, tells those strata apart).
     """
     T = level_transfers(top, theta)
     h = top.depth
@@ -137,12 +143,9 @@ def orbit_invariants(top: Topology, theta, inputs, outputs, unit: float) -> tupl
             return 0
         return int(np.sum(np.linalg.svd(M, compute_uv=False) > RANK_RTOL * unit ** k))
 
-    def carried(M, k):  # the modes whose vector is not sent to zero
-        return tuple(int(j) + 1 for j in np.flatnonzero(np.linalg.norm(M, axis=0) > RANK_RTOL * unit ** k))
-
     ranks = tuple(sorted((ab, rank(M, ab[1] - ab[0])) for ab, M in T.items()))
-    reach_in = tuple((b, rank(T[(0, b)].T @ inputs, b), carried(T[(0, b)].T @ inputs, b)) for b in range(1, h + 1))
-    reach_out = tuple((a, rank(T[(a, h)] @ outputs, h - a), carried(T[(a, h)] @ outputs, h - a)) for a in range(h))
+    reach_in = tuple((b, rank(T[(0, b)].T @ inputs, b)) for b in range(1, h + 1))
+    reach_out = tuple((a, rank(T[(a, h)] @ outputs, h - a)) for a in range(h))
     return ranks, reach_in, reach_out
 
 
