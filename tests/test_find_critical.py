@@ -170,6 +170,19 @@ def test_catalog_round_trips_and_validates(searched, tmp_path):
         geodln.Catalog.load(out)
 
 
+def test_figure_draws_the_values_and_one_network_per_class(searched):
+    from geodln.plots import plot_numerical_catalog
+
+    _, top, _, cat = searched
+    fig = plot_numerical_catalog(cat)
+    kinds = {r["kind"] for r in cat.records}
+    values = fig.axes[-1]
+    assert len(fig.axes) == 1 + len(kinds)
+    assert sum(len(c.get_offsets()) for c in values.collections) == len(cat)
+    for ax in fig.axes[:-1]:  # a network panel: every edge of the mask drawn
+        assert sum(len(c.get_segments()) for c in ax.collections if hasattr(c, "get_segments")) == top.n_params
+
+
 def _graph_file(top, path):
     G = nx.DiGraph()
     for v, level in zip(top.nodes, top.layer):
