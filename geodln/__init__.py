@@ -23,6 +23,7 @@ from . import laws
 from .laws import LawReport, LawSearch, PolynomialLaw, conservation_laws, polynomial_laws
 # landscape and saddles
 from .catalog.store import Catalog, build_catalog
+from .catalog.search import find_critical_points
 from .landscape.critical import CriticalPoint, analyze_stratum, classify, trace_critical_set
 from .landscape.points import NearestCritical, analyze_point, nearest_critical_point
 from .io.weights import Weights, read_weights
@@ -52,7 +53,7 @@ __all__ = [
     "Stratum", "enumerate_strata", "count_strata", "StrataCount", "CriticalPoint", "analyze_stratum", "classify", "trace_critical_set",
     "local_manifolds", "verify_direction", "Verification", "escape_time", "itinerary",
     "analyze_point", "nearest_critical_point", "NearestCritical", "read_weights", "Weights",
-    "Catalog", "build_catalog", "Tolerances",
+    "Catalog", "build_catalog", "find_critical_points", "Tolerances",
     # errors
     "GeodlnError", "DivergenceError", "ClassificationError", "NotCriticalError",
     # modules

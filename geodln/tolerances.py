@@ -114,6 +114,22 @@ class Tolerances:
     itinerary_rtol : float
         For descent: relative tolerance of the itinerary's integration of the flow (its absolute
         tolerance is ``1e-3`` of that times ``s_1^(1/h)``).
+    search_rcond : float
+        :func:`geodln.find_critical_points`: the minimum-norm Gauss-Newton step
+        ``-H^+ grad`` cuts the Hessian's singular values below ``search_rcond``
+        times the largest (the critical sets are not isolated: ``H`` is singular
+        along them, and the step must not move along the set).
+    search_diverged : float
+        ... a refinement is abandoned when ``||theta||`` exceeds this many times
+        the weight size of the global minimum, ``sqrt(h min_i d_i) s_1^(1/h)``.
+    escape_radius : float
+        The higher-order search for a nonstrict saddle's escape direction
+        minimises ``L(theta + escape_radius d)`` over unit ``d`` in the
+        Hessian's kernel; the order ``m`` is then the slope of
+        ``log(L(theta) - L(theta + eps d))`` against ``log eps`` over
+        ``eps`` in ``[escape_radius 2^-escape_halvings, escape_radius]``.
+    escape_halvings : int
+        The number of halvings of ``eps`` in that fit.
     """
 
     gradient: float = 1e-9
@@ -147,6 +163,10 @@ class Tolerances:
     visit_distance: float = 5e-2
     itinerary_points: int = 1001
     itinerary_rtol: float = 1e-9
+    search_rcond: float = 1e-9
+    search_diverged: float = 1e3
+    escape_radius: float = 0.05
+    escape_halvings: int = 5
 
     @staticmethod
     def gradient_scale(data) -> float:

@@ -23,6 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 
 from ..landscape.counting import count_strata
@@ -35,9 +36,10 @@ from ..landscape.critical import KINDS, CriticalPoint, analyze_stratum, curvatur
 from ..io.progress import Progress, pace
 from ..landscape.strata import check_distinct_spectrum, enumerate_strata
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
-from ..network.topology import layered
+from ..network.topology import Topology, layered
 
-__all__ = ["SCHEMA_VERSION", "FIELDS", "SADDLE_FIELDS", "Catalog", "build_catalog"]
+__all__ = ["SCHEMA_VERSION", "FIELDS", "SADDLE_FIELDS", "Catalog", "build_catalog", "topology_record", "topology_from_record",
+           "catalog_topology"]
 
 # 1: critical points and their Hessians; 2: records may also carry the stable
 # and unstable directions of every saddle (filled in by verification.fill_saddles / `geodln
@@ -60,6 +62,7 @@ CSV_FIELDS = ("id", "learned", "n_learned", "critical_value", "kind", "hess_nega
               "grad_norm", "stratum")
 POINTS, SPECTRA, SIMILARITIES = "arrays/points.npz", "arrays/hessian_spectra.npz", "arrays/similarities.npz"
 DIRECTIONS = "arrays/directions.npz"
+ESCAPES = "arrays/escapes.npz"  # numerical catalogs: the escape direction of each nonstrict saddle
 ARRAYS = {"point": POINTS, "spectrum": SPECTRA, "similarity": SIMILARITIES}  # a record's field -> the file of that array
 RETIRED_TOLERANCES = ("n_checks",)  # thresholds of catalogs made by older versions that no longer exist
 MATCH_ATOL = 1e-9
@@ -565,3 +568,35 @@ def to_user_coordinates(top, user: Data, M) -> np.ndarray:
     d0 = top.widths[0]
     M[:d0] = np.linalg.solve(user.Sxx_sqrt, M[:d0])
     return M
+
+
+def topology_record(top: Topology) -> dict:
+    """The topology as JSON: node names in ``top``'s order, edges ``[j, k]`` as indices into them, widths."""
+    index = {v: i for i, v in enumerate(top.nodes)}
+    return {"nodes": [str(v) for v in top.nodes], "edges": sorted([index[u], index[v]] for u, v in top.graph.edges),
+            "widths": list(top.widths)}
+
+
+def topology_from_record(record: dict) -> Topology:
+    """The topology :func:`topology_record` wrote, with the same node order and packing of ``theta``.
+
+    Examples
+    --------
+    >>> from geodln import skip_connections
+    >>> top = skip_connections([2, 3, 2])
+    >>> again = topology_from_record(topology_record(top))
+    >>> bool((again.mask == top.mask).all()), again.n_params == top.n_params
+    (True, True)
+    """
+    n, widths = len(record["nodes"]), record["widths"]
+    G = nx.DiGraph()
+    G.add_nodes_from(range(n))  # in the stored order: the levels, hence the packing, come out the same
+    G.add_edges_from(map(tuple, record["edges"]))
+    return Topology.from_graph(G, range(widths[0]), range(n - widths[-1], n))
+
+
+def catalog_topology(catalog: Catalog) -> Topology:
+    """The network of a catalog: its manifest's ``topology`` (numerical catalogs), else the fully connected
+    layered network of its widths."""
+    stored = catalog.manifest.get("topology")
+    return topology_from_record(stored) if stored is not None else layered(catalog.manifest["parameters"]["widths"])

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import DIRECTIONS, POINTS, SCHEMA_VERSION, SIMILARITIES, SPECTRA, Catalog, to_user_coordinates
+from .store import DIRECTIONS, POINTS, SCHEMA_VERSION, SIMILARITIES, SPECTRA, Catalog, catalog_topology, to_user_coordinates
 from ..network.data import Data
 from ..io.files import JsonlSpill, NpzSpill, json_default, package_version, provenance, write_npz
 from ..dynamics.flow import GradientFlow
 from ..io.progress import Progress, pace
+from ..landscape.numerical import numerical_manifolds
 from ..landscape.saddles import certify_directions, local_manifolds
 from ..landscape.strata import Piece, Stratum
 from ..io.parallel import LazyCalls, check_workers, run
@@ -142,7 +143,7 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
     catalog = Catalog.load(path) if path is not None else catalog
     params = catalog.manifest["parameters"]
     widths, spectrum = params["widths"], params["spectrum"]
-    top = layered(widths)
+    top = catalog_topology(catalog)
     data = _catalog_data(catalog)
     flow = GradientFlow(top, data)
     tol = catalog.tolerances
@@ -163,6 +164,9 @@ def fill_saddles(catalog, progress: bool = False, argv=None, checkpoint=None, cl
     def job(i):
         """``(record, point, similarity)`` of saddle ``i``, read when it is verified."""
         rec = records[where[i]]
+        if rec.get("pieces") is None:  # found numerically: no stratum, its own escape direction
+            escape = rec.get("escape")
+            return rec, catalog.point(rec), None if escape is None else catalog.direction(escape["direction"])
         similarity = catalog.similarity(rec)  # of the whitened problem; carried to the user's coordinates
         return rec, catalog.point(rec), similarity if data.whitened else to_user_coordinates(top, data, similarity)
 
@@ -226,11 +230,16 @@ def _catalog_data(catalog: Catalog) -> Data:
 
 
 def _saddle_fields(flow: GradientFlow, rec: dict, point, similarity, n_modes: int, tol: Tolerances):
-    """The saddle fields of one record and its direction arrays ``{key: (n, n)}``."""
+    """The saddle fields of one record and its direction arrays ``{key: (n, n)}`` (for a record found
+    numerically, ``similarity`` is its escape direction (n, n), or None)."""
     top = flow.top
-    stratum = Stratum(tuple(top.widths), tuple(rec["learned"]), tuple(Piece(*p) for p in rec["pieces"]), n_modes)
     theta = top.pack(point)
-    found = local_manifolds(flow, theta, stratum, similarity, tolerances=tol)
+    if rec.get("pieces") is None:
+        escape = None if similarity is None else top.pack(similarity)
+        found = numerical_manifolds(flow, theta, escape, rec["escape_order"], tolerances=tol)
+    else:
+        stratum = Stratum(tuple(top.widths), tuple(rec["learned"]), tuple(Piece(*p) for p in rec["pieces"]), n_modes)
+        found = local_manifolds(flow, theta, stratum, similarity, tolerances=tol)
     checks = iter(certify_directions(flow, theta, found.unstable + found.stable, tolerances=tol))
     fields, arrays = {}, {}
     for label, group in (("u", found.unstable), ("s", found.stable)):

@@ -4,17 +4,22 @@ Writes a catalog directory (:class:`geodln.catalog.store.Catalog`) with the
 stable and unstable directions of its saddles verified
 (:func:`geodln.catalog.verify.fill_saddles`), and prints a summary table;
 ``--count`` only counts the strata, by dynamic programming
-(:func:`geodln.landscape.counting.count_strata`). The strata and saddles wait
+(:func:`geodln.landscape.counting.count_strata`). ``--graph FILE`` (any network:
+a sparse mask, skip connections, a DAG) searches the critical points
+numerically instead (:func:`geodln.find_critical_points`, ``--starts``): the
+catalog says so in its manifest (``"method": "numerical"``, ``"exhaustive": false``). The strata and saddles wait
 in the checkpoint folder beside ``--out`` (:class:`geodln.catalog.verify.Checkpoint`)
 until the catalog is swapped in, so an interrupted run resumes.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 from ..io.files import check_output_folder, output_lock
+from ..io.graphs import read_graph
 from ..io.parallel import scheduler_client
 from ..landscape.labels import format_learned
 from ..network.topology import layered
@@ -32,6 +37,11 @@ DESCRIPTION = ("Enumerate the strata of critical points of a fully connected lay
 def add_arguments(parser) -> None:
     """The options of ``geodln catalog``."""
     parser.add_argument("--widths", type=comma_list(int), default=[3, 3, 3, 3], help="layer widths (default 3,3,3,3)")
+    parser.add_argument("--graph", type=Path, default=None,
+                        help="any network instead (.graphml, .gml, .gexf, .json with input/output nodes marked, as for "
+                             "geodln flow): its critical points are searched numerically, not enumerated")
+    parser.add_argument("--starts", type=_starts, default=None, metavar="KIND=N,...",
+                        help="with --graph: starts of each kind, e.g. strata=all,plateau=8,random=16 (the default)")
     parser.add_argument("--spectrum", type=comma_list(float), default=[3.0, 2.0, 1.0],
                         help="distinct singular values (default 3,2,1)")
     parser.add_argument("--data", type=Path, default=None,
@@ -56,6 +66,10 @@ def run(args, argv) -> int:
     from ..catalog.store import build_catalog
     from ..catalog.verify import Checkpoint, fill_saddles
 
+    if args.graph is not None:
+        return _numerical(args, argv)
+    if args.starts is not None:
+        raise ValueError("--starts is for a numerical search: give --graph FILE too")
     data = load_data(args, layered(args.widths)) if args.data is not None else None
     if data is not None:
         args.spectrum = data.s[: data.rank].tolist()
@@ -81,6 +95,50 @@ def run(args, argv) -> int:
     left = sum(catalog.manifest.get("left_out", {}).values())
     capped = f"; {left} more strata left out by --max-per-set {args.max_per_set}" if left else ""
     print(f"{len(catalog)} strata ({counts}){capped}; wrote {out}")
+    return 0
+
+
+def _starts(text: str) -> dict:
+    """``--starts strata=all,plateau=8,random=16`` as ``{kind: count}`` (``all``: None, every stratum)."""
+    out = {}
+    for item in filter(None, text.split(",")):
+        kind, _, count = item.partition("=")
+        if count == "all":
+            out[kind.strip()] = None
+        elif count.strip().isdigit():
+            out[kind.strip()] = int(count)
+        else:
+            raise argparse.ArgumentTypeError(f"--starts takes KIND=N items (N an integer, or all), got {item!r}")
+    return out
+
+
+def _numerical(args, argv) -> int:
+    """``geodln catalog --graph FILE``: the numerical search, its saddles verified, one catalog written."""
+    from ..catalog.search import find_critical_points
+    from ..catalog.store import Catalog
+    from ..catalog.verify import fill_saddles
+
+    if args.count or args.max_per_set is not None:
+        raise ValueError("--count and --max-per-set enumerate strata of a layered network; a --graph is searched "
+                         "numerically (choose its budget with --starts)")
+    top = read_graph(args.graph)
+    data = load_data(args, top)
+    check_output_folder(args.out)
+    with output_lock(args.out):
+        if (args.out / "manifest.json").is_file() and not args.force:
+            previous = Catalog.load(args.out)
+            raise ValueError(f"{args.out} already holds a catalog (`{previous.manifest.get('command', '?')}`); "
+                             "pass --force to replace it, or choose another --out")
+        catalog = find_critical_points(top, data, starts=args.starts, seed=args.seed, workers=args.workers, argv=argv)
+        if not args.no_saddles:
+            with scheduler_client(args.scheduler) as client:
+                fill_saddles(catalog, progress=not args.quiet, argv=argv, client=client, workers=args.workers)
+        out = catalog.write(args.out, overwrite=args.force)
+    if not args.quiet:
+        print(summary_table(catalog))
+    counts = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in catalog.counts().items())
+    print(f"{len(catalog)} critical points found numerically ({counts}; not proven complete) from "
+          f"{sum(catalog.manifest['starts'].values())} starts; wrote {out}")
     return 0
 
 

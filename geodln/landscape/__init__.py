@@ -6,5 +6,7 @@ stratum from the ranks of its partial products); :mod:`.critical` (representativ
 the one rule :func:`classify`, the critical set); :mod:`.points` (any point a user
 brings); :mod:`.saddles` (stable and unstable directions, their certificates,
 escape times); :mod:`.itinerary` (the critical points a trajectory passes);
+:mod:`.numerical` (critical points of any network, searched for numerically, certified and
+classified) and :mod:`.orbits` (their orbit invariants and balanced representatives);
 :mod:`.labels` (learnt sets and itineraries as text).
 """

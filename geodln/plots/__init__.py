@@ -21,6 +21,8 @@ sizes that fit a two-column journal page (7 in wide, 9 pt text).
   :func:`plot_escape_times`: the landscape (:mod:`~geodln.plots.landscape`);
 - :func:`plot_fiber`, :func:`plot_level_sets`: the loss constant on a group
   orbit, the balances conserved by the flow (:mod:`~geodln.plots.invariants`);
+- :func:`plot_numerical_catalog`: a numerical catalog's critical values and classes, the network at one
+  point of each class (:mod:`~geodln.plots.search`);
 - :func:`plot_itineraries`, :func:`plot_escape_laws`: saddle-to-saddle
   statistics of a sweep against the theoretical escape laws (:mod:`~geodln.plots.sweeps`).
 
@@ -30,6 +32,7 @@ The numbered gallery behind ``geodln figures`` is :mod:`geodln.plots.gallery`.
 from .invariants import plot_fiber, plot_level_sets
 from .landscape import plot_catalog, plot_escape_times, plot_hessian_spectrum
 from .network import draw_network
+from .search import plot_numerical_catalog
 from .phase import LevelSlice, level_set_slice, phase_field, plot_phase_portrait
 from .style import STYLE, figure_bytes, save_figure
 from .sweeps import plot_escape_laws, plot_itineraries
@@ -43,6 +46,7 @@ __all__ = [
     "plot_phase_portrait",
     "phase_field",
     "plot_catalog",
+    "plot_numerical_catalog",
     "plot_hessian_spectrum",
     "plot_escape_times",
     "plot_fiber",

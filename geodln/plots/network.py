@@ -23,7 +23,7 @@ from matplotlib.patches import Rectangle
 from ..network.topology import Topology
 from .style import STYLE, new_figure, styled, unit_numbers
 
-__all__ = ["draw_network", "edge_styles", "EdgeStyles", "node_layout", "edge_polyline"]
+__all__ = ["draw_network", "draw_graph", "edge_styles", "EdgeStyles", "node_layout", "edge_polyline"]
 
 
 def node_layout(top: Topology) -> np.ndarray:
@@ -128,29 +128,9 @@ def draw_network(top: Topology, A=None, paths=None, title: str | None = None) ->
     if A.shape != (top.n, top.n):
         raise ValueError(f"A has shape {A.shape}; this network has n = {top.n} nodes, so A must be ({top.n}, {top.n})")
     fig, (ax_g, ax_m) = new_figure(ncols=2, height=3.6, gridspec_kw={"width_ratios": [1.25, 1]})
-    pos = node_layout(top)
+    edges = draw_graph(ax_g, top, A, paths)
     units = unit_numbers(top)
-    if paths:
-        _draw_paths(ax_g, top, pos, paths)
-    edges = edge_styles(top, A)
     norm, cmap = edges.norm, edges.cmap
-    segs = [edge_polyline(pos[j], pos[k], top.layer[k] - top.layer[j] > 1) for j, k in zip(edges.source, edges.target)]
-    ax_g.add_collection(LineCollection(segs, colors=edges.colors, linewidths=edges.widths, zorder=2))
-    hidden = (top.layer > 0) & (top.layer < top.depth)
-    ax_g.scatter(pos[:, 0], pos[:, 1], s=130, c=np.where(hidden, "0.85", "white"), edgecolors="k", linewidths=0.8,
-                 zorder=3)
-    for (x, y), u in zip(pos, units):
-        ax_g.text(x, y, str(u), ha="center", va="center", fontsize=STYLE["fontsize"] - 2.5, zorder=4)
-    names = ["inputs" if i == 0 else ("outputs" if i == top.depth else f"hidden {i}") for i in range(top.depth + 1)]
-    ax_g.set_xticks(range(top.depth + 1), [f"layer {i}\n({name})" for i, name in enumerate(names)])
-    ax_g.set_yticks([])
-    ax_g.set_ylabel("units, numbered within each layer")
-    ax_g.spines[["left", "bottom"]].set_visible(False)
-    ax_g.tick_params(axis="x", length=0)
-    ymax = max(top.widths) / 2 + 0.2
-    ax_g.set_ylim(-ymax, ymax + (0.35 * top.depth if not top.is_layered else 0.1))
-    ax_g.set_xlim(-0.3, top.depth + 0.3)
-    ax_g.set_title(r"network: edge $j \to k$ coloured by its weight $A_{jk}$")
     if paths:
         fig.legend(loc="outside lower center", ncols=2)
     if title is not None:
@@ -168,6 +148,48 @@ def draw_network(top: Topology, A=None, paths=None, title: str | None = None) ->
     ax_m.spines[["top", "right"]].set_visible(True)
     fig.colorbar(im, ax=ax_m, label="weight $A_{jk}$ (light grey: no edge)", shrink=0.8)
     return fig
+
+
+def draw_graph(ax, top: Topology, A: np.ndarray, paths=None) -> EdgeStyles:
+    """The network's graph on ``ax`` in the layered layout of :func:`draw_network` (its left panel).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    top : Topology
+    A : ndarray, shape=[n, n]
+        The weights (``A[j, k]`` on the edge ``j -> k``).
+    paths : optional
+        As for :func:`draw_network`.
+
+    Returns
+    -------
+    EdgeStyles
+        The edges as drawn (their ``norm`` and ``cmap`` colour a matrix panel or a colour bar alike).
+    """
+    pos = node_layout(top)
+    units = unit_numbers(top)
+    if paths:
+        _draw_paths(ax, top, pos, paths)
+    edges = edge_styles(top, A)
+    segs = [edge_polyline(pos[j], pos[k], top.layer[k] - top.layer[j] > 1) for j, k in zip(edges.source, edges.target)]
+    ax.add_collection(LineCollection(segs, colors=edges.colors, linewidths=edges.widths, zorder=2))
+    hidden = (top.layer > 0) & (top.layer < top.depth)
+    ax.scatter(pos[:, 0], pos[:, 1], s=130, c=np.where(hidden, "0.85", "white"), edgecolors="k", linewidths=0.8,
+                 zorder=3)
+    for (x, y), u in zip(pos, units):
+        ax.text(x, y, str(u), ha="center", va="center", fontsize=STYLE["fontsize"] - 2.5, zorder=4)
+    names = ["inputs" if i == 0 else ("outputs" if i == top.depth else f"hidden {i}") for i in range(top.depth + 1)]
+    ax.set_xticks(range(top.depth + 1), [f"layer {i}\n({name})" for i, name in enumerate(names)])
+    ax.set_yticks([])
+    ax.set_ylabel("units, numbered within each layer")
+    ax.spines[["left", "bottom"]].set_visible(False)
+    ax.tick_params(axis="x", length=0)
+    ymax = max(top.widths) / 2 + 0.2
+    ax.set_ylim(-ymax, ymax + (0.35 * top.depth if not top.is_layered else 0.1))
+    ax.set_xlim(-0.3, top.depth + 0.3)
+    ax.set_title(r"network: edge $j \to k$ coloured by its weight $A_{jk}$")
+    return edges
 
 
 def _draw_paths(ax, top: Topology, pos: np.ndarray, paths) -> None:
