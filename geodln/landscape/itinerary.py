@@ -33,10 +33,12 @@ Each exit is tested before it is reported (:attr:`Visit.escape`):
 * by exact invariants of the flow (:func:`sign_invariants`): a square layer
   ``W_j`` keeps the sign of its determinant when a conserved balance next to
   it is definite, and on a balanced start (every ``C_i = 0``) so do the square
-  layers and the end-to-end map. An exit across such a sign is round-off: the
-  exact flow ends at that visit (e.g. a balanced square network whose
-  ``det W`` has the opposite sign to ``det Syx`` ends on the saddle that drops
-  the weakest mode), and every later visit is reached by round-off only;
+  layers and the end-to-end map; a balanced start keeps the rank of ``W``
+  (:func:`rank_invariant`). An exit across such a sign, or to a visit that
+  rank cannot reach, is round-off: the exact flow ends at that visit (e.g. a
+  balanced square network whose ``det W`` has the opposite sign to ``det Syx``
+  ends on the saddle that drops the weakest mode), and every later visit is
+  reached by round-off only;
 * otherwise by the tolerance: the flow from the start is integrated again
   with the trajectory's method at an ``rtol`` :data:`geodln.tolerances.ESCAPE_RTOL_FACTOR`
   times smaller, and an exit time that moves by more than
@@ -60,7 +62,7 @@ from ..symmetry import layer_balances
 from ..tolerances import (BALANCE_ROUNDOFF, DEFAULT_TOLERANCES, ESCAPE_RTOL_FACTOR, ESCAPE_RTOL_FLOOR,
                           ESCAPE_TIME_SHIFT, Tolerances)
 
-__all__ = ["Visit", "itinerary", "SignInvariant", "sign_invariants"]
+__all__ = ["Visit", "itinerary", "SignInvariant", "sign_invariants", "rank_invariant"]
 
 
 # An interval between two samples that may hide a visit is integrated on PLATEAU_PIECES inner points, and
@@ -225,7 +227,7 @@ def itinerary(traj: Trajectory, catalog=None, tolerances: Tolerances = DEFAULT_T
             visits.append(_visit(flow, J, states[k], float(grid[k]), enter, leave, catalog, tol))
             runs.append((i, j))
         i = j + 1
-    return _test_escapes(flow, label, grid, states, visits, runs, options)
+    return _test_escapes(flow, label, grid, states, visits, runs, options, tol)
 
 
 def _samples(traj: Trajectory, tol: Tolerances):
@@ -404,17 +406,7 @@ def sign_invariants(flow, theta0) -> list[SignInvariant]:
     if not top.is_fully_connected or top.depth < 2:
         return []
     Ws = top.layer_weights(theta0)
-    found = {}  # layer j (1-based) -> reason
-    zero = True
-    for i, C in enumerate(layer_balances(top, theta0), start=1):
-        scale = BALANCE_ROUNDOFF * max(np.linalg.norm(Ws[i - 1], 2) ** 2, np.linalg.norm(Ws[i], 2) ** 2)
-        eig = np.linalg.eigvalsh(C)
-        zero = zero and np.abs(eig).max(initial=0.0) <= scale
-        if eig[0] > scale:
-            found.setdefault(i, f"C_{i} is positive definite (least eigenvalue {eig[0]:.3g}): W_{i} keeps full row rank")
-        if eig[-1] < -scale:
-            found.setdefault(i + 1, f"C_{i} is negative definite (largest eigenvalue {eig[-1]:.3g}): "
-                                    f"W_{i + 1} keeps full column rank")
+    zero, found = _balance_signs(top, Ws, theta0)
     square = [j for j in range(1, top.depth + 1) if Ws[j - 1].shape[0] == Ws[j - 1].shape[1]]
     balanced = "the start is balanced (every C_i = 0): the layers keep equal singular values and det W never reaches 0"
     if zero and len(square) == top.depth:
@@ -424,6 +416,55 @@ def sign_invariants(flow, theta0) -> list[SignInvariant]:
     if zero and top.widths[0] == top.widths[-1] <= min(top.widths):
         out.append(_sign_invariant("det W", top.end_to_end, theta0, balanced))
     return [inv for inv in out if inv is not None]
+
+
+def _balance_signs(top, Ws, theta0) -> tuple[bool, dict]:
+    """Whether every balance ``C_i`` is zero at rounding (a balanced start), and the layers ``j`` (1-based)
+    that a definite balance keeps at full rank, with the reason."""
+    found, zero = {}, True
+    for i, C in enumerate(layer_balances(top, theta0), start=1):
+        scale = BALANCE_ROUNDOFF * max(np.linalg.norm(Ws[i - 1], 2) ** 2, np.linalg.norm(Ws[i], 2) ** 2)
+        eig = np.linalg.eigvalsh(C)
+        zero = zero and np.abs(eig).max(initial=0.0) <= scale
+        if eig[0] > scale:
+            found.setdefault(i, f"C_{i} is positive definite (least eigenvalue {eig[0]:.3g}): W_{i} keeps full row rank")
+        if eig[-1] < -scale:
+            found.setdefault(i + 1, f"C_{i} is negative definite (largest eigenvalue {eig[-1]:.3g}): "
+                                    f"W_{i + 1} keeps full column rank")
+    return zero, found
+
+
+def rank_invariant(flow, theta0) -> tuple[int, str] | None:
+    """``(r, reason)``: the exact flow from a balanced ``theta0`` keeps ``rank W = r``; None otherwise.
+
+    On a balanced start (every ``C_i = 0``) with every hidden width ``>= min(d_0, d_h)``, each singular
+    value of ``W`` obeys ``d sigma/dt = h sigma^(2 - 2/h) u^T E v`` (Arora, Cohen, Hu, Luo 2019), Lipschitz
+    in ``sigma`` for ``h >= 2``: a zero singular value stays zero and a positive one never reaches zero in
+    finite time. So ``W(t)`` has the rank of ``W(0)`` (counted above ``BALANCE_ROUNDOFF sigma_1``) and
+    ``||(W - W_J) Sxx^(1/2)|| >= sigma_{r+1}(W_J Sxx^(1/2))``: a visit to ``J`` with that bound above the
+    visit distance is not on the exact flow.
+
+    Parameters
+    ----------
+    flow : GradientFlow
+    theta0 : ndarray, shape=[n_params]
+
+    Returns
+    -------
+    (int, str) or None
+        Also None when ``W(0)`` has full rank ``min(d_0, d_h)`` (the bound says nothing) or the topology
+        is not fully connected layered.
+    """
+    top = flow.top
+    if not top.is_fully_connected or top.depth < 2 or min(top.widths) < min(top.widths[0], top.widths[-1]):
+        return None
+    if not _balance_signs(top, top.layer_weights(theta0), theta0)[0]:
+        return None
+    sv = np.linalg.svd(top.end_to_end(theta0), compute_uv=False)
+    r = int(np.sum(sv > BALANCE_ROUNDOFF * sv[0])) if sv[0] > 0 else 0
+    if r == sv.size:
+        return None
+    return r, f"the start is balanced with rank W = {r}, which the exact flow keeps"
 
 
 def _sign_invariant(name, matrix, theta0, reason) -> SignInvariant | None:
@@ -436,24 +477,20 @@ def _sign_invariant(name, matrix, theta0, reason) -> SignInvariant | None:
                          reason)
 
 
-def _test_escapes(flow, label, grid, states, visits, runs, options) -> list[Visit]:
-    """The visits with each exit tested: first by :func:`sign_invariants` (the first time one is broken on
-    the samples, bisected on the continuous solution), then, for the exits before that, by the tolerance
-    (:func:`_exit_times`). After the first exit that is not exact every later visit is ``reached`` through it."""
+def _test_escapes(flow, label, grid, states, visits, runs, options, tol: Tolerances) -> list[Visit]:
+    """The visits with each exit tested: first by the exact invariants (:func:`_forbidden`), then, for the
+    exits before the first one they forbid, by the tolerance (:func:`_exit_times`). After the first exit
+    that is not exact every later visit is ``reached`` through it."""
     t1 = float(grid[-1])
-    crossing = _invariant_crossing(flow, grid, states, options)
-    tested = [n for n, v in enumerate(visits) if v.t_exit < t1 and (crossing is None or v.t_enter <= crossing[0])]
-    out = list(visits)
-    stop = len(visits)
-    if crossing is not None:
-        t_cross, inv = crossing
-        before = [n for n, v in enumerate(visits) if v.t_enter <= t_cross]
+    forbidden = _forbidden(flow, grid, states, visits, options, tol)
+    out, stop = list(visits), len(visits)
+    if forbidden is not None:
+        t_bad, why = forbidden
+        before = [n for n, v in enumerate(visits) if v.t_enter < t_bad]
         stop = before[-1] if before else -1
         if before:
-            out[stop] = replace(out[stop], escape="round-off", escape_note=(
-                f"{inv.name} keeps its sign on the exact flow ({inv.reason}) but changes sign at t = {t_cross:.4g}: "
-                "the exact flow ends here"))
-        tested = [n for n in tested if n < stop]
+            out[stop] = replace(out[stop], escape="round-off", escape_note=f"{why}: the exact flow ends here")
+    tested = [n for n, v in enumerate(visits) if v.t_exit < t1 and n < stop]
     successor = [runs[n + 1][0] if n + 1 < len(runs) else len(grid) - 1 for n in tested]
     checks = _exit_times(flow, label, grid, states, [(visits[n], runs[n], e) for n, e in zip(tested, successor)],
                          options)
@@ -465,27 +502,42 @@ def _test_escapes(flow, label, grid, states, visits, runs, options) -> list[Visi
             out[n] = replace(out[n], escape="unresolved", escape_note=(
                 f"the exit at t = {v.t_exit:.6g} (rtol {options['rtol']:.3g}) moves to t = {t_check:.6g} at rtol "
                 f"{rtol:.3g}: round-off or ill-conditioned"))
-            stop = min(stop, n)
+            stop = n
             break
-    for n in range(stop + 1, len(out)):  # stop = -1: the invariant is broken before the first visit
+    for n in range(stop + 1, len(out)):  # stop = -1: an invariant is broken before the first visit
         out[n] = replace(out[n], reached=out[stop].escape if stop >= 0 else "round-off")
     return out
 
 
-def _invariant_crossing(flow, grid, states, options):
-    """``(t, invariant)``: the first time a :func:`sign_invariants` determinant has changed sign, or None."""
+def _forbidden(flow, grid, states, visits, options, tol: Tolerances) -> tuple[float, str] | None:
+    """``(t, why)``: the first time the trajectory is where the exact flow cannot be, or None.
+
+    Either a :func:`sign_invariants` determinant has changed sign (the time bisected on the continuous
+    solution), or a visit is entered whose ``W_J`` is farther than the visit distance from every matrix
+    of the rank :func:`rank_invariant` keeps (its entry time).
+    """
+    found = []
     invariants = sign_invariants(flow, states[0])
-    if not invariants:
-        return None
 
     def kept(x):
         return all(np.sign(inv.det(x)) == inv.sign for inv in invariants)
 
-    for c in range(1, len(grid)):
-        if not kept(states[c]):
-            broken = next(inv for inv in invariants if np.sign(inv.det(states[c])) != inv.sign)
-            return _bisect(flow, kept, grid[c - 1], states[c - 1], grid[c], options), broken
-    return None
+    c = next((c for c in range(1, len(grid)) if not kept(states[c])), None)
+    if c is not None:
+        t = _bisect(flow, kept, grid[c - 1], states[c - 1], grid[c], options)
+        inv = next(inv for inv in invariants if np.sign(inv.det(states[c])) != inv.sign)
+        found.append((t, f"{inv.name} keeps its sign on the exact flow ({inv.reason}) but changes sign at t = {t:.4g}"))
+    rank = rank_invariant(flow, states[0])
+    if rank is not None:
+        r, reason = rank
+        root = flow.data.Sxx @ flow.data._inv_sqrt  # Sxx^{1/2}
+        for v in visits:
+            sv = np.linalg.svd(flow.data.critical_map(v.learned) @ root, compute_uv=False)
+            if sv.size > r and sv[r] > tol.visit_distance * float(flow.data.s[0]):
+                found.append((v.t_enter, f"{reason}, but the trajectory visits J = {format_learned(v.learned)}, "
+                                         f"|J| = {len(v.learned)}, at t = {v.t_enter:.4g}"))
+                break
+    return min(found, key=lambda f: f[0]) if found else None
 
 
 def _exit_times(flow, label, grid, states, exits, options) -> list[tuple[float, float]]:
