@@ -134,8 +134,9 @@ def mode_rule(Ws, data, learned, m) -> str:
     return "nonstrict_saddle" if all(closed_off(k) for k in range(1, m + 1) if k not in J) else "strict_saddle"
 
 
-def check_member(widths, m, fd_records: int = 1, seed: int = 0) -> tuple[int, int]:
-    """All the checks of the module docstring on one architecture and spectrum length.
+def check_member(widths, m, fd_records: int = 1, seed: int = 0, full: bool | None = None) -> tuple[int, int]:
+    """All the checks of the module docstring on one architecture and spectrum length (``full``: build the
+    whole catalog whatever its size; default: up to :data:`FULL` strata).
 
     Returns
     -------
@@ -148,7 +149,7 @@ def check_member(widths, m, fd_records: int = 1, seed: int = 0) -> tuple[int, in
     for J, strata, _ in enumerate_strata(widths, m):
         listed[J] += len(strata)
     assert counted.total == sum(listed.values()) and dict(counted.by_learned) == {J: n for J, n in listed.items() if n}
-    full = counted.total <= FULL
+    full = counted.total <= FULL if full is None else full
     catalog = build_catalog(widths, spectrum, seed=0, max_per_set=None if full else CAP)
     kept = Counter(tuple(r["learned"]) for r in catalog.records)
     left = {J: catalog.manifest.get("left_out", {}).get(" ".join(map(str, J)) or "-", 0) for J in listed}
@@ -226,13 +227,11 @@ def test_wide_sample(widths, m):
 @pytest.mark.parametrize("depth", [2, 3, 4])
 def test_family_rest(depth):
     """The whole family at one depth (the fast sample excluded); one FD Hessian per catalog."""
-    for n, (widths, m) in enumerate(FAMILY):
-        if len(widths) == depth + 1 and n % 97:
-            check_member(widths, m, seed=n)
+    done = [check_member(widths, m, seed=n) for n, (widths, m) in enumerate(FAMILY) if len(widths) == depth + 1 and n % 97]
+    print(f"depth {depth}: {len(done)} catalogs, {sum(r for r, _ in done)} records, {sum(f for _, f in done)} FD Hessians")
 
 
 @pytest.mark.slow
 def test_wide_rest():
-    for n, (widths, m) in enumerate(WIDE):
-        if (widths, m) not in WIDE_FAST:
-            check_member(widths, m, seed=n)
+    done = [check_member(widths, m, seed=n) for n, (widths, m) in enumerate(WIDE) if (widths, m) not in WIDE_FAST]
+    print(f"widths up to 6: {len(done)} catalogs, {sum(r for r, _ in done)} records, {sum(f for _, f in done)} FD Hessians")
