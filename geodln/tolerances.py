@@ -15,7 +15,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Tolerances", "DEFAULT_TOLERANCES"]
+__all__ = ["Tolerances", "DEFAULT_TOLERANCES", "BALANCE_ROUNDOFF", "ESCAPE_TIME_SHIFT", "ESCAPE_RTOL_FACTOR",
+           "ESCAPE_RTOL_FLOOR"]
+
+# Thresholds of the itinerary's escape test (geodln.landscape.itinerary). Named constants, not Tolerances
+# fields: catalogs record asdict(Tolerances), and these thresholds decide nothing in a catalog.
+#
+# A conserved balance C_i counts as zero (a balanced start), or as definite, relative to the rounding of
+# its computation: ||C_i|| <= BALANCE_ROUNDOFF max(||W_i||^2, ||W_{i+1}||^2) is zero; an eigenvalue beyond
+# that is a sign. A start that init.balanced or init.orthogonal makes has ||C_i|| ~ 1e-16 of that scale.
+BALANCE_ROUNDOFF = 1e-12
+# An exit time that moves, between the trajectory's rtol and ESCAPE_RTOL_FACTOR times smaller (larger
+# when that would fall below ESCAPE_RTOL_FLOOR, where solvers stop honouring rtol), by more than
+# ESCAPE_TIME_SHIFT of the time from the start is not resolved by the integration: a round-off escape or
+# an ill-conditioned one. Measured: genuine escapes of small starts (3,4,4,3, 3,5,3, 4,4,4,4, seeds 0-2)
+# move by less than 1e-7 (the bisection's resolution) between rtol 1e-8, 1e-10 and 1e-12; round-off
+# escapes from a sign-forbidden saddle (2,2,2, 3,3,3) by 3e-4 to 3e-2.
+ESCAPE_TIME_SHIFT = 1e-4
+ESCAPE_RTOL_FACTOR = 100.0
+ESCAPE_RTOL_FLOOR = 1e-14
 
 
 @dataclass(frozen=True)

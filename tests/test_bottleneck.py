@@ -22,21 +22,16 @@ from geodln.landscape.critical import analyze_stratum, path_direction
 from geodln.landscape.strata import NULL, EscapePath, Piece, Stratum, enumerate_strata, path_powers
 from geodln.network.data import Data
 from geodln.network.topology import layered
+from test_family import check_member, fd_inertia
 
 NAMED = [((4, 3, 3, 4), (4.0, 3.0, 1.0)), ((5, 3, 3, 5), (3.0, 2.0, 1.0)), ((4, 3, 3, 4), (4.0, 3.0))]
 
 
-def _fd_inertia(flow: GradientFlow, theta, step: float = 1e-4) -> tuple:
-    """(negative, zero, positive) eigenvalues of the Hessian by central differences of the gradient."""
-    n = theta.size
-    H = np.empty((n, n))
-    for i in range(n):
-        e = np.zeros(n)
-        e[i] = step
-        H[:, i] = (flow.rhs(theta - e) - flow.rhs(theta + e)) / (2 * step)  # rhs = -grad
-    lam = np.linalg.eigvalsh((H + H.T) / 2)
-    tol = 1e-6 * max(1.0, np.abs(lam).max())  # the difference error is ~step^2 = 1e-8
-    return int((lam < -tol).sum()), int((np.abs(lam) <= tol).sum()), int((lam > tol).sum())
+def _fd_inertia(flow: GradientFlow, theta) -> tuple:
+    """(negative, zero, positive) eigenvalues of a finite-difference Hessian of the loss alone
+    (:func:`test_family.fd_inertia`) at packed weights ``theta``."""
+    top = flow.top
+    return fd_inertia(top.widths, top.layer_weights(theta), flow.data.X, flow.data.Y)
 
 
 def _curve_slope(stratum: Stratum, flow: GradientFlow, cp) -> tuple:
@@ -117,13 +112,9 @@ def _family():
 
 
 def _check_family_member(widths):
-    m = min(widths[0], widths[-1])
-    catalog = build_catalog(list(widths), [float(m + 1 - i) for i in range(m)], seed=0)
-    counted = count_strata(widths, m)
-    kinds = Counter(r["kind"] for r in catalog.records)
-    assert len(catalog) == counted.total
-    assert {k: n for k, n in counted.by_kind.items() if n} == dict(kinds)
-    assert dict(Counter(r["escape_order"] for r in catalog.records if r["kind"] != "global_minimum")) == counted.by_order
+    """The whole catalog with m = min(d_0, d_h): counts, kinds and escape orders equal count_strata's, every
+    class the mode-by-mode rule, one FD Hessian (:func:`test_family.check_member`)."""
+    check_member(widths, min(widths[0], widths[-1]), full=True)
 
 
 FAMILY = list(_family())

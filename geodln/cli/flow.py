@@ -138,10 +138,12 @@ def _flow(args, argv, replace: bool) -> int:
     print(f"t = {traj.t[-1]:.4g}: loss {traj.loss[-1]:.6g} (global minimum {summary['global_min_value']:.6g}), "
           f"conserved drift {summary['conserved_drift']:.2e}, {traj.nfev} evaluations, {traj.message}")
     if visits:
-        print("itinerary: " + " -> ".join(
-            f"{format_learned(v.learned)} (L = {v.value:.4g}, {v.kind.replace('_', ' ')}"
-            f"{'' if v.escape_order is None else f', m = {v.escape_order}'}, t {v.t_enter:.3g}..{v.t_exit:.3g})"
-            for v in visits))
+        print("itinerary: " + " -> ".join(v.describe() for v in visits))
+        last = next((v for v in visits if v.escape in ("round-off", "unresolved")), None)
+        if last is not None:
+            certain = "ends" if last.escape == "round-off" else "may end"
+            print(f"the exact flow {certain} at {format_learned(last.learned)} (L = {last.value:.4g}): "
+                  f"the numerical escape from it is {last.escape}, and the visits after it are not the exact flow's")
     print(f"wrote {out / 'trajectory.npz'}, {out / 'summary.json'}, {out / 'loss.png'}")
     return 0
 

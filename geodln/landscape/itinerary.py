@@ -27,21 +27,42 @@ Each visit carries the critical point the flow shadows there
 (:func:`geodln.nearest_critical_point` at the visit's slowest grid state): its
 class, escape order and stratum, and, given a catalog of the same
 architecture and data, the id of the record with that stratum.
+
+Each exit is tested before it is reported (:attr:`Visit.escape`):
+
+* by exact invariants of the flow (:func:`sign_invariants`): a square layer
+  ``W_j`` keeps the sign of its determinant when a conserved balance next to
+  it is definite, and on a balanced start (every ``C_i = 0``) so do the square
+  layers and the end-to-end map; a balanced start keeps the rank of ``W``
+  (:func:`rank_invariant`). An exit across such a sign, or to a visit that
+  rank cannot reach, is round-off: the exact flow ends at that visit (e.g. a
+  balanced square network whose ``det W`` has the opposite sign to ``det Syx``
+  ends on the saddle that drops the weakest mode), and every later visit is
+  reached by round-off only;
+* otherwise by the tolerance: the flow from the start is integrated again
+  with the trajectory's method at an ``rtol`` :data:`geodln.tolerances.ESCAPE_RTOL_FACTOR`
+  times smaller, and an exit time that moves by more than
+  :data:`geodln.tolerances.ESCAPE_TIME_SHIFT` of the time from the start is
+  reported as unresolved (round-off or ill-conditioned), with both times.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from ..errors import GeodlnError
 from ..dynamics.flow import Trajectory
 from .critical import CriticalPoint, point_kind
+from .labels import format_learned
 from .points import nearest_critical_point, nearest_learned
-from ..tolerances import DEFAULT_TOLERANCES, Tolerances
+from ..symmetry import layer_balances
+from ..tolerances import (BALANCE_ROUNDOFF, DEFAULT_TOLERANCES, ESCAPE_RTOL_FACTOR, ESCAPE_RTOL_FLOOR,
+                          ESCAPE_TIME_SHIFT, Tolerances)
 
-__all__ = ["Visit", "itinerary"]
+__all__ = ["Visit", "itinerary", "SignInvariant", "sign_invariants", "rank_invariant"]
 
 
 # An interval between two samples that may hide a visit is integrated on PLATEAU_PIECES inner points, and
@@ -85,6 +106,23 @@ class Visit:
         The catalog record with the same stratum, when a catalog was given.
     point : CriticalPoint or None
         The shadowed critical point (None where it could not be found).
+    escape : str
+        How the flow leaves the visit: ``"none"`` (the run ends on it),
+        ``"exact"`` (no invariant forbids the exit and its time holds at the
+        check tolerance), ``"round-off"`` (an exact invariant is broken during
+        the visit or after it: the exact flow ends here) or ``"unresolved"`` (its time moves with the
+        tolerance: round-off or ill-conditioned; the exact flow may end here).
+    reached : str
+        ``"exact"``, or the ``escape`` of an earlier visit (``"round-off"``,
+        ``"unresolved"``) through which the trajectory got here.
+    escape_note : str
+        The evidence of a ``"round-off"`` or ``"unresolved"`` escape: the
+        invariant and the time it is broken, or the two exit times.
+    t_exit_check : float
+        The exit time of the integration at ``check_rtol`` (``inf``: it does
+        not leave before this visit's successor is entered; nan: not measured).
+    check_rtol : float
+        The ``rtol`` of that integration (nan: not measured).
     """
 
     learned: tuple
@@ -99,6 +137,11 @@ class Visit:
     t_slowest: float = float("nan")
     record_id: str | None = None
     point: CriticalPoint | None = field(default=None, repr=False)
+    escape: str = "none"
+    reached: str = "exact"
+    escape_note: str = ""
+    t_exit_check: float = float("nan")
+    check_rtol: float = float("nan")
 
     def to_record(self) -> dict:
         """The visit as a JSON-ready record (an entry of ``geodln flow``'s ``itinerary``).
@@ -108,11 +151,27 @@ class Visit:
         dict
             ``learned`` (list), ``critical_value`` (``L_J``), ``height``, ``kind``,
             ``t_enter``, ``t_exit``, ``escape_order``, ``stratum``, ``distance``,
-            ``t_slowest``.
+            ``t_slowest``, ``escape``, ``reached``, ``escape_note``, and
+            ``t_exit_check``, ``check_rtol`` (None where not measured).
         """
+        measured = {k: (None if np.isnan(v) else v) for k, v in
+                    (("t_exit_check", self.t_exit_check), ("check_rtol", self.check_rtol))}
         return {"learned": list(self.learned), "critical_value": self.value, "height": self.height, "kind": self.kind,
                 "t_enter": self.t_enter, "t_exit": self.t_exit, "escape_order": self.escape_order,
-                "stratum": self.stratum, "distance": self.distance, "t_slowest": self.t_slowest}
+                "stratum": self.stratum, "distance": self.distance, "t_slowest": self.t_slowest,
+                "escape": self.escape, "reached": self.reached, "escape_note": self.escape_note} | measured
+
+    def describe(self) -> str:
+        """One line: the learnt set, ``L_J``, the class, the times, and any escape or arrival not made by
+        the exact flow, e.g. ``{1, 2} (L = 0.5, strict saddle, t 2.51..17.2, escape round-off: ...)``."""
+        order = "" if self.escape_order is None else f", m = {self.escape_order}"
+        text = (f"{format_learned(self.learned)} (L = {self.value:.4g}, {self.kind.replace('_', ' ')}{order}, "
+                f"t {self.t_enter:.3g}..{self.t_exit:.3g}")
+        if self.reached != "exact":
+            text += f", reached through a {self.reached} escape"
+        if self.escape in ("round-off", "unresolved"):
+            text += f", escape {self.escape}: {self.escape_note}"
+        return text + ")"
 
 
 def itinerary(traj: Trajectory, catalog=None, tolerances: Tolerances = DEFAULT_TOLERANCES) -> list[Visit]:
@@ -155,7 +214,7 @@ def itinerary(traj: Trajectory, catalog=None, tolerances: Tolerances = DEFAULT_T
         return (J if speed <= speed_cap and dist <= tol.visit_distance else None), speed
 
     labels, speeds = zip(*(label(x) for x in states))
-    visits, i = [], 0
+    visits, runs, i = [], [], 0
     while i < len(grid):
         j = i
         while j + 1 < len(grid) and labels[j + 1] == labels[i]:
@@ -166,8 +225,9 @@ def itinerary(traj: Trajectory, catalog=None, tolerances: Tolerances = DEFAULT_T
             leave = t1 if j == len(grid) - 1 else _boundary(flow, label, J, grid[j], states[j], grid[j + 1], False, options)
             k = i + int(np.argmin(speeds[i:j + 1]))
             visits.append(_visit(flow, J, states[k], float(grid[k]), enter, leave, catalog, tol))
+            runs.append((i, j))
         i = j + 1
-    return visits
+    return _test_escapes(flow, label, grid, states, visits, runs, options, tol)
 
 
 def _samples(traj: Trajectory, tol: Tolerances):
@@ -230,20 +290,25 @@ def _resolve_plateaus(flow, grid, states, options, tol: Tolerances, depth: int =
     return out_t, out_x
 
 
-def _boundary(flow, label, J, ta, xa, tb, entering: bool, options, iterations: int = 60) -> float:
-    """Bisection on the continuous solution for the time the label becomes (or stops being) ``J``
-    between grid times ``ta`` and ``tb`` (the state ``xa`` at ``ta``), to :data:`BOUNDARY_RTOL` of the time
-    (not a number of halvings: the bracket's width depends on the sampling, the answer must not)."""
+def _boundary(flow, label, J, ta, xa, tb, entering: bool, options) -> float:
+    """The time the label becomes (``entering``) or stops being ``J`` between grid times ``ta`` and ``tb``
+    (the state ``xa`` at ``ta``)."""
+    return _bisect(flow, lambda x: (label(x)[0] == J) != entering, ta, xa, tb, options)
+
+
+def _bisect(flow, before, ta, xa, tb, options, iterations: int = 60) -> float:
+    """Bisection on the continuous solution for the time between ``ta`` and ``tb`` (the state ``xa`` at
+    ``ta``) at which ``before(theta)`` stops holding, to :data:`BOUNDARY_RTOL` of the time (not a number of
+    halvings: the bracket's width depends on the sampling, the answer must not)."""
     for _ in range(iterations):
         if tb - ta <= BOUNDARY_RTOL * max(1.0, abs(tb)):
             break
         tm = 0.5 * (ta + tb)
         xm = flow.solve(xa, (ta, tm), t_eval=[tm], **options).y[:, -1]
-        inside = label(xm)[0] == J
-        if inside == entering:  # the boundary is before tm
-            tb = tm
-        else:
+        if before(xm):
             ta, xa = tm, xm
+        else:
+            tb = tm
     return float(0.5 * (ta + tb))
 
 
@@ -269,3 +334,242 @@ def _record_id(catalog, flow, cp: CriticalPoint) -> str | None:
         return None
     record = catalog.record_for(cp.label)
     return None if record is None else record["id"]
+
+
+class SignInvariant(NamedTuple):
+    """A determinant whose sign the exact flow keeps (:func:`sign_invariants`).
+
+    Attributes
+    ----------
+    name : str
+        ``"det W_j"`` (a square layer) or ``"det W"`` (the end-to-end map).
+    det : callable
+        ``theta -> float``, the determinant at packed weights ``theta`` (shape=[n_params]).
+    sign : float
+        Its sign at the start, +1 or -1.
+    reason : str
+        The conserved quantity that fixes the sign.
+    """
+
+    name: str
+    det: Callable
+    sign: float
+    reason: str
+
+
+def sign_invariants(flow, theta0) -> list[SignInvariant]:
+    """The determinants whose sign the exact flow from ``theta0`` can never change.
+
+    With ``C_i = W_i W_i^T - W_{i+1}^T W_{i+1}`` conserved (fully connected
+    layered networks; with weight decay ``C_i(t) = e^(-2 lambda t) C_i(0)``,
+    which keeps every sign below):
+
+    * ``C_i`` positive definite: ``W_i W_i^T >= C_i > 0`` for all ``t``, so
+      ``W_i`` keeps full row rank; negative definite: ``W_{i+1}^T W_{i+1} >=
+      -C_i > 0``, so ``W_{i+1}`` keeps full column rank. A square layer of
+      full rank never has ``det W_j = 0``, so its determinant keeps its sign.
+    * Every ``C_i = 0`` (balanced), ``d_0 = d_h = d`` and every hidden width
+      ``>= d``: the end-to-end map follows ``dW/dt = sum_j (W W^T)^((h-j)/h) E
+      (W^T W)^((j-1)/h)`` (Arora, Cohen, Hazan 2018), so with ``W = U S V^T``,
+      ``d/dt log|det W| = tr(W^-1 dW/dt) = tr(S^(1 - 2/h) U^T E V)``, bounded on
+      the (bounded) trajectory for ``h >= 2``: ``det W`` never reaches 0 in finite
+      time and keeps its sign. When every layer is square, ``W_{i+1}^T W_{i+1}
+      = W_i W_i^T`` gives every layer the same singular values, so ``|det W_j|
+      = |det W|^(1/h) > 0`` and each ``det W_j`` keeps its sign too.
+
+    Neither holds for an unbalanced start with indefinite balances: there
+    ``det W`` may change sign (``h = 2``, scalars: ``w_1 = -1/2, w_2 = 1``
+    crosses ``w_1 = 0``). Balances count as zero or definite above rounding
+    (:data:`geodln.tolerances.BALANCE_ROUNDOFF`), and a determinant is used
+    only where the start is nonsingular at that scale.
+
+    Parameters
+    ----------
+    flow : GradientFlow
+    theta0 : ndarray, shape=[n_params]
+        The start.
+
+    Returns
+    -------
+    list of SignInvariant
+        Empty for sparse or non-layered topologies.
+
+    Examples
+    --------
+    >>> from geodln import layered, init, Data, GradientFlow
+    >>> top = layered([2, 2, 2])
+    >>> flow = GradientFlow(top, Data.from_spectrum([2.0, 1.0], 2, 2, seed=0))
+    >>> [inv.name for inv in sign_invariants(flow, init.orthogonal(top, 0.5, seed=0))]
+    ['det W_1', 'det W_2', 'det W']
+    """
+    top = flow.top
+    if not top.is_fully_connected or top.depth < 2:
+        return []
+    Ws = top.layer_weights(theta0)
+    zero, found = _balance_signs(top, Ws, theta0)
+    square = [j for j in range(1, top.depth + 1) if Ws[j - 1].shape[0] == Ws[j - 1].shape[1]]
+    balanced = "the start is balanced (every C_i = 0): the layers keep equal singular values and det W never reaches 0"
+    if zero and len(square) == top.depth:
+        found = {j: balanced for j in square}
+    out = [_sign_invariant(f"det W_{j}", lambda th, j=j: top.layer_weights(th)[j - 1], theta0, why)
+           for j, why in sorted(found.items()) if j in square]
+    if zero and top.widths[0] == top.widths[-1] <= min(top.widths):
+        out.append(_sign_invariant("det W", top.end_to_end, theta0, balanced))
+    return [inv for inv in out if inv is not None]
+
+
+def _balance_signs(top, Ws, theta0) -> tuple[bool, dict]:
+    """Whether every balance ``C_i`` is zero at rounding (a balanced start), and the layers ``j`` (1-based)
+    that a definite balance keeps at full rank, with the reason."""
+    found, zero = {}, True
+    for i, C in enumerate(layer_balances(top, theta0), start=1):
+        scale = BALANCE_ROUNDOFF * max(np.linalg.norm(Ws[i - 1], 2) ** 2, np.linalg.norm(Ws[i], 2) ** 2)
+        eig = np.linalg.eigvalsh(C)
+        zero = zero and np.abs(eig).max(initial=0.0) <= scale
+        if eig[0] > scale:
+            found.setdefault(i, f"C_{i} is positive definite (least eigenvalue {eig[0]:.3g}): W_{i} keeps full row rank")
+        if eig[-1] < -scale:
+            found.setdefault(i + 1, f"C_{i} is negative definite (largest eigenvalue {eig[-1]:.3g}): "
+                                    f"W_{i + 1} keeps full column rank")
+    return zero, found
+
+
+def rank_invariant(flow, theta0) -> tuple[int, str] | None:
+    """``(r, reason)``: the exact flow from a balanced ``theta0`` keeps ``rank W = r``; None otherwise.
+
+    On a balanced start (every ``C_i = 0``) with every hidden width ``>= min(d_0, d_h)``, each singular
+    value of ``W`` obeys ``d sigma/dt = h sigma^(2 - 2/h) u^T E v`` (Arora, Cohen, Hu, Luo 2019), Lipschitz
+    in ``sigma`` for ``h >= 2``: a zero singular value stays zero and a positive one never reaches zero in
+    finite time. So ``W(t)`` has the rank of ``W(0)`` (counted above ``BALANCE_ROUNDOFF sigma_1``) and
+    ``||(W - W_J) Sxx^(1/2)|| >= sigma_{r+1}(W_J Sxx^(1/2))``: a visit to ``J`` with that bound above the
+    visit distance is not on the exact flow.
+
+    Parameters
+    ----------
+    flow : GradientFlow
+    theta0 : ndarray, shape=[n_params]
+
+    Returns
+    -------
+    (int, str) or None
+        Also None when ``W(0)`` has full rank ``min(d_0, d_h)`` (the bound says nothing) or the topology
+        is not fully connected layered.
+    """
+    top = flow.top
+    if not top.is_fully_connected or top.depth < 2 or min(top.widths) < min(top.widths[0], top.widths[-1]):
+        return None
+    if not _balance_signs(top, top.layer_weights(theta0), theta0)[0]:
+        return None
+    sv = np.linalg.svd(top.end_to_end(theta0), compute_uv=False)
+    r = int(np.sum(sv > BALANCE_ROUNDOFF * sv[0])) if sv[0] > 0 else 0
+    if r == sv.size:
+        return None
+    return r, f"the start is balanced with rank W = {r}, which the exact flow keeps"
+
+
+def _sign_invariant(name, matrix, theta0, reason) -> SignInvariant | None:
+    """The sign of ``det matrix(theta)`` as an invariant, or None when the start's matrix is singular at
+    rounding (condition number above ``1 / BALANCE_ROUNDOFF``: no sign to keep)."""
+    sv = np.linalg.svd(matrix(theta0), compute_uv=False)
+    if not sv[-1] > BALANCE_ROUNDOFF * sv[0]:
+        return None
+    return SignInvariant(name, lambda th: float(np.linalg.det(matrix(th))), float(np.sign(np.linalg.det(matrix(theta0)))),
+                         reason)
+
+
+def _test_escapes(flow, label, grid, states, visits, runs, options, tol: Tolerances) -> list[Visit]:
+    """The visits with each exit tested: first by the exact invariants (:func:`_forbidden`), then, for the
+    exits before the first one they forbid, by the tolerance (:func:`_exit_times`). After the first exit
+    that is not exact every later visit is ``reached`` through it."""
+    t1 = float(grid[-1])
+    forbidden = _forbidden(flow, grid, states, visits, options, tol)
+    out, stop = list(visits), len(visits)
+    if forbidden is not None:
+        t_bad, why = forbidden
+        before = [n for n, v in enumerate(visits) if v.t_enter < t_bad]
+        stop = before[-1] if before else -1
+        if before:
+            out[stop] = replace(out[stop], escape="round-off", escape_note=f"{why}: the exact flow ends here")
+    tested = [n for n, v in enumerate(visits) if v.t_exit < t1 and n < stop]
+    successor = [runs[n + 1][0] if n + 1 < len(runs) else len(grid) - 1 for n in tested]
+    checks = _exit_times(flow, label, grid, states, [(visits[n], runs[n], e) for n, e in zip(tested, successor)],
+                         options)
+    for n, (t_check, rtol) in zip(tested, checks):
+        v = visits[n]
+        shift = abs(t_check - v.t_exit) / max(v.t_exit - float(grid[0]), 1e-300)
+        out[n] = replace(out[n], t_exit_check=t_check, check_rtol=rtol, escape="exact")
+        if not shift <= ESCAPE_TIME_SHIFT:  # nan (not reproduced) and inf (never left) included
+            out[n] = replace(out[n], escape="unresolved", escape_note=(
+                f"the exit at t = {v.t_exit:.6g} (rtol {options['rtol']:.3g}) moves to t = {t_check:.6g} at rtol "
+                f"{rtol:.3g}: round-off or ill-conditioned"))
+            stop = n
+            break
+    for n in range(stop + 1, len(out)):  # stop = -1: an invariant is broken before the first visit
+        out[n] = replace(out[n], reached=out[stop].escape if stop >= 0 else "round-off")
+    return out
+
+
+def _forbidden(flow, grid, states, visits, options, tol: Tolerances) -> tuple[float, str] | None:
+    """``(t, why)``: the first time the trajectory is where the exact flow cannot be, or None.
+
+    Either a :func:`sign_invariants` determinant has changed sign (the time bisected on the continuous
+    solution), or a visit is entered whose ``W_J`` is farther than the visit distance from every matrix
+    of the rank :func:`rank_invariant` keeps (its entry time).
+    """
+    found = []
+    invariants = sign_invariants(flow, states[0])
+
+    def kept(x):
+        return all(np.sign(inv.det(x)) == inv.sign for inv in invariants)
+
+    c = next((c for c in range(1, len(grid)) if not kept(states[c])), None)
+    if c is not None:
+        t = _bisect(flow, kept, grid[c - 1], states[c - 1], grid[c], options)
+        inv = next(inv for inv in invariants if np.sign(inv.det(states[c])) != inv.sign)
+        found.append((t, f"{inv.name} keeps its sign on the exact flow ({inv.reason}) but changes sign at t = {t:.4g}"))
+    rank = rank_invariant(flow, states[0])
+    if rank is not None:
+        r, reason = rank
+        root = flow.data.Sxx @ flow.data._inv_sqrt  # Sxx^{1/2}
+        for v in visits:
+            sv = np.linalg.svd(flow.data.critical_map(v.learned) @ root, compute_uv=False)
+            if sv.size > r and sv[r] > tol.visit_distance * float(flow.data.s[0]):
+                found.append((v.t_enter, f"{reason}, but the trajectory visits J = {format_learned(v.learned)}, "
+                                         f"|J| = {len(v.learned)}, at t = {v.t_enter:.4g}"))
+                break
+    return min(found, key=lambda f: f[0]) if found else None
+
+
+def _exit_times(flow, label, grid, states, exits, options) -> list[tuple[float, float]]:
+    """The exit times of the given visits on the flow from the start integrated again at another rtol.
+
+    ``exits``: ``(visit, (i, j), e)`` with the visit's first and last sample index and the first sample
+    index of the next visit. Integrated with the trajectory's method from ``states[0]`` at ``rtol /
+    ESCAPE_RTOL_FACTOR`` (``rtol * ESCAPE_RTOL_FACTOR`` below ``ESCAPE_RTOL_FLOOR``), the absolute
+    tolerance scaled alike, to the sample where the last visit's successor begins. Per visit: ``(t_exit,
+    rtol)``, ``t_exit`` inf when that run does not leave the visit before the successor's sample, nan
+    when it is not on the visit during any of the visit's samples.
+    """
+    if not exits:
+        return []
+    rtol = options["rtol"]
+    factor = 1 / ESCAPE_RTOL_FACTOR if rtol / ESCAPE_RTOL_FACTOR >= ESCAPE_RTOL_FLOOR else ESCAPE_RTOL_FACTOR
+    check = dict(options, rtol=rtol * factor, atol=options["atol"] * factor)
+    end = exits[-1][2]
+    sol = flow.solve(states[0], (grid[0], grid[end]), t_eval=grid[:end + 1], **check)
+    tight = list(sol.y.T)
+    out = []
+    for visit, (i, j), e in exits:
+        J = visit.learned
+        on = [q for q in range(i, min(j, len(tight) - 1) + 1) if label(tight[q])[0] == J]
+        if not on:
+            out.append((float("nan"), check["rtol"]))
+            continue
+        q = on[-1]
+        while q + 1 <= min(e, len(tight) - 1) and label(tight[q + 1])[0] == J:
+            q += 1
+        if q >= e or q + 1 >= len(tight):
+            out.append((float("inf"), check["rtol"]))
+        else:
+            out.append((_boundary(flow, label, J, grid[q], tight[q], grid[q + 1], False, check), check["rtol"]))
+    return out
