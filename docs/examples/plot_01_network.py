@@ -1,0 +1,7 @@
+"""
+A critical point as a network
+=============================
+
+placeholder
+"""
+import geodln
