@@ -18,6 +18,8 @@ except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import geodln
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))  # the gallery's image scraper
+
 project = "geodln"
 author = "geodln authors"
 copyright = "2025-2026, geodln authors"
@@ -58,6 +60,7 @@ sphinx_gallery_conf = {
     "reference_url": {},
     "show_memory": False,
     "plot_gallery": "True",
+    "image_scrapers": ("geodln_scraper",),
     "abort_on_example_error": True,
 }
 
