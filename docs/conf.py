@@ -42,7 +42,7 @@ root_doc = "index"
 # autosummary class template, not a second time by numpydoc).
 autosummary_generate = True
 autosummary_imported_members = True
-autodoc_default_options = {"members": False}
+autodoc_preserve_defaults = True  # signatures show ``Tolerances()``, not its long repr
 autodoc_typehints = "none"  # the numpydoc Parameters sections give the types and shapes
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -68,6 +68,8 @@ html_theme = "alabaster"
 html_theme_options = {
     "description": "Gradient flow and loss landscape of deep linear networks",
     "fixed_sidebar": True,
+    "page_width": "1180px",
+    "sidebar_width": "250px",
     "show_relbars": True,
 }
 html_title = f"geodln {release}"
