@@ -59,6 +59,7 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "reference_url": {},
     "show_memory": False,
+    "write_computation_times": False,  # its page loads jQuery and DataTables from CDNs
     "plot_gallery": "True",
     "image_scrapers": ("geodln_scraper",),
     "abort_on_example_error": True,

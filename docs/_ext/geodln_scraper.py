@@ -3,13 +3,19 @@
 ``geodln.plots`` builds every figure with the object-oriented API, so pyplot's
 figure manager (which sphinx-gallery's own matplotlib scraper reads) never
 sees them. This scraper saves every ``Figure`` an example leaves among its
-global variables instead, once each, in the order the example made them.
+global variables instead, once each, in the order the example made them, as
+the PNG that ``geodln figures`` writes (:func:`geodln.plots.figure_bytes`), so
+that the gallery's pictures can be compared with ``figures/``.
 """
 
 import weakref
 
+from pathlib import Path
+
 from matplotlib.figure import Figure
 from sphinx_gallery.scrapers import figure_rst
+
+from geodln.plots import figure_bytes
 
 _SAVED = weakref.WeakSet()  # figures already shown by an earlier code block of the example
 
@@ -20,7 +26,7 @@ def scrape_figures(block, block_vars, gallery_conf):
                if isinstance(value, Figure) and value not in _SAVED]
     paths = []
     for fig, path in zip(figures, block_vars["image_path_iterator"]):
-        fig.savefig(path, dpi=110)
+        Path(path).write_bytes(figure_bytes(fig, "png"))
         _SAVED.add(fig)
         paths.append(path)
     return figure_rst(paths, gallery_conf["src_dir"]) if paths else ""
