@@ -1,4 +1,11 @@
-"""Shared fixtures: every property test runs on each kind of topology."""
+"""Shared fixtures: every property test runs on each kind of topology; the documentation site built once."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -42,3 +49,28 @@ def io_embeddings(top):
     P_out = np.zeros((top.n, top.widths[-1]))
     P_out[top.n - top.widths[-1]:] = np.eye(top.widths[-1])
     return P_in, P_out
+
+
+DOCS_BUILD = ("-W", "--keep-going", "-b", "html")  # the documented command: python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+
+@pytest.fixture(scope="session")
+def built_docs(tmp_path_factory):
+    """The documentation site built once, as the documented command builds it, into a temporary folder.
+
+    The sources are copied first (without earlier builds or generated pages), so the build starts from
+    nothing and writes nothing into the work tree; warnings are errors and every gallery script runs.
+    Returns the folder of the HTML pages (``index.html``, ``objects.inv``, ...).
+    """
+    root = Path(__file__).resolve().parents[1]
+    base = tmp_path_factory.mktemp("docs")
+    source, html = base / "docs", base / "html"
+    shutil.copytree(root / "docs", source,
+                    ignore=shutil.ignore_patterns("_build", "generated", "auto_examples", "sg_execution_times.rst"))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "sphinx", *DOCS_BUILD, str(source), str(html)], cwd=base,
+                          capture_output=True, text=True, timeout=1200, env=env)
+    assert proc.returncode == 0, f"the docs build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    (base / "build-seconds.txt").write_text(f"{time.monotonic() - start:.1f}\n")
+    return html

@@ -460,6 +460,13 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
     ClassificationError
         With ``data``: a representative is not critical in the user's
         coordinates, or its inertia there differs from the whitened one.
+
+    See Also
+    --------
+    count_strata
+        How many strata there are, before building.
+    Catalog.load
+        Read a catalog written by ``geodln catalog``.
     """
     widths = list(layered(widths).widths)  # validates: positive integers, at least two layers
     if (data is None) == (spectrum is None):

@@ -119,7 +119,8 @@ def _flow(args, argv, replace: bool) -> int:
               f"Nothing written{' (the earlier run at ' + str(out) + ' is intact)' if replace else ''}.",
               file=sys.stderr)
         return 4
-    visits = itinerary(traj) if flow.loss_fn.closed_form_critical_values else []
+    # the itinerary names critical points of L; the decayed loss has a landscape of its own (no itinerary)
+    visits = itinerary(traj) if flow.loss_fn.closed_form_critical_values and not flow.weight_decay else []
     summary = _summary(args, argv, flow, traj, visits)
     from ..plots import figure_bytes, plot_trajectory  # matplotlib only when drawing
 

@@ -28,7 +28,7 @@ __all__ = ["Alignment", "align"]
 
 @dataclass(frozen=True)
 class Alignment:
-    """Result of :meth:`NetworkBundle.align`: ``k . B`` as close as possible to ``A``.
+    """Result of :meth:`NetworkBundle.align`: the point ``k B k^T`` of the orbit of ``B`` nearest to ``A``.
 
     Attributes
     ----------

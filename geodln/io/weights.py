@@ -132,6 +132,11 @@ def read_weights(path, widths=None) -> Weights:
         biases, an adjacency matrix that is not layered by ``widths``, or an
         unknown extension.
 
+    See Also
+    --------
+    nearest_critical_point
+        Which critical point the weights are at or shadow.
+
     Examples
     --------
     >>> import tempfile, os

@@ -308,6 +308,13 @@ def count_strata(widths, n_modes: int) -> StrataCount:
     -------
     StrataCount
 
+    See Also
+    --------
+    build_catalog
+        List, analyse and classify the strata.
+    enumerate_strata
+        The strata themselves, learnt set by learnt set.
+
     Examples
     --------
     >>> c = count_strata([2, 2, 2, 2], 2)

@@ -194,6 +194,13 @@ def itinerary(traj: Trajectory, catalog=None, tolerances: Tolerances = DEFAULT_T
     -------
     list of Visit
         In time order.
+
+    See Also
+    --------
+    nearest_critical_point
+        The critical point a visit shadows.
+    GradientFlow.integrate
+        The trajectory to read.
     """
     flow = traj.flow
     flow.loss_fn.require_closed_form_critical_values("itineraries")

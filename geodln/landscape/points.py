@@ -185,6 +185,11 @@ def analyze_point(flow: GradientFlow, theta, tol: Tolerances | None = None) -> C
     ClassificationError
         When the rule, the Hessian and the escape path disagree.
 
+    See Also
+    --------
+    nearest_critical_point
+        The certified critical point near weights that are not critical.
+
     Examples
     --------
     >>> import geodln
@@ -562,6 +567,15 @@ def nearest_critical_point(flow: GradientFlow, theta, tol: Tolerances | None = N
         If no critical point is reached, or the one reached is farther than
         :data:`NEAR` (relative) from ``theta``: then the weights shadow none.
         The message gives the numbers at ``theta`` and at the point reached.
+
+    See Also
+    --------
+    analyze_point
+        Classify weights that are critical already.
+    read_weights
+        Read trained weights from a file.
+    itinerary
+        The critical points a trajectory visits.
     """
     tol = DEFAULT_TOLERANCES if tol is None else tol
     theta = _check(flow, theta)

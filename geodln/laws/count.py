@@ -200,6 +200,11 @@ def conservation_laws(top: Topology, seed=0, max_depth: int | None = None) -> La
     -------
     LawReport
 
+    See Also
+    --------
+    polynomial_laws
+        The conserved polynomials of low degree, checked exactly.
+
     Examples
     --------
     >>> from geodln import layered

@@ -190,6 +190,11 @@ def polynomial_laws(top: Topology, degree: int = 4, seed=0) -> LawSearch:
     -------
     LawSearch
 
+    See Also
+    --------
+    conservation_laws
+        How many independent laws there are.
+
     Examples
     --------
     >>> from geodln import layered

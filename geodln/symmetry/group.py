@@ -79,7 +79,7 @@ def hidden_levels(top: Topology) -> list[HiddenLevel]:
 
 
 def act(top: Topology, S, A) -> np.ndarray:
-    """The group action ``S . A = S A S^{-1}`` on an adjacency matrix, block by block.
+    """The group action ``A -> S A S^{-1}`` on an adjacency matrix, block by block.
 
     ``(S A S^{-1})_ab = S_a A_ab S_b^{-1}`` for every block ``(a, b)`` of the
     topology (in layers: ``W_i -> S_i^{-T} W_i S_{i-1}^T``); each ``S_b^{-1}``
