@@ -51,6 +51,22 @@ def test_flow_from_a_graph_file(tmp_path):
     assert summary["conservation_law"] == "node" and summary["topology"]["n_params"] == 6
 
 
+def test_a_numerical_catalog_is_found_again_and_another_search_needs_force(tmp_path, capsys):
+    G = nx.DiGraph([("x1", "h1"), ("x2", "h1"), ("x2", "h2"), ("h1", "y"), ("h2", "y"), ("x1", "y")])
+    nx.set_node_attributes(G, {"x1": "input", "x2": "input", "y": "output"}, "role")
+    nx.write_graphml(G, tmp_path / "net.graphml")
+    out = tmp_path / "cat"
+    search = ["catalog", "--graph", str(tmp_path / "net.graphml"), "--spectrum", "2", "--no-saddles", "--quiet",
+              "--out", str(out)]
+    assert main([*search, "--starts", "random=3"]) == 0
+    made = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main([*search, "--starts", "random=3"]) == 0  # the same search: found, nothing recomputed
+    assert "nothing recomputed" in capsys.readouterr().out
+    assert main([*search, "--starts", "random=4"]) == 2  # another budget: refused without --force
+    assert "--force" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == made
+
+
 def test_impossible_spectrum_is_a_clear_error(tmp_path, capsys):
     code = main(["flow", "--widths", "3,4,2", "--spectrum", "3,2,1", "--out", str(tmp_path / "o"), "--quiet"])
     assert code == 2

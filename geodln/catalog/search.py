@@ -18,7 +18,7 @@ import numpy as np
 
 from ..io.files import provenance
 from ..landscape.critical import KINDS
-from ..landscape.numerical import NumericalPoint, search_critical_points
+from ..landscape.numerical import NumericalPoint, check_starts, search_critical_points
 from ..network.data import Data
 from ..network.topology import Topology
 from ..symmetry import algebra_dim
@@ -107,8 +107,9 @@ def find_critical_points(topology: Topology, data: Data, *, starts=None, seed: i
         if p.escape is not None:
             escapes[rid] = topology.adjacency(p.escape["direction"])
     spectrum = data.s[: data.rank].tolist()
+    asked = {kind: n for kind, n in check_starts(starts, topology).items() if kind != "given"}  # the budget as given
     params = {"widths": list(topology.widths), "spectrum": spectrum, "seed": seed, "starts": found.starts,
-              "data": data_fingerprint(data)}
+              "asked": asked, "data": data_fingerprint(data)}
     manifest = provenance(argv, **params) | {
         "schema_version": SCHEMA_VERSION, "seed": seed, "method": "numerical", "exhaustive": False,
         "topology": topology_record(topology), "starts": found.starts, "starts_converged": found.converged,

@@ -126,9 +126,7 @@ def _numerical(args, argv) -> int:
     check_output_folder(args.out)
     with output_lock(args.out):
         if (args.out / "manifest.json").is_file() and not args.force:
-            previous = Catalog.load(args.out)
-            raise ValueError(f"{args.out} already holds a catalog (`{previous.manifest.get('command', '?')}`); "
-                             "pass --force to replace it, or choose another --out")
+            return _found_already(args, Catalog.load(args.out), top, data)
         catalog = find_critical_points(top, data, starts=args.starts, seed=args.seed, workers=args.workers, argv=argv)
         if not args.no_saddles:
             with scheduler_client(args.scheduler) as client:
@@ -140,6 +138,34 @@ def _numerical(args, argv) -> int:
     print(f"{len(catalog)} critical points found numerically ({counts}; not proven complete) from "
           f"{sum(catalog.manifest['starts'].values())} starts; wrote {out}")
     return 0
+
+
+def _found_already(args, previous, top, data) -> int:
+    """``--out`` holds a numerical catalog: report it if this search made it (nothing recomputed), else refuse."""
+    from ..catalog.store import data_fingerprint, topology_record
+    from ..landscape.numerical import check_starts
+    from ..tolerances import Tolerances
+
+    m = previous.manifest
+    asked = {kind: n for kind, n in check_starts(args.starts, top).items() if kind != "given"}
+    same = (m.get("method") == "numerical" and m.get("topology") == topology_record(top)
+            and m.get("parameters", {}).get("asked") == asked and m.get("seed") == args.seed
+            and m.get("parameters", {}).get("data") == data_fingerprint(data) and previous.tolerances == Tolerances()
+            and ("saddles" in m or args.no_saddles))
+    if not same:
+        raise ValueError(f"{args.out} holds a catalog made otherwise (`{m.get('command', '?')}`); pass --force to "
+                         "replace it, or choose another --out")
+    _report_found(args, previous)
+    return 0
+
+
+def _report_found(args, previous) -> None:
+    """The table of a catalog found in ``--out`` and the sentence saying that nothing was recomputed."""
+    if not args.quiet:
+        print(summary_table(previous))
+    print(f"{args.out} already holds this catalog (`{previous.manifest.get('command', '?')}`, "
+          f"{previous.manifest.get('created_at', '?')}): nothing recomputed. Pass --force to rebuild it, "
+          "or --out DIR for a new one.")
 
 
 def _already_built(args, data) -> int:
@@ -158,11 +184,7 @@ def _already_built(args, data) -> int:
         raise ValueError(f"{args.out} holds a catalog made with other parameters "
                          f"(`{previous.manifest.get('command', '?')}`); pass --force to replace it, "
                          "or choose another --out")
-    if not args.quiet:
-        print(summary_table(previous))
-    print(f"{args.out} already holds this catalog (`{previous.manifest.get('command', '?')}`, "
-          f"{previous.manifest.get('created_at', '?')}): nothing recomputed. Pass --force to rebuild it, "
-          "or --out DIR for a new one.")
+    _report_found(args, previous)
     return 0
 
 
