@@ -34,7 +34,7 @@ extensions = [
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "examples/GALLERY_HEADER.rst"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "examples/GALLERY_HEADER.rst", "_catalogs"]
 root_doc = "index"
 
 # API reference: one page per public name, written by autosummary from the
@@ -76,3 +76,37 @@ html_theme_options = {
 html_title = f"geodln {release}"
 html_static_path = []
 html_show_sourcelink = False
+
+# Browsable catalogs: every shipped catalog as one self-contained page written by ``geodln explore``
+# (sortable, filterable, the network at each record) into the site as ``catalogs/NAME.html``, and listed
+# on ``catalogs.rst`` by a table this build writes (``_catalogs/list.rst``, not in git).
+import json  # noqa: E402
+import subprocess  # noqa: E402
+
+SHIPPED = Path(geodln.__file__).resolve().parents[1] / "catalogs"
+
+
+def _catalog_pages(app) -> None:
+    """Write each shipped catalog's page with the ``geodln explore`` command and list them in an rst table."""
+    pages = Path(app.outdir) / "catalogs"
+    pages.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for folder in sorted(p for p in SHIPPED.iterdir() if (p / "manifest.json").is_file()):
+        subprocess.run([sys.executable, "-m", "geodln.cli", "explore", str(folder), "-o", str(pages / f"{folder.name}.html"),
+                        "--force"], check=True, capture_output=True, text=True)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        counts = manifest.get("counts", {})
+        widths = ",".join(map(str, manifest["parameters"]["widths"]))
+        spectrum = ",".join(f"{s:g}" for s in manifest["parameters"]["spectrum"])
+        rows.append(f"   * - `{folder.name} <catalogs/{folder.name}.html>`__\n     - {widths}\n     - {spectrum}\n"
+                    f"     - {manifest['n_records']}\n     - {counts.get('strict_saddle', 0)}\n"
+                    f"     - {counts.get('nonstrict_saddle', 0)}\n")
+    listing = Path(app.srcdir) / "_catalogs"
+    listing.mkdir(exist_ok=True)
+    (listing / "list.rst").write_text(
+        ".. list-table::\n   :header-rows: 1\n\n   * - catalog\n     - widths\n     - singular values\n"
+        "     - strata\n     - strict saddles\n     - nonstrict saddles\n" + "".join(rows))
+
+
+def setup(app):
+    app.connect("builder-inited", _catalog_pages)

@@ -86,3 +86,35 @@ def test_screenshot_shows_the_page(catalog_page, tmp_path):
     # the coloured edges of the drawn network: pixels far from grey (the drawing of a record is shown)
     rgb = image[..., :3]
     assert (rgb.max(axis=-1) - rgb.min(axis=-1) > 0.4).sum() > 200
+
+
+def _shades(png: Path) -> int:
+    """How many distinct grey levels a screenshot holds (a blank or unstyled page has a handful)."""
+    image = mpimg.imread(png)
+    return len(np.unique(np.round(image[..., :3].mean(axis=2) * 255)))
+
+
+@pytest.mark.parametrize("page, expected", [
+    ("index.html", ["User guide", "Browse the shipped catalogs", "API reference"]),
+    ("guide/classify.html", ["Classify your own trained weights", "nearest_critical_point", "NotCriticalError"]),
+    ("catalogs.html", [f"catalogs/{folder.name}.html" for folder in sorted(CATALOGS.iterdir())
+                       if (folder / "manifest.json").is_file()]),
+], ids=["index", "guide", "catalog-list"])
+def test_the_documentation_site_renders(built_docs, tmp_path, page, expected):
+    """The built site's index, a user-guide page and the catalog list render in the browser with their
+    navigation (sidebar, links) and content; the screenshot is a styled page, not a blank one."""
+    dom = dump_dom(file_url(built_docs / page), tmp_path / "profile")
+    missing = [text for text in expected if text not in dom]
+    assert not missing, f"{page} rendered without {missing}"
+    assert 'class="sphinxsidebar"' in dom and "geodln" in dom.split("<title>", 1)[1].split("</title>", 1)[0]
+    png = screenshot(file_url(built_docs / page), tmp_path / "page.png", tmp_path / "profile-shot", size=(1200, 900))
+    assert mpimg.imread(png).shape[:2] == (900, 1200) and _shades(png) > 20
+
+
+def test_a_catalog_page_of_the_site_filters(built_docs, tmp_path):
+    """The site's copy of a shipped catalog's page is the explorer: its address filter keeps exactly the
+    catalog's nonstrict saddles."""
+    catalog = Catalog.load(CATALOGS / "default")
+    dom = dump_dom(file_url(built_docs / "catalogs" / "default.html", {"class": "nonstrict_saddle"}),
+                   tmp_path / "profile")
+    assert _visible(dom) == [rec["id"] for rec in catalog.records if rec["kind"] == "nonstrict_saddle"]
