@@ -139,20 +139,33 @@ def test_nonstrict_saddles_escape_at_order_three_or_more(searched):
         assert slope > 2.7 and rec["escape_order"] >= 3 and abs(slope - rec["escape_order"]) < 0.3
 
 
-def test_deduplication_is_stable_under_the_symmetry_group(searched):
+def _entry(rec):
+    return round(rec["critical_value"], 8), rec["kind"], rec["hessian"]["negative"], rec["hessian"]["zero"]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_deduplication_is_stable_under_the_symmetry_group(searched, seed):
     _, top, data, cat = searched
-    rng = np.random.default_rng(1)
-    given = [symmetry.act(top, symmetry.random_group_element(top, rng), cat.point(rec)) for rec in cat.records
-             for _ in range(2)]
-    again = geodln.find_critical_points(top, data, starts={"given": given}, seed=0)
+    rng = np.random.default_rng(seed)
+    for rec in cat.records:
+        # the entry's own point and two random group elements applied to it: one orbit, so one entry, the same
+        given = [cat.point(rec)] + [symmetry.act(top, symmetry.random_group_element(top, rng), cat.point(rec))
+                                    for _ in range(2)]
+        again = geodln.find_critical_points(top, data, starts={"given": given}, seed=0)
+        assert [_entry(r) for r in again.records] == [_entry(rec)], rec["id"]
+        assert again.records[0]["n_converged"] == len(given)
 
-    def summary(c):
-        return sorted((round(r["critical_value"], 8), r["kind"], r["hessian"]["negative"], r["hessian"]["zero"])
-                      for r in c.records)
 
-    # the same values, classes and inertias, every moved start converged and counted once
-    assert summary(again) == summary(cat)
-    assert sum(r["n_converged"] for r in again.records) == len(given)
+def test_workers_give_the_catalog_of_one_process():
+    # the starts are refined in two processes, gathered by start: the same entries, points and counts
+    top = TOPOLOGIES["skip"]()
+    data = geodln.Data.from_spectrum([3.0, 1.0], 2, 2, seed=0)
+    one, two = (geodln.find_critical_points(top, data, starts=SEARCH, seed=0, workers=w) for w in (1, 2))
+    assert one.to_dataframe().equals(two.to_dataframe())
+    assert [r["converged_from"] for r in one.records] == [r["converged_from"] for r in two.records]
+    assert one.manifest["starts_converged"] == two.manifest["starts_converged"]
+    for a, b in zip(one.records, two.records):
+        assert np.allclose(one.point(a), two.point(b), atol=1e-12)
 
 
 def test_catalog_round_trips_and_validates(searched, tmp_path):
