@@ -222,6 +222,55 @@ def test_cli_graph_catalog_and_saddles_verify_their_directions(tmp_path):
     assert all("unstable_directions" in r for r in cat.records if r["kind"] != "global_minimum")
 
 
+SLOW_SADDLES = """
+import json, geodln
+from geodln.catalog.verify import fill_saddles
+top = geodln.sparse_layered([2, 2, 2, 2], 0.7, seed=0)
+data = geodln.Data.from_spectrum([3.0, 1.0], 2, 2, seed=0)
+cat = fill_saddles(geodln.find_critical_points(top, data, starts={"strata": None, "plateau": 2, "random": 4}, seed=0))
+items = [d for r in cat.records if r["kind"] != "global_minimum"
+         for d in r["unstable_directions"] + r["stable_directions"]]
+print(json.dumps([[d["eigenvalue"], d["verified"], d["evidence"]] for d in items], default=float))
+"""
+
+
+def test_slow_saddle_directions_get_a_verdict_in_bounded_time():
+    # eigenvalues ~1e-5 at weakly coupled weights: flowing to t ~ 1/|lambda| ~ 1e5 ran past 40 s on one saddle
+    done = subprocess.run([sys.executable, "-c", SLOW_SADDLES], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    items = json.loads(done.stdout)
+    tol = geodln.Tolerances()
+    slow = [(lam, ok, ev) for lam, ok, ev in items if lam is not None and 1 / abs(lam) > tol.t_max]
+    assert slow  # the network has them
+    for lam, ok, ev in slow:  # no flow to 1/|lambda|: the linearisation, or a verdict that says why
+        assert ev["method"] == "local_expansion" and ev["needs_t"] == pytest.approx(1 / abs(lam))
+        assert ok == (ev["residual"] <= tol.linear_rate) and (ok or "needs t ~" in ev["unverified"])
+
+
+def test_local_expansion_refuses_a_wrong_rate():
+    from geodln.catalog.verify import _local_expansion
+    from geodln.landscape.numerical import numerical_manifolds
+    from geodln.landscape.saddles import Direction
+
+    top = TOPOLOGIES["sparse"]()
+    data = geodln.Data.from_spectrum([3.0, 1.0], 2, 2, seed=0)
+    flow = geodln.GradientFlow(top, data)
+    cat = geodln.find_critical_points(top, data, starts=dict(SEARCH, strata=None), seed=0)
+    tol, checked = cat.tolerances, 0
+    for rec in cat.records:
+        if rec["kind"] != "strict_saddle":
+            continue
+        found = numerical_manifolds(flow, top.pack(cat.point(rec)), tolerances=tol)
+        for d in found.unstable + found.stable:
+            if abs(d.eigenvalue) * tol.t_max < 1:
+                assert _local_expansion(flow, top.pack(cat.point(rec)), d, tol).verified
+                for wrong in (-d.eigenvalue, 3 * d.eigenvalue):  # the other sign, a rate off by 3
+                    claim = Direction(d.vector, wrong < 0, 2, eigenvalue=wrong)
+                    assert not _local_expansion(flow, top.pack(cat.point(rec)), claim, tol).verified
+                checked += 1
+    assert checked
+
+
 def test_bad_starts_are_refused():
     top = geodln.skip_connections([2, 2, 2])
     data = geodln.Data.from_spectrum([2.0, 1.0], 2, 2, seed=0)
