@@ -168,6 +168,20 @@ def test_workers_give_the_catalog_of_one_process():
         assert np.allclose(one.point(a), two.point(b), atol=1e-12)
 
 
+def test_restarts_replace_each_repeated_start_and_keep_what_was_found():
+    top = TOPOLOGIES["skip"]()
+    data = geodln.Data.from_spectrum([3.0, 1.0], 2, 2, seed=0)
+    plain = geodln.find_critical_points(top, data, starts=SEARCH, seed=0)
+    deflated = geodln.find_critical_points(top, data, starts=SEARCH, seed=0, restarts=1)
+    # one restart for every converged start of the first round that joined an entry already found
+    repeats = sum(r["n_converged"] for r in plain.records) - len(plain)
+    assert repeats > 0 and deflated.manifest["starts"]["restart"] == repeats
+    assert value_classes(plain.records) <= value_classes(deflated.records)
+    assert sum(r["n_converged"] for r in deflated.records) == sum(deflated.manifest["starts_converged"].values())
+    with pytest.raises(ValueError, match="restarts"):
+        geodln.find_critical_points(top, data, starts=SEARCH, restarts=-1)
+
+
 def test_catalog_round_trips_and_validates(searched, tmp_path):
     _, top, data, cat = searched
     out = cat.write(tmp_path / "cat")
