@@ -5,6 +5,9 @@ for each saddle it finds the local invariant sets
 (:func:`geodln.local_manifolds`) and certifies every direction
 (:func:`geodln.landscape.saddles.certify_directions`), saving each saddle's result in a
 checkpoint folder as soon as it is known, so an interrupted run resumes.
+A saddle found numerically may have Hessian directions slower than ``t_max``
+(eigenvalues ~1e-5 at a sparse mask's weakly coupled weights): those are
+certified by the flow's linearisation, without integrating to ``1/|lambda|``.
 :class:`Checkpoint` is that folder's layout, beside the catalog it is for.
 """
 
@@ -241,7 +244,7 @@ def _saddle_fields(flow: GradientFlow, rec: dict, point, similarity, n_modes: in
         stratum = Stratum(tuple(top.widths), tuple(rec["learned"]), tuple(Piece(*p) for p in rec["pieces"]), n_modes)
         found = local_manifolds(flow, theta, stratum, similarity, tolerances=tol)
     claims = found.unstable + found.stable
-    slow = [rec.get("pieces") is None and _too_slow(d, tol) for d in claims]
+    slow = [rec.get("pieces") is None and _too_slow(flow, d, tol) for d in claims]
     flown = iter(certify_directions(flow, theta, [d for d, s in zip(claims, slow) if not s], tolerances=tol))
     checks = iter([_local_expansion(flow, theta, d, tol) if s else next(flown) for d, s in zip(claims, slow)])
     fields, arrays = {}, {}
@@ -265,11 +268,13 @@ EXPANSION_STEPS = 12
 rounding (``~1e-15`` in the velocity) is still below it."""
 
 
-def _too_slow(d: Direction, tol: Tolerances) -> bool:
+def _too_slow(flow: GradientFlow, d: Direction, tol: Tolerances) -> bool:
     """Whether a Hessian direction's time scale ``1/|lambda|`` lies past ``t_max``: flowing there would take
     the stiff flow (rates up to ``max |lambda|``) ``~ max |lambda| / |lambda|`` steps (a sparse mask's weakly
-    coupled weights: ``lambda ~ 1e-5``, ``t ~ 1e5``, over 40 s), so the flow is not the witness there."""
-    return d.eigenvalue is not None and d.eigenvalue != 0 and 1.0 / abs(d.eigenvalue) > tol.t_max
+    coupled weights: ``lambda ~ 1e-5``, ``t ~ 1e5``, over 40 s), so the flow is not the witness there.
+    (An eigenvalue the inertia counts as zero is no hyperbolic direction: certify_directions refuses it.)"""
+    zero = tol.inertia * tol.hessian_scale(flow.data, flow.top.depth)
+    return d.eigenvalue is not None and abs(d.eigenvalue) > zero and 1.0 / abs(d.eigenvalue) > tol.t_max
 
 
 def _local_expansion(flow: GradientFlow, theta, d: Direction, tol: Tolerances) -> Verification:
