@@ -139,20 +139,47 @@ def test_nonstrict_saddles_escape_at_order_three_or_more(searched):
         assert slope > 2.7 and rec["escape_order"] >= 3 and abs(slope - rec["escape_order"]) < 0.3
 
 
-def test_deduplication_is_stable_under_the_symmetry_group(searched):
+def _entry(rec):
+    return round(rec["critical_value"], 8), rec["kind"], rec["hessian"]["negative"], rec["hessian"]["zero"]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_deduplication_is_stable_under_the_symmetry_group(searched, seed):
     _, top, data, cat = searched
-    rng = np.random.default_rng(1)
-    given = [symmetry.act(top, symmetry.random_group_element(top, rng), cat.point(rec)) for rec in cat.records
-             for _ in range(2)]
-    again = geodln.find_critical_points(top, data, starts={"given": given}, seed=0)
+    rng = np.random.default_rng(seed)
+    for rec in cat.records:
+        # the entry's own point and two random group elements applied to it: one orbit, so one entry, the same
+        given = [cat.point(rec)] + [symmetry.act(top, symmetry.random_group_element(top, rng), cat.point(rec))
+                                    for _ in range(2)]
+        again = geodln.find_critical_points(top, data, starts={"given": given}, seed=0)
+        assert [_entry(r) for r in again.records] == [_entry(rec)], rec["id"]
+        assert again.records[0]["n_converged"] == len(given)
 
-    def summary(c):
-        return sorted((round(r["critical_value"], 8), r["kind"], r["hessian"]["negative"], r["hessian"]["zero"])
-                      for r in c.records)
 
-    # the same values, classes and inertias, every moved start converged and counted once
-    assert summary(again) == summary(cat)
-    assert sum(r["n_converged"] for r in again.records) == len(given)
+def test_workers_give_the_catalog_of_one_process():
+    # the starts are refined in two processes, gathered by start: the same entries, points and counts
+    top = TOPOLOGIES["skip"]()
+    data = geodln.Data.from_spectrum([3.0, 1.0], 2, 2, seed=0)
+    one, two = (geodln.find_critical_points(top, data, starts=SEARCH, seed=0, workers=w) for w in (1, 2))
+    assert one.to_dataframe().equals(two.to_dataframe())
+    assert [r["converged_from"] for r in one.records] == [r["converged_from"] for r in two.records]
+    assert one.manifest["starts_converged"] == two.manifest["starts_converged"]
+    for a, b in zip(one.records, two.records):
+        assert np.allclose(one.point(a), two.point(b), atol=1e-12)
+
+
+def test_restarts_replace_each_repeated_start_and_keep_what_was_found():
+    top = TOPOLOGIES["skip"]()
+    data = geodln.Data.from_spectrum([3.0, 1.0], 2, 2, seed=0)
+    plain = geodln.find_critical_points(top, data, starts=SEARCH, seed=0)
+    deflated = geodln.find_critical_points(top, data, starts=SEARCH, seed=0, restarts=1)
+    # one restart for every converged start of the first round that joined an entry already found
+    repeats = sum(r["n_converged"] for r in plain.records) - len(plain)
+    assert repeats > 0 and deflated.manifest["starts"]["restart"] == repeats
+    assert value_classes(plain.records) <= value_classes(deflated.records)
+    assert sum(r["n_converged"] for r in deflated.records) == sum(deflated.manifest["starts_converged"].values())
+    with pytest.raises(ValueError, match="restarts"):
+        geodln.find_critical_points(top, data, starts=SEARCH, restarts=-1)
 
 
 def test_catalog_round_trips_and_validates(searched, tmp_path):
@@ -207,6 +234,55 @@ def test_cli_graph_catalog_and_saddles_verify_their_directions(tmp_path):
     info = cat.manifest["saddles"]
     assert info["n_directions"] > 0 and info["n_verified"] == info["n_directions"]
     assert all("unstable_directions" in r for r in cat.records if r["kind"] != "global_minimum")
+
+
+SLOW_SADDLES = """
+import json, geodln
+from geodln.catalog.verify import fill_saddles
+top = geodln.sparse_layered([2, 2, 2, 2], 0.7, seed=0)
+data = geodln.Data.from_spectrum([3.0, 1.0], 2, 2, seed=0)
+cat = fill_saddles(geodln.find_critical_points(top, data, starts={"strata": None, "plateau": 2, "random": 4}, seed=0))
+items = [d for r in cat.records if r["kind"] != "global_minimum"
+         for d in r["unstable_directions"] + r["stable_directions"]]
+print(json.dumps([[d["eigenvalue"], d["verified"], d["evidence"]] for d in items], default=float))
+"""
+
+
+def test_slow_saddle_directions_get_a_verdict_in_bounded_time():
+    # eigenvalues ~1e-5 at weakly coupled weights: flowing to t ~ 1/|lambda| ~ 1e5 ran past 40 s on one saddle
+    done = subprocess.run([sys.executable, "-c", SLOW_SADDLES], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    items = json.loads(done.stdout)
+    tol = geodln.Tolerances()
+    slow = [(lam, ok, ev) for lam, ok, ev in items if lam is not None and 1 / abs(lam) > tol.t_max]
+    assert slow  # the network has them
+    for lam, ok, ev in slow:  # no flow to 1/|lambda|: the linearisation, or a verdict that says why
+        assert ev["method"] == "local_expansion" and ev["needs_t"] == pytest.approx(1 / abs(lam))
+        assert ok == (ev["residual"] <= tol.linear_rate) and (ok or "needs t ~" in ev["unverified"])
+
+
+def test_local_expansion_refuses_a_wrong_rate():
+    from geodln.catalog.verify import _local_expansion
+    from geodln.landscape.numerical import numerical_manifolds
+    from geodln.landscape.saddles import Direction
+
+    top = TOPOLOGIES["sparse"]()
+    data = geodln.Data.from_spectrum([3.0, 1.0], 2, 2, seed=0)
+    flow = geodln.GradientFlow(top, data)
+    cat = geodln.find_critical_points(top, data, starts=dict(SEARCH, strata=None), seed=0)
+    tol, checked = cat.tolerances, 0
+    for rec in cat.records:
+        if rec["kind"] != "strict_saddle":
+            continue
+        found = numerical_manifolds(flow, top.pack(cat.point(rec)), tolerances=tol)
+        for d in found.unstable + found.stable:
+            if abs(d.eigenvalue) * tol.t_max < 1:
+                assert _local_expansion(flow, top.pack(cat.point(rec)), d, tol).verified
+                for wrong in (-d.eigenvalue, 3 * d.eigenvalue):  # the other sign, a rate off by 3
+                    claim = Direction(d.vector, wrong < 0, 2, eigenvalue=wrong)
+                    assert not _local_expansion(flow, top.pack(cat.point(rec)), claim, tol).verified
+                checked += 1
+    assert checked
 
 
 def test_bad_starts_are_refused():

@@ -48,7 +48,8 @@ def _record(p: NumericalPoint, rid: str, top: Topology) -> dict:
 
 
 def find_critical_points(topology: Topology, data: Data, *, starts=None, seed: int = 0,
-                         tol: Tolerances = DEFAULT_TOLERANCES, workers: int | None = None, argv=None) -> Catalog:
+                         tol: Tolerances = DEFAULT_TOLERANCES, workers: int | None = None, restarts: int = 0,
+                         argv=None) -> Catalog:
     """Search any network's critical points from many starts; certify, classify and catalog them.
 
     Starts (``starts = {kind: count}``): ``"strata"``, the strata of the
@@ -73,7 +74,10 @@ def find_critical_points(topology: Topology, data: Data, *, starts=None, seed: i
     seed : int
     tol : Tolerances
     workers : int, optional
-        Refine the starts on a local Dask cluster of this many processes.
+        Refine the starts on a local Dask cluster of this many processes (the same catalog as in one process).
+    restarts : int
+        Rounds of deflation by restart: each start that lands on an orbit already found is replaced by
+        one kicked off its point, in the next round (starts of kind ``"restart"``); default none.
     argv : list of str, optional
         The command line, for the manifest.
 
@@ -98,7 +102,7 @@ def find_critical_points(topology: Topology, data: Data, *, starts=None, seed: i
     if not isinstance(data, Data):
         raise TypeError(f"data must be a geodln Data, got {type(data).__name__}")
     data.check_fits(topology)
-    found = search_critical_points(topology, data, starts, seed, tol, workers)
+    found = search_critical_points(topology, data, starts, seed, tol, workers, restarts)
     records, points, spectra, escapes = [], {}, {}, {}
     for p in found.points:
         rid = f"np{len(records):05d}"

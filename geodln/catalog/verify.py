@@ -5,6 +5,9 @@ for each saddle it finds the local invariant sets
 (:func:`geodln.local_manifolds`) and certifies every direction
 (:func:`geodln.landscape.saddles.certify_directions`), saving each saddle's result in a
 checkpoint folder as soon as it is known, so an interrupted run resumes.
+A saddle found numerically may have Hessian directions slower than ``t_max``
+(eigenvalues ~1e-5 at a sparse mask's weakly coupled weights): those are
+certified by the flow's linearisation, without integrating to ``1/|lambda|``.
 :class:`Checkpoint` is that folder's layout, beside the catalog it is for.
 """
 
@@ -24,7 +27,7 @@ from ..io.files import JsonlSpill, NpzSpill, json_default, package_version, prov
 from ..dynamics.flow import GradientFlow
 from ..io.progress import Progress, pace
 from ..landscape.numerical import numerical_manifolds
-from ..landscape.saddles import certify_directions, local_manifolds
+from ..landscape.saddles import Direction, Verification, certify_directions, local_manifolds
 from ..landscape.strata import Piece, Stratum
 from ..io.parallel import LazyCalls, check_workers, run
 from ..tolerances import Tolerances
@@ -240,7 +243,10 @@ def _saddle_fields(flow: GradientFlow, rec: dict, point, similarity, n_modes: in
     else:
         stratum = Stratum(tuple(top.widths), tuple(rec["learned"]), tuple(Piece(*p) for p in rec["pieces"]), n_modes)
         found = local_manifolds(flow, theta, stratum, similarity, tolerances=tol)
-    checks = iter(certify_directions(flow, theta, found.unstable + found.stable, tolerances=tol))
+    claims = found.unstable + found.stable
+    slow = [rec.get("pieces") is None and _too_slow(flow, d, tol) for d in claims]
+    flown = iter(certify_directions(flow, theta, [d for d, s in zip(claims, slow) if not s], tolerances=tol))
+    checks = iter([_local_expansion(flow, theta, d, tol) if s else next(flown) for d, s in zip(claims, slow)])
     fields, arrays = {}, {}
     for label, group in (("u", found.unstable), ("s", found.stable)):
         items = []
@@ -254,6 +260,42 @@ def _saddle_fields(flow: GradientFlow, rec: dict, point, similarity, n_modes: in
         fields["unstable_directions" if label == "u" else "stable_directions"] = items
     fields.update(unstable_dim=found.unstable_dim, stable_dim=found.stable_dim, center_dim=found.center_dim)
     return fields, arrays
+
+
+EXPANSION_STEPS = 12
+"""Step sizes ``hessian_eps / 8 * 4^-k``, ``k < EXPANSION_STEPS``, of :func:`_local_expansion`: down to
+``~1e-11``, where the quadratic terms of the flow are below ``|lambda| eps`` for ``|lambda| ~ 1e-6`` and
+rounding (``~1e-15`` in the velocity) is still below it."""
+
+
+def _too_slow(flow: GradientFlow, d: Direction, tol: Tolerances) -> bool:
+    """Whether a Hessian direction's time scale ``1/|lambda|`` lies past ``t_max``: flowing there would take
+    the stiff flow (rates up to ``max |lambda|``) ``~ max |lambda| / |lambda|`` steps (a sparse mask's weakly
+    coupled weights: ``lambda ~ 1e-5``, ``t ~ 1e5``, over 40 s), so the flow is not the witness there.
+    (An eigenvalue the inertia counts as zero is no hyperbolic direction: certify_directions refuses it.)"""
+    zero = tol.inertia * tol.hessian_scale(flow.data, flow.top.depth)
+    return d.eigenvalue is not None and abs(d.eigenvalue) > zero and 1.0 / abs(d.eigenvalue) > tol.t_max
+
+
+def _local_expansion(flow: GradientFlow, theta, d: Direction, tol: Tolerances) -> Verification:
+    """A slow Hessian direction certified by the flow's linearisation, without integrating.
+
+    ``dtheta/dt = -H (theta - theta*) + O(|theta - theta*|^2)``: at ``theta* + eps d`` the velocity must be
+    ``-lambda eps d`` within ``linear_rate |lambda| eps`` (the check of
+    :func:`geodln.landscape.saddles.certify_directions`) for some ``eps`` of
+    :data:`EXPANSION_STEPS` shrinking steps: ``d`` is then an eigenvector of the linearised flow with the
+    claimed rate and sign, tangent to the invariant manifold the claim names. Otherwise it is unverified,
+    and says why (no integration to ``t ~ 1/|lambda|`` was tried).
+    """
+    lam = d.eigenvalue
+    eps = tol.hessian_eps / 8 * 0.25 ** np.arange(EXPANSION_STEPS)
+    residuals = [float(np.linalg.norm(flow.rhs(theta + e * d.vector) / e + lam * d.vector) / abs(lam)) for e in eps]
+    best = int(np.argmin(residuals))
+    evidence = {"method": "local_expansion", "needs_t": 1.0 / abs(lam), "t_max": tol.t_max,
+                "eps": float(eps[best]), "residual": residuals[best]}
+    if residuals[best] <= tol.linear_rate:
+        return Verification(True, evidence, ())
+    return Verification(False, evidence | {"unverified": f"eigenvalue {lam:.1e} needs t ~ {1.0 / abs(lam):.0e}"}, ())
 
 
 def _save(file: Path, point, tol_text: str, fields: dict, arrays: dict) -> None:

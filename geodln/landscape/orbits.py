@@ -20,7 +20,8 @@ point, Sylvester) they make the signature two points of one orbit share.
 A numerically refined point carries small remnants (weights Newton is still
 shrinking at a degenerate saddle): :func:`drop_remnants` zeroes the block
 singular values (entries, for sparse blocks) below the widest gap of the
-ladder, so that rank decisions are made on a gap, not on a threshold.
+ladder, so that rank decisions are made on a gap, not on a threshold, and
+only where the cut leaves every transfer rank as it was.
 :func:`balanced_point` is the canonical representative: the point of the
 orbit on the zero level of the moment map (the minimiser of ``||A||_F`` on a
 closed orbit), when the orbit reaches it.
@@ -33,7 +34,7 @@ import numpy as np
 from ..network.topology import Topology
 from ..symmetry import ConservedLevel
 
-__all__ = ["level_transfers", "drop_remnants", "orbit_invariants", "balanced_point"]
+__all__ = ["level_transfers", "transfer_ranks", "drop_remnants", "orbit_invariants", "balanced_point"]
 
 RANK_RTOL = 1e-3
 """A singular value of ``T_ab`` counts as nonzero above ``RANK_RTOL * unit^(b-a)``, ``unit = s_1^(1/h)`` the
@@ -76,9 +77,12 @@ def drop_remnants(top: Topology, theta, unit: float, gap: float) -> np.ndarray:
     absolute entries of the sparse ones, over ``unit``, that are at most 1 (and
     1 itself); if its widest ratio between neighbours is at least ``gap`` the
     values below it are zeroed (truncated SVDs for full blocks). Otherwise
-    ``theta`` is returned unchanged. The decision is on magnitudes, so it is not
-    invariant under the group: a point made only of small dangling weights
-    can be cut to a smaller stratum from one place of its orbit and not from another.
+    ``theta`` is returned unchanged. A cut is refused when it changes the rank
+    of any level transfer map ``T_ab`` (:func:`transfer_ranks`): the weights
+    it drops must already be invisible to the orbit invariants, so that the
+    decision is the group's, not the representative's. (A single dangling
+    weight is a rank-one ``T_ab`` wherever the group moves it; a cut by
+    magnitude alone sent it to the origin from one place of its orbit only.)
 
     Parameters
     ----------
@@ -104,14 +108,33 @@ def drop_remnants(top: Topology, theta, unit: float, gap: float) -> np.ndarray:
     if ratios[j] < gap:
         return theta
     cut = np.sqrt(ladder[j] * ladder[j + 1]) * unit  # the middle of the gap, away from both sides
+    clean = theta.copy()
     for blk, sv in zip(top.blocks, svds):
         if sv is None:
-            seg = theta[blk.segment]
+            seg = clean[blk.segment]
             seg[np.abs(seg) < cut] = 0.0
         else:
             U, s, Vt = sv
-            blk.gather((U * np.where(s > cut, s, 0.0)) @ Vt, theta)
-    return theta
+            blk.gather((U * np.where(s > cut, s, 0.0)) @ Vt, clean)
+    return clean if transfer_ranks(top, clean, unit) == transfer_ranks(top, theta, unit) else theta
+
+
+def transfer_ranks(top: Topology, theta, unit: float) -> tuple:
+    """``((a, b), rank T_ab)`` for every pair of levels ``a < b``, sorted: ranks counted above
+    :data:`RANK_RTOL` ``* unit^(b - a)`` (orbit invariants: ``T_ab -> S_a T_ab S_b^{-1}``).
+
+    Examples
+    --------
+    >>> from geodln import layered
+    >>> transfer_ranks(layered([1, 1, 1]), [2.0, 0.0], 1.0)
+    (((0, 1), 1), ((0, 2), 0), ((1, 2), 0))
+    """
+    return tuple(sorted((ab, _rank(M, RANK_RTOL * unit ** (ab[1] - ab[0])))
+                        for ab, M in level_transfers(top, theta).items()))
+
+
+def _rank(M: np.ndarray, threshold: float) -> int:
+    return 0 if M.size == 0 else int(np.sum(np.linalg.svd(M, compute_uv=False) > threshold))
 
 
 def orbit_invariants(top: Topology, theta, inputs, outputs, unit: float) -> tuple:
@@ -137,16 +160,9 @@ def orbit_invariants(top: Topology, theta, inputs, outputs, unit: float) -> tupl
     """
     T = level_transfers(top, theta)
     h = top.depth
-
-    def rank(M, k):
-        if M.size == 0:
-            return 0
-        return int(np.sum(np.linalg.svd(M, compute_uv=False) > RANK_RTOL * unit ** k))
-
-    ranks = tuple(sorted((ab, rank(M, ab[1] - ab[0])) for ab, M in T.items()))
-    reach_in = tuple((b, rank(T[(0, b)].T @ inputs, b)) for b in range(1, h + 1))
-    reach_out = tuple((a, rank(T[(a, h)] @ outputs, h - a)) for a in range(h))
-    return ranks, reach_in, reach_out
+    reach_in = tuple((b, _rank(T[(0, b)].T @ inputs, RANK_RTOL * unit ** b)) for b in range(1, h + 1))
+    reach_out = tuple((a, _rank(T[(a, h)] @ outputs, RANK_RTOL * unit ** (h - a))) for a in range(h))
+    return transfer_ranks(top, theta, unit), reach_in, reach_out
 
 
 def balanced_point(top: Topology, theta) -> np.ndarray | None:
