@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..symmetry import horizontal_basis, range_basis, vertical_basis
+from ..symmetry import horizontal_basis, vertical_basis
+from ..symmetry.split import RANK_RTOL
 from ..tolerances import DEFAULT_TOLERANCES
 
 if TYPE_CHECKING:  # the flow imports this module when it integrates: no import back at run time
@@ -377,14 +378,21 @@ def operator_range(apply, n_in: int, n_out: int, seed=0, block: int = RANGE_BLOC
 
 
 def partial_ranks(layers) -> dict:
-    """``r(a, b) = rank(W_b ... W_{a+1})`` for ``0 <= a < b <= h`` (the package's rank rule,
-    :func:`geodln.symmetry.range_basis`), from the layer matrices ``W_i`` of shape ``(d_i, d_{i-1})``."""
+    """``r(a, b) = rank(W_b ... W_{a+1})`` for ``0 <= a < b <= h``, from the layer matrices ``W_i`` of shape
+    ``(d_i, d_{i-1})``.
+
+    A singular value counts when above ``max(shape) * RANK_RTOL * prod ||W_i||_2`` (the package's rounding
+    level, :func:`geodln.symmetry.range_basis`, against the size the product would have without
+    cancellation): a product that cancels to rounding, as at pieces that touch without chaining, has rank 0.
+    """
+    norms = [float(np.linalg.norm(W, 2)) if W.size else 0.0 for W in layers]
     ranks = {}
     for a in range(len(layers)):
-        P = np.eye(layers[a].shape[1])
+        P, size = np.eye(layers[a].shape[1]), 1.0
         for b in range(a + 1, len(layers) + 1):
-            P = layers[b - 1] @ P
-            ranks[(a, b)] = range_basis(P).shape[1]
+            P, size = layers[b - 1] @ P, size * norms[b - 1]
+            sv = np.linalg.svd(P, compute_uv=False) if P.size else np.zeros(0)
+            ranks[(a, b)] = int(np.sum(sv > max(P.shape) * RANK_RTOL * size)) if size > 0 else 0
     return ranks
 
 
