@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..symmetry import horizontal_basis, vertical_basis
+from ..symmetry.split import RANK_RTOL
 from ..tolerances import DEFAULT_TOLERANCES
 
 if TYPE_CHECKING:  # the flow imports this module when it integrates: no import back at run time
@@ -47,7 +48,7 @@ if TYPE_CHECKING:  # the flow imports this module when it integrates: no import 
 
 __all__ = ["hessian_vector_product", "hessian", "HessianOperator", "flow_jacobian_product", "horizontal_hessian",
            "Inertia", "inertia", "lanczos_extremes", "MATRIX_FREE_ABOVE", "matrix_free", "operator_range",
-           "low_rank_spectrum"]
+           "low_rank_spectrum", "partial_ranks", "hessian_rank_bound", "hessian_rank_capacity", "analysis_memory"]
 
 MATRIX_FREE_ABOVE = 3000
 """Above this many weights the analysis of a point forms no ``D x D`` matrix (:func:`low_rank_spectrum`,
@@ -330,7 +331,8 @@ def matrix_free(n_params: int) -> bool:
     return n_params > MATRIX_FREE_ABOVE
 
 
-def operator_range(apply, n_in: int, n_out: int, seed=0, block: int = RANGE_BLOCK) -> np.ndarray:
+def operator_range(apply, n_in: int, n_out: int, seed=0, block: int = RANGE_BLOCK, capacity: int | None = None
+                   ) -> np.ndarray:
     """An orthonormal basis of the range of a linear map known only by its products.
 
     Parameters
@@ -344,6 +346,9 @@ def operator_range(apply, n_in: int, n_out: int, seed=0, block: int = RANGE_BLOC
     block : int
         Columns per block; the search stops at the first block that adds fewer than ``block``
         directions (its images then lie in the range found, with probability one).
+    capacity : int, optional
+        A bound on the rank (default ``min(n_in, n_out)``): the basis is allocated once at this size;
+        a range found larger raises ``ValueError``.
 
     Returns
     -------
@@ -351,22 +356,103 @@ def operator_range(apply, n_in: int, n_out: int, seed=0, block: int = RANGE_BLOC
         Orthonormal columns spanning ``range(M)`` up to :data:`RANGE_RTOL` (memory ``O(n_out rank)``).
     """
     rng = np.random.default_rng(seed)
-    Q, size = np.zeros((n_out, 0)), 0.0
-    while Q.shape[1] < min(n_in, n_out):
+    cap = min(n_in, n_out) if capacity is None else min(capacity, n_in, n_out)
+    # one allocation, column-major: the columns not yet written are never touched, so not resident
+    store, r, size = np.empty((n_out, cap), order="F"), 0, 0.0
+    while r < cap:
         b = min(block, n_in)
         Y = apply(rng.standard_normal((n_in, b)))
         size = max(size, float(np.linalg.norm(Y, axis=0).max()))
+        Q = store[:, :r]
         for _ in range(2):  # twice is enough (Kahan): the new directions orthogonal to Q to rounding
             Y -= Q @ (Q.T @ Y)
         U, sv, _ = np.linalg.svd(Y, full_matrices=False)
         new = U[:, sv > RANGE_RTOL * size] if size > 0 else U[:, :0]
-        Q = np.hstack([Q, new])
+        if r + new.shape[1] > cap:
+            raise ValueError(f"the range has more than capacity = {cap} directions: the capacity is not a bound")
+        store[:, r:r + new.shape[1]] = new
+        r += new.shape[1]
         if new.shape[1] < b:
             break
-    return Q
+    return store[:, :r]
 
 
-def low_rank_spectrum(flow: GradientFlow, theta, seed=0, vertical=None) -> np.ndarray:
+def partial_ranks(layers) -> dict:
+    """``r(a, b) = rank(W_b ... W_{a+1})`` for ``0 <= a < b <= h``, from the layer matrices ``W_i`` of shape
+    ``(d_i, d_{i-1})``.
+
+    A singular value counts when above ``max(shape) * RANK_RTOL * prod ||W_i||_2`` (the package's rounding
+    level, :func:`geodln.symmetry.range_basis`, against the size the product would have without
+    cancellation): a product that cancels to rounding, as at pieces that touch without chaining, has rank 0.
+    """
+    norms = [float(np.linalg.norm(W, 2)) if W.size else 0.0 for W in layers]
+    ranks = {}
+    for a in range(len(layers)):
+        P, size = np.eye(layers[a].shape[1]), 1.0
+        for b in range(a + 1, len(layers) + 1):
+            P, size = layers[b - 1] @ P, size * norms[b - 1]
+            sv = np.linalg.svd(P, compute_uv=False) if P.size else np.zeros(0)
+            ranks[(a, b)] = int(np.sum(sv > max(P.shape) * RANK_RTOL * size)) if size > 0 else 0
+    return ranks
+
+
+def hessian_rank_bound(widths, ranks: dict, error_rank: int) -> int:
+    """An upper bound on ``rank H`` for a layered network, from its partial ranks (no product of ``H``).
+
+    ``H = J^T J + B_E``: the Gauss-Newton part has the rank of ``J : dtheta -> sum_i W_{h..i+1} dW_i W_{i-1..1}``,
+    at most ``sum_i R(i, h) R(0, i-1)``; the error part pairs layers ``i < j`` through
+    ``tr(E^T W_{h..j+1} dW_j W_{j-1..i+1} dW_i W_{i-1..1})``, a form of rank at most
+    ``2 min(R(j, h), R(0, i-1), rank E) R(i, j-1)``. Here ``R(a, b) = rank(W_b ... W_{a+1})``, ``R(a, a) = d_a``.
+
+    Parameters
+    ----------
+    widths : sequence of int, length h + 1
+    ranks : dict
+        ``(a, b) -> R(a, b)``, ``a < b`` (:func:`partial_ranks`).
+    error_rank : int
+        A bound on ``rank E``, ``E = Syx - W Sxx`` (e.g. the data's rank plus ``R(0, h)``).
+
+    Returns
+    -------
+    int, at most ``sum_i d_i d_{i-1}``
+    """
+    h = len(widths) - 1
+
+    def R(a, b):
+        return int(widths[a]) if a == b else ranks[(a, b)]
+
+    gauss_newton = sum(R(i, h) * R(0, i - 1) for i in range(1, h + 1))
+    error = sum(2 * min(R(j, h), R(0, i - 1), error_rank) * R(i, j - 1)
+                for i in range(1, h + 1) for j in range(i + 1, h + 1))
+    return int(min(gauss_newton + error, sum(int(widths[i]) * int(widths[i - 1]) for i in range(1, h + 1))))
+
+
+def analysis_memory(flow: GradientFlow, theta) -> int:
+    """The bytes the analysis of a point needs (its Hessian spectrum): the package's one estimate.
+
+    Dense (at most :data:`MATRIX_FREE_ABOVE` weights): ``H``, its batch of products and ``eigvalsh``'s
+    workspace, ``~4 D^2`` doubles. Matrix-free (:func:`low_rank_spectrum`): the range basis of ``D x r``
+    with ``r`` at most :func:`hessian_rank_bound`, ``Q^T H Q`` and its eigenvalues (``2 r^2``), a block of
+    products and its passes (``~8 RANGE_BLOCK`` vectors of ``D``). An upper bound, not a measurement.
+    """
+    n = flow.top.n_params
+    if not matrix_free(n):
+        return 8 * 4 * n * n
+    r = hessian_rank_capacity(flow, theta)
+    return 8 * (n * (r + 8 * RANGE_BLOCK) + 2 * r * r)
+
+
+def hessian_rank_capacity(flow: GradientFlow, theta) -> int:
+    """:func:`hessian_rank_bound` at ``theta`` (``rank E <= rank Syx + rank W``); ``D`` with weight decay,
+    whose ``lambda I`` has full rank."""
+    top = flow.top
+    if flow.weight_decay:
+        return top.n_params
+    ranks = partial_ranks(top.layer_weights(theta))
+    return hessian_rank_bound(top.widths, ranks, flow.data.rank + ranks[(0, top.depth)])
+
+
+def low_rank_spectrum(flow: GradientFlow, theta, seed=0, vertical=None, capacity: int | None = None) -> np.ndarray:
     """The Hessian's whole spectrum from products alone, for a Hessian of low rank (module notes).
 
     Parameters
@@ -375,6 +461,8 @@ def low_rank_spectrum(flow: GradientFlow, theta, seed=0, vertical=None) -> np.nd
     vertical : ndarray, shape=[n_params, k], optional
         Orthonormal columns: then the spectrum is that of the Hessian restricted to their orthogonal
         complement (``P H P`` on ``range(P)``, ``P = I - V V^T``: the horizontal Hessian for the fiber's ``V``).
+    capacity : int, optional
+        A bound on the rank (:func:`hessian_rank_bound`): the range basis is allocated once at that size.
 
     Returns
     -------
@@ -391,7 +479,7 @@ def low_rank_spectrum(flow: GradientFlow, theta, seed=0, vertical=None) -> np.nd
         Y = op(X)
         return Y - vertical @ (vertical.T @ Y) if k else Y
 
-    Q = operator_range(apply, n, n, seed)
+    Q = operator_range(apply, n, n, seed, capacity=capacity)
     # Q^T H Q a block of columns at a time: no second n x r array
     T = np.hstack([Q.T @ apply(Q[:, j:j + RANGE_BLOCK]) for j in range(0, Q.shape[1], RANGE_BLOCK)] or [np.zeros((0, 0))])
     lam = np.linalg.eigvalsh(0.5 * (T + T.T)) if Q.shape[1] else np.zeros(0)

@@ -31,8 +31,8 @@ import numpy as np
 from ..network.data import Data
 from ..errors import ClassificationError
 from ..dynamics.flow import GradientFlow
-from ..dynamics.hessian import (Inertia, hessian, hessian_vector_product, horizontal_hessian, inertia, low_rank_spectrum,
-                                matrix_free, operator_range)
+from ..dynamics.hessian import (Inertia, hessian, hessian_rank_capacity, hessian_vector_product, horizontal_hessian, inertia,
+                                low_rank_spectrum, matrix_free, operator_range, partial_ranks)
 from .strata import EscapePath, Stratum, check_distinct_spectrum
 from .labels import format_learned
 from .. import symmetry
@@ -41,7 +41,7 @@ from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from ..network.topology import Topology, layered
 
 __all__ = ["KINDS", "DECAYED_KINDS", "classify", "Curvature", "curvature", "stratum_kind", "point_tightened", "point_kind", "CriticalPoint", "analyze_stratum",
-           "path_direction", "loss_order", "CriticalTrace", "trace_critical_set"]
+           "path_direction", "loss_order", "CriticalTrace", "trace_critical_set", "orbit_dim_from_ranks"]
 
 KINDS = ("global_minimum", "strict_saddle", "nonstrict_saddle")
 # With weight decay (L + lambda/2 ||theta||^2) local minima exist and nonstrict saddles are not classified:
@@ -327,24 +327,58 @@ def curvature(flow: GradientFlow, theta, tolerances: Tolerances = DEFAULT_TOLERA
 
 
 def _curvature_matrix_free(flow: GradientFlow, theta, tol: Tolerances, scale: float) -> Curvature:
-    """:func:`curvature` from products: the full spectrum, the fiber's basis by its bracket products, and the
-    horizontal spectrum, which is the full one less ``orbit_dim`` zeros when the fiber lies in the kernel."""
+    """:func:`curvature` from products: the full spectrum, the orbit dimension from the layers' partial ranks
+    (:func:`orbit_dim_from_ranks`, no basis of the fiber), and the horizontal spectrum, which is the full one
+    less ``orbit_dim`` zeros when the fiber lies in the kernel (memory ``O(D r)``, ``r = rank H``)."""
     top = flow.top
-    lam = low_rank_spectrum(flow, theta)
+    lam = low_rank_spectrum(flow, theta, capacity=hessian_rank_capacity(flow, theta))
     full = inertia(lam, tol.inertia, scale)
+    orbit = orbit_dim_from_ranks(top.widths, partial_ranks(top.layer_weights(theta)))
     bracket = bracket_operator(top, theta)
-    V = operator_range(bracket.matmat, bracket.shape[1], top.n_params)
-    orbit = V.shape[1]
     # one random vertical direction in the kernel puts the whole fiber there, with probability one
-    v = V @ np.random.default_rng(0).standard_normal(orbit)
+    v = bracket.matvec(np.random.default_rng(0).standard_normal(bracket.shape[1]))
     in_kernel = orbit == 0 or np.linalg.norm(hessian_vector_product(flow, theta, v)) <= full.tol * np.linalg.norm(v)
     zeros = np.flatnonzero(lam == 0.0)
     if in_kernel and zeros.size >= orbit:
         hor_lam = np.delete(lam, zeros[:orbit])
     else:  # the fiber is not flat (not a critical point, to the tolerances): its own restricted spectrum
+        V = operator_range(bracket.matmat, bracket.shape[1], top.n_params, capacity=orbit)
         hor_lam = low_rank_spectrum(flow, theta, vertical=V)
     hor = inertia(hor_lam, tol.inertia, scale) if hor_lam.size else inertia([])
     return Curvature(lam, full, hor, orbit)
+
+
+def orbit_dim_from_ranks(widths, ranks: dict) -> int:
+    """The dimension of the hidden-layer group's orbit through a layered network, from its partial ranks.
+
+    The network is a representation of the quiver ``0 -> 1 -> ... -> h`` and splits into interval pieces
+    ``[a, b]`` of multiplicity ``n[a, b] = r(a, b) - r(a-1, b) - r(a, b+1) + r(a-1, b+1)`` (``r(a, a) = d_a``,
+    ``r = 0`` out of range). The stabiliser's Lie algebra is the endomorphisms ``xi`` of the representation
+    with ``xi_0 = 0`` and ``xi_h = 0``: ``Hom([a, b], [c, d])`` is one-dimensional iff ``c <= a <= d <= b``,
+    supported on the layers ``a .. d``, so it survives iff ``1 <= a`` and ``d <= h - 1``. The orbit
+    dimension is ``sum_{i=1}^{h-1} d_i^2`` minus that count (equal to the rank of ``xi -> [xi, A]``).
+
+    Parameters
+    ----------
+    widths : sequence of int, length h + 1
+    ranks : dict
+        ``(a, b) -> r(a, b)`` for ``0 <= a < b <= h`` (:func:`partial_ranks`).
+
+    Examples
+    --------
+    >>> orbit_dim_from_ranks([2, 2, 2], {(0, 1): 0, (1, 2): 0, (0, 2): 0})  # the origin: GL(2) fixes it
+    0
+    """
+    h = len(widths) - 1
+
+    def r(a, b):
+        if a < 0 or b > h:
+            return 0
+        return int(widths[a]) if a == b else ranks[(a, b)]
+
+    n = {(a, b): r(a, b) - r(a - 1, b) - r(a, b + 1) + r(a - 1, b + 1) for a in range(h + 1) for b in range(a, h + 1)}
+    stab = sum(n[(a, b)] * n[(c, d)] for (a, b) in n for (c, d) in n if c <= a <= d <= b and a >= 1 and d <= h - 1)
+    return int(sum(int(w) ** 2 for w in widths[1:-1]) - stab)
 
 
 def analyze_stratum(stratum: Stratum, data: Data, seed=None, spread: float = 0.0,

@@ -65,6 +65,13 @@ LSMR_TOL, LSMR_ITERATIONS = 1e-12, 100
 """The matrix-free Gauss-Newton step (:func:`_tangent_step_lsmr`) is solved to LSMR's ``atol = btol`` of
 1e-12 (the dense ``lstsq`` is exact): the damped outer iteration needs a descent step, not digits, and
 stops at :data:`NEWTON_MARGIN` of the criticality threshold; the cap bounds a stalled solve."""
+LSMR_LOOSE = 1e-3
+"""The loosest tolerance of a Gauss-Newton solve, in its first iterations (far from the critical set a step
+only needs to be a descent direction; the tolerance tightens with ``||g|| / ||g_0||``)."""
+NEWTON_STALL, NEWTON_STALL_STEPS = 0.5, 3
+"""Newton within the stratum gives up when the gradient fell by less than half over 3 iterations: no
+critical point of the stratum is near (the state leaves it), and the refusal comes after a few
+iterations instead of 40 (a profile of the 32^5 itinerary found such stalled projections dominating)."""
 # A projection onto the critical set is the point the user's weights shadow only when it is near them:
 # within NEAR of the larger of ||theta|| and the weight size of one learnt mode (sqrt(h) s_1^(1/h)). Plateau
 # states of a small start differ from their saddle by the remnants (1e-2 relative and less); a random
@@ -467,17 +474,23 @@ def _fixed_rank(W: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
 def _newton_in_stratum(flow: GradientFlow, theta, tol: Tolerances, iterations: int = 40) -> np.ndarray:
     """Gauss-Newton on ``dL/dtheta = 0`` with the layer ranks held fixed (the steps stay in the
     tangent space of the fixed-rank matrices and are retracted by truncated SVDs), so that no
-    piece the truncation removed comes back."""
+    piece the truncation removed comes back.
+
+    It stops early once the gradient has stalled (:data:`NEWTON_STALL`): a state with no critical point
+    of its stratum nearby is then refused after a few iterations instead of ``iterations``."""
     top = flow.top
     ranks = [range_basis(W).shape[1] for W in top.layer_weights(theta)]  # the truncation's ranks, rounding aside
     x = np.asarray(theta, dtype=float)
+    norms = []
     for _ in range(iterations):
         g = flow.gradient(x)
-        if tol.is_critical(np.linalg.norm(g), flow.data, fraction=NEWTON_MARGIN):
+        norms.append(float(np.linalg.norm(g)))
+        if tol.is_critical(norms[-1], flow.data, fraction=NEWTON_MARGIN) or _stalled(norms):
             break
         if matrix_free(top.n_params):
             x, frames = _retract(top, x, ranks)
-            step = _tangent_step_lsmr(flow, x, frames)
+            # inexact solves while far away (Eisenstat-Walker forcing ||g|| / ||g_0||), exact near the end
+            step = _tangent_step_lsmr(flow, x, frames, max(LSMR_TOL, min(LSMR_LOOSE, norms[-1] / norms[0])))
         else:
             x, step = _tangent_step_dense(flow, x, ranks)
         g = flow.gradient(x)
@@ -488,6 +501,14 @@ def _newton_in_stratum(flow: GradientFlow, theta, tol: Tolerances, iterations: i
             step = 0.5 * step
         x = trial
     return _retract(top, x, ranks)[0]
+
+
+def _stalled(norms: list) -> bool:
+    """Whether the gradient norm fell by less than the factor :data:`NEWTON_STALL` over the last
+    :data:`NEWTON_STALL_STEPS` iterations (Gauss-Newton near a critical point falls far faster: quadratically,
+    or linearly by much more than that at a degenerate one)."""
+    k = NEWTON_STALL_STEPS
+    return len(norms) > k and norms[-1] > NEWTON_STALL * norms[-1 - k]
 
 
 def _retract(top, x, ranks) -> tuple[np.ndarray, list]:
@@ -513,11 +534,12 @@ def _tangent_step_dense(flow: GradientFlow, x, ranks) -> tuple[np.ndarray, np.nd
     return x, T @ np.linalg.lstsq(hessian(flow, x) @ T, -flow.gradient(x), rcond=None)[0]
 
 
-def _tangent_step_lsmr(flow: GradientFlow, x, frames) -> np.ndarray:
+def _tangent_step_lsmr(flow: GradientFlow, x, frames, rtol: float = LSMR_TOL) -> np.ndarray:
     """The step of :func:`_tangent_step_dense` without a ``D x D`` matrix: ``P s`` for ``s`` the
     minimal-norm solution of ``min ||H P s + g||`` by LSMR, ``P`` the orthogonal projector onto the
     fixed-rank tangent space, ``D -> P_U D + D P_V - P_U D P_V`` layer by layer (``H P`` and ``P H`` are
-    adjoint, and LSMR from zero keeps ``s`` in ``range(P H)``, the tangent space)."""
+    adjoint, and LSMR from zero keeps ``s`` in ``range(P H)``, the tangent space), to LSMR's
+    ``atol = btol = rtol``."""
     from scipy.sparse.linalg import LinearOperator, lsmr  # on first use, keeping `import geodln` fast
 
     top, op = flow.top, HessianOperator(flow, x)
@@ -533,7 +555,7 @@ def _tangent_step_lsmr(flow: GradientFlow, x, frames) -> np.ndarray:
 
     A = LinearOperator((top.n_params, top.n_params), dtype=float, matvec=lambda s: op(project(s)),
                        rmatvec=lambda y: project(op(np.ravel(y))))
-    s = lsmr(A, -flow.gradient(x), atol=LSMR_TOL, btol=LSMR_TOL, maxiter=LSMR_ITERATIONS)[0]
+    s = lsmr(A, -flow.gradient(x), atol=rtol, btol=rtol, maxiter=LSMR_ITERATIONS)[0]
     return project(s)
 
 
