@@ -5,6 +5,8 @@ Cases (rtol 1e-8, atol 1e-12; start 1e-2 N(0,1) unless said):
 - widths ``d^(h+1)`` for ``(d, h)`` in (4, 3), (8, 4), (16, 4), (32, 4) with
   ``T = 300``, and (32, 4) with ``T = 3000``; whitened data with singular values
   ``linspace(d, 1, d)`` in random orthogonal frames;
+- ``w100h4`` (issue 26): widths ``100^5`` (40,000 weights), a rank-10 whitened target
+  ``linspace(10, 1, 10)``, ``T = 300``: the saddle-to-saddle phase at a research width;
 - widths 3,4,4,3, ``T = 40``: real, non-normalised data (``X`` 3 x 50 with
   scale 3, ``Y = M X + 0.1 noise``), and whitened data s = 3,2,1 from scales 10 and 100.
 
@@ -19,7 +21,12 @@ number of evaluations, the end point's relative distance to the reference
 (geodln DOP853 at rtol 1e-12; LSODA for the 3,4,4,3 cases, where DOP853 crawls) and the conserved drift ``max |C(T) - C(0)|``
 relative to ``max(1, max |C(0)|)``.
 
-Goals (issue 11): on (32, 4), T = 3000, ``auto`` >= 10x faster than DOP853 (geodln and
+Above :data:`DENSE_NEWTON` unknowns diffrax's Kvaerno5 solves its Newton systems
+``(I - gamma h J) x = b`` by GMRES on Jacobian-vector products (``lineax.GMRES``): its
+default materialises the ``n x n`` Jacobian (12.8 GB at ``w100h4``).
+
+Goals (issue 26): on ``w100h4`` ``auto`` >= 5x faster than DOP853 and diffrax (compile
+excluded), end point within 1e-8, drift <= 1e-9. Goals (issue 11): on (32, 4), T = 3000, ``auto`` >= 10x faster than DOP853 (geodln and
 numpy) and diffrax (compile excluded), end point within 1e-8, drift <= 1e-9;
 on (4, 3) and (8, 4) ``auto`` <= 1.1x DOP853 and faster than diffrax with compile;
 real data and scales 10, 100 under 10 s.
@@ -35,27 +42,35 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
-import numpy as np
+# One thread per solver (numpy's OpenBLAS and XLA alike, unless the caller set them): on a shared
+# machine an idle BLAS worker spins on the core the solver needs (measured on 100^5: the 0.2 ms
+# error norm of a DOP853 step took 32 ms with two OpenBLAS threads, 0.16 ms with one).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
-from geodln import Data, GradientFlow, init, layered
+import numpy as np  # noqa: E402  (after the thread settings, which BLAS reads at load)
+
+from geodln import Data, GradientFlow, init, layered  # noqa: E402
 
 RTOL, ATOL = 1e-8, 1e-12
-GRID = {"d4h3": (4, 3, 300.0), "d8h4": (8, 4, 300.0), "d16h4": (16, 4, 300.0), "d32h4": (32, 4, 300.0),
-        "d32h4-T3000": (32, 4, 3000.0)}
+# name -> (width d, depth h, T, rank of the target): widths d^(h+1), singular values linspace(rank, 1, rank)
+GRID = {"d4h3": (4, 3, 300.0, 4), "d8h4": (8, 4, 300.0, 8), "d16h4": (16, 4, 300.0, 16),
+        "d32h4": (32, 4, 300.0, 32), "d32h4-T3000": (32, 4, 3000.0, 32), "w100h4": (100, 4, 300.0, 10)}
 SMALL = ("d4h3", "d8h4", "real", "scale10", "scale100")
 SCIPY = ("DOP853", "LSODA", "BDF", "Radau")
 SLOW_SKIP = {"BDF", "Radau", "LSODA"}  # skipped above this many parameters (minutes per run; see the issue)
+DENSE_NEWTON = 3000  # unknowns above which Kvaerno5's Newton systems are solved by GMRES (no dense Jacobian)
 
 
 def make_case(name):
     """``(flow, theta0, T)``."""
     if name in GRID:
-        d, h, T = GRID[name]
-        top = layered([d] * (h + 1))
-        return GradientFlow(top, Data.from_spectrum(np.linspace(d, 1, d), d, d, seed=0)), init.small(top, 1e-2, seed=0), T
+        d, h, T, rank = GRID[name]
+        return layered_case(d, h, rank) + (T,)
     top = layered([3, 4, 4, 3])
     if name == "real":
         rng = np.random.default_rng(0)
@@ -64,6 +79,13 @@ def make_case(name):
         return GradientFlow(top, data), init.small(top, 1e-2, seed=0), 40.0
     scale = {"scale10": 10.0, "scale100": 100.0}[name]
     return GradientFlow(top, Data.from_spectrum([3, 2, 1], 3, 3, seed=0)), init.small(top, scale, seed=0), 40.0
+
+
+def layered_case(d: int, h: int, rank: int, scale: float = 1e-2):
+    """``(flow, theta0)``: widths ``d^(h+1)``, whitened target ``linspace(rank, 1, rank)``, start ``scale N(0, 1)``."""
+    top = layered([d] * (h + 1))
+    data = Data.from_spectrum(np.linspace(rank, 1, rank), d, d, seed=0)
+    return GradientFlow(top, data), init.small(top, scale, seed=0)
 
 
 # -------------------------------------------------- plain layer-wise numpy
@@ -133,7 +155,7 @@ def diffrax_runner(flow, theta0, T, solver_name):
         g = jax.grad(loss)(Ws)
         return -jnp.concatenate([gi.ravel() for gi in g])
 
-    solver = {"Dopri8": diffrax.Dopri8(), "Kvaerno5": diffrax.Kvaerno5()}[solver_name]
+    solver = diffrax.Dopri8() if solver_name == "Dopri8" else _kvaerno5(len(to_layers(flow, theta0)))
 
     @jax.jit
     def solve(y0):
@@ -152,6 +174,19 @@ def diffrax_runner(flow, theta0, T, solver_name):
         return from_layers(flow, np.asarray(end.block_until_ready())), int(steps), 0
 
     return compile_s, run
+
+
+def _kvaerno5(n: int):
+    """diffrax's Kvaerno5; above :data:`DENSE_NEWTON` unknowns with GMRES for its Newton systems."""
+    import diffrax
+    import lineax
+    import optimistix
+
+    if n <= DENSE_NEWTON:
+        return diffrax.Kvaerno5()
+    # diffrax's VeryChord linearises its operator once (a dense matrix); Newton takes the products as they are
+    newton = optimistix.Newton(rtol=RTOL, atol=ATOL, linear_solver=lineax.GMRES(rtol=1e-10, atol=1e-14, restart=40))
+    return diffrax.Kvaerno5(root_finder=newton)
 
 
 def _prod(ws):
