@@ -92,11 +92,13 @@ def plot_scaling(results):
         _guides(ax)
     titles = ("(a) flow: seconds per unit time, depth 4", "(b) flow: seconds per unit time, width 32",
               "(c) flow: peak memory (MB), depth 4", "(d) analyze_point at a critical point, depth 3")
-    for ax, title, xlabel in zip(axes, titles, ("weights D", "depth h", "weights D", "weights D")):
+    # the lines rise to the right: their legends go where they are not
+    places = ("upper left", "upper right", "upper left", "upper left")
+    for ax, title, xlabel, place in zip(axes, titles, ("weights D", "depth h", "weights D", "weights D"), places):
         ax.set_title(title, loc="left")
         ax.set_xlabel(xlabel)
         if ax.lines:
-            ax.legend(loc="best")
+            ax.legend(loc=place, fontsize=STYLE["fontsize"] - 2)
     return fig
 
 
