@@ -22,7 +22,7 @@ are kept: robust to the load of a shared machine. BLAS and XLA run on one thread
 (:mod:`integrate`'s settings).
 
 Writes ``tests/benchmarks/results/scaling.json`` (the table :func:`geodln.plots.scaling.plot_scaling`
-draws, with the fitted exponents) and ``figures/scaling.png``. Run from the repository root::
+draws, with the fitted exponents) and ``tests/benchmarks/results/scaling.png`` (beside the table; figures/ holds only what ``geodln figures`` writes). Run from the repository root::
 
     python tests/benchmarks/scaling.py                        # the default grid (about 30 min on 2 cores)
     python tests/benchmarks/scaling.py --widths 8,16 --depths 2 --classify-widths 8 --rounds 1   # smoke run
@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "tests" / "benchmarks" / "results" / "scaling.json"
-FIGURE = ROOT / "figures" / "scaling.png"
+FIGURE = ROOT / "tests" / "benchmarks" / "results" / "scaling.png"
 SOLVERS = ("auto", "DOP853", "diffrax-Dopri8")
 FIT_FROM = 4096  # weights from which the exponents are fitted (below, fixed costs per step dominate)
 
