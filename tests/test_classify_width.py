@@ -11,6 +11,7 @@ import pytest
 import geodln
 from geodln import symmetry
 from geodln.dynamics import hessian as hz
+from geodln.dynamics.stabilizer import analysis_memory
 from geodln.landscape.critical import curvature, orbit_dim_from_ranks
 from geodln.landscape.strata import Piece, Stratum
 from geodln.tolerances import DEFAULT_TOLERANCES as TOL
@@ -110,7 +111,7 @@ def _classify(path, *extra):
 
 def test_classify_refuses_beyond_the_memory_limit(tmp_path):
     path, flow, theta, _ = _write(tmp_path, (60, 60, 60, 60), (1, 3), (Piece(0, 1, 0),))
-    need = hz.analysis_memory(flow, theta)
+    need = analysis_memory(flow, theta)
     out = _classify(path, "--memory-limit", f"{0.5 * need / 1e9:.6g}")
     assert out.returncode == 2
     assert "needs up to" in out.stderr and "more than" in out.stderr and "--memory-limit" in out.stderr

@@ -110,11 +110,11 @@ def _curvature_given(flow, theta, tol) -> dict:
 
 
 def _check_memory(flow, theta, limit_gb) -> None:
-    """State the memory the analysis needs (:func:`geodln.dynamics.hessian.analysis_memory`, an upper bound)
+    """State the memory the analysis needs (:func:`geodln.dynamics.stabilizer.analysis_memory`, an upper bound)
     on stderr before it starts, and refuse when it exceeds ``limit_gb`` (default: the available memory)."""
     import sys
 
-    from ..dynamics.hessian import analysis_memory
+    from ..dynamics.stabilizer import analysis_memory
 
     need = analysis_memory(flow, theta)
     limit, what = (_available_memory(), "available (MemAvailable)") if limit_gb is None else (limit_gb * 1e9, "--memory-limit")

@@ -19,7 +19,8 @@ relative to the spectrum, floored by the problem's own scale (``s_1^{2-2/h}``
 for data of scale ``s_1``) where the Hessian vanishes and only rounding is
 left, so that the counts do not change when the data are scaled.
 
-Matrix-free spectrum (above :data:`MATRIX_FREE_ABOVE` weights): at a critical
+Matrix-free spectrum (above :data:`MATRIX_FREE_ABOVE` weights): on a fully connected layered network, block
+by block from the symmetry that fixes the point (:mod:`geodln.dynamics.stabilizer`); otherwise at a critical
 point of a deep linear network on low-rank data the Hessian has low rank ``r``
 (most directions are flat), so its range is found exactly by products alone:
 blocks of ``H omega`` for Gaussian ``omega``, orthogonalised against the basis
@@ -48,7 +49,7 @@ if TYPE_CHECKING:  # the flow imports this module when it integrates: no import 
 
 __all__ = ["hessian_vector_product", "hessian", "HessianOperator", "flow_jacobian_product", "horizontal_hessian",
            "Inertia", "inertia", "lanczos_extremes", "MATRIX_FREE_ABOVE", "matrix_free", "operator_range",
-           "low_rank_spectrum", "partial_ranks", "hessian_rank_bound", "hessian_rank_capacity", "analysis_memory"]
+           "low_rank_spectrum", "partial_ranks", "hessian_rank_bound", "hessian_rank_capacity"]
 
 MATRIX_FREE_ABOVE = 3000
 """Above this many weights the analysis of a point forms no ``D x D`` matrix (:func:`low_rank_spectrum`,
@@ -425,21 +426,6 @@ def hessian_rank_bound(widths, ranks: dict, error_rank: int) -> int:
     error = sum(2 * min(R(j, h), R(0, i - 1), error_rank) * R(i, j - 1)
                 for i in range(1, h + 1) for j in range(i + 1, h + 1))
     return int(min(gauss_newton + error, sum(int(widths[i]) * int(widths[i - 1]) for i in range(1, h + 1))))
-
-
-def analysis_memory(flow: GradientFlow, theta) -> int:
-    """The bytes the analysis of a point needs (its Hessian spectrum): the package's one estimate.
-
-    Dense (at most :data:`MATRIX_FREE_ABOVE` weights): ``H``, its batch of products and ``eigvalsh``'s
-    workspace, ``~4 D^2`` doubles. Matrix-free (:func:`low_rank_spectrum`): the range basis of ``D x r``
-    with ``r`` at most :func:`hessian_rank_bound`, ``Q^T H Q`` and its eigenvalues (``2 r^2``), a block of
-    products and its passes (``~8 RANGE_BLOCK`` vectors of ``D``). An upper bound, not a measurement.
-    """
-    n = flow.top.n_params
-    if not matrix_free(n):
-        return 8 * 4 * n * n
-    r = hessian_rank_capacity(flow, theta)
-    return 8 * (n * (r + 8 * RANGE_BLOCK) + 2 * r * r)
 
 
 def hessian_rank_capacity(flow: GradientFlow, theta) -> int:

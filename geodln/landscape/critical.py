@@ -31,6 +31,7 @@ import numpy as np
 from ..network.data import Data
 from ..errors import ClassificationError
 from ..dynamics.flow import GradientFlow
+from ..dynamics.stabilizer import block_spectrum
 from ..dynamics.hessian import (Inertia, hessian, hessian_rank_capacity, hessian_vector_product, horizontal_hessian, inertia,
                                 low_rank_spectrum, matrix_free, operator_range, partial_ranks)
 from .strata import EscapePath, Stratum, check_distinct_spectrum
@@ -313,8 +314,9 @@ def curvature(flow: GradientFlow, theta, tolerances: Tolerances = DEFAULT_TOLERA
     Notes
     -----
     Above :data:`geodln.dynamics.hessian.MATRIX_FREE_ABOVE` weights nothing of size ``D x D`` is formed:
-    the spectrum comes from :func:`geodln.dynamics.hessian.low_rank_spectrum` and the orbit dimension
-    is the rank of ``Xi -> [Xi, A]`` found from its products (memory ``O(D (r + orbit_dim))``).
+    the spectrum comes block by block from the orthogonal group that fixes the point
+    (:func:`geodln.dynamics.stabilizer.block_spectrum`, memory ``O(t^2 + D)`` with ``t`` the dimension of
+    the directions the point uses), and the orbit dimension from the layers' partial ranks.
     """
     scale = tolerances.hessian_scale(flow.data, flow.top.depth)
     if matrix_free(flow.top.n_params):
@@ -327,20 +329,24 @@ def curvature(flow: GradientFlow, theta, tolerances: Tolerances = DEFAULT_TOLERA
 
 
 def _curvature_matrix_free(flow: GradientFlow, theta, tol: Tolerances, scale: float) -> Curvature:
-    """:func:`curvature` from products: the full spectrum, the orbit dimension from the layers' partial ranks
+    """:func:`curvature` from products: the full spectrum block by block from the stabiliser
+    (:func:`geodln.dynamics.stabilizer.block_spectrum`, memory ``O(t^2 + D)``; from the Hessian's range,
+    ``O(D rank H)``, where it does not apply), the orbit dimension from the layers' partial ranks
     (:func:`orbit_dim_from_ranks`, no basis of the fiber), and the horizontal spectrum, which is the full one
-    less ``orbit_dim`` zeros when the fiber lies in the kernel (memory ``O(D r)``, ``r = rank H``)."""
+    less ``orbit_dim`` of its zeros when the fiber lies in the kernel."""
     top = flow.top
-    lam = low_rank_spectrum(flow, theta, capacity=hessian_rank_capacity(flow, theta))
+    lam = block_spectrum(flow, theta) if top.is_fully_connected else None
+    if lam is None:
+        lam = low_rank_spectrum(flow, theta, capacity=hessian_rank_capacity(flow, theta))
     full = inertia(lam, tol.inertia, scale)
     orbit = orbit_dim_from_ranks(top.widths, partial_ranks(top.layer_weights(theta)))
     bracket = bracket_operator(top, theta)
     # one random vertical direction in the kernel puts the whole fiber there, with probability one
     v = bracket.matvec(np.random.default_rng(0).standard_normal(bracket.shape[1]))
     in_kernel = orbit == 0 or np.linalg.norm(hessian_vector_product(flow, theta, v)) <= full.tol * np.linalg.norm(v)
-    zeros = np.flatnonzero(lam == 0.0)
-    if in_kernel and zeros.size >= orbit:
-        hor_lam = np.delete(lam, zeros[:orbit])
+    nearest_zero = np.argsort(np.abs(lam), kind="stable")[:orbit]
+    if in_kernel and full.zero >= orbit:
+        hor_lam = np.delete(lam, nearest_zero)
     else:  # the fiber is not flat (not a critical point, to the tolerances): its own restricted spectrum
         V = operator_range(bracket.matmat, bracket.shape[1], top.n_params, capacity=orbit)
         hor_lam = low_rank_spectrum(flow, theta, vertical=V)
