@@ -119,8 +119,6 @@ def test_classify_refuses_beyond_the_memory_limit(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="issue 26, open: the spectrum still comes from the Hessian's range, memory O(D rank H); "
-                          "at width 256 a run reached 2.0-2.2 GB and had not finished after 6 min", strict=False)
 def test_a_256_wide_constructed_point_is_classified_within_memory(tmp_path):
     widths, learned, pieces = (256, 256, 256, 256), (1, 3), (Piece(0, 1, 0), Piece(1, 2))
     path, flow, theta, stratum = _write(tmp_path, widths, learned, pieces)

@@ -61,7 +61,7 @@ def run(args, argv) -> int:
     _check_memory(flow, weights.theta, args.memory_limit)
     near = nearest_critical_point(flow, weights.theta)
     cp = near.point
-    given = _curvature_given(flow, weights.theta, tol)
+    given = cp.hessian.as_dict() if near.distance == 0 else _curvature_given(flow, weights.theta, tol)
     record = cp.to_record() | {"distance": near.distance, "relative_distance": near.relative_distance,
                                "grad_norm_given": near.grad_norm, "loss_given": near.loss,
                                "gradient_threshold": tol.gradient * tol.gradient_scale(data),
@@ -96,7 +96,8 @@ def run(args, argv) -> int:
 
 
 def _curvature_given(flow, theta, tol) -> dict:
-    """The Hessian at the user's own weights (a plateau of a real run has small negative eigenvalues there):
+    """The Hessian at the user's own weights when they are not the critical point (a plateau of a real run has
+    small negative eigenvalues there):
     its inertia where the dense Hessian is formed (the package's one threshold,
     :data:`geodln.dynamics.hessian.MATRIX_FREE_ABOVE`), else its extreme eigenvalues by Lanczos on exact
     products (the point is not critical, so the Hessian's low rank there cannot be used)."""

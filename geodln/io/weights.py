@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -52,9 +53,9 @@ class Weights:
     widths: tuple
     source: str
 
-    @property
+    @cached_property
     def top(self) -> Topology:
-        """The fully connected layered network of these widths."""
+        """The fully connected layered network of these widths (built once: a graph of ``D`` edges)."""
         return layered(self.widths)
 
     @property
