@@ -130,9 +130,11 @@ class Topology:
     ((1, 1, 1), 2, 3)
     """
 
-    def __init__(self, graph: nx.DiGraph, nodes: list, layer: np.ndarray):
-        # Private: use from_graph or a builder, which validate the graph.
-        self.graph = graph
+    def __init__(self, graph: nx.DiGraph | None, nodes: list, layer: np.ndarray, mask: np.ndarray | None = None):
+        # Private: use from_graph or a builder, which validate the graph. A builder that knows the mask
+        # (layered) gives it instead of the graph, which is then made on first use (a graph of a
+        # 2M-weight network takes ~1 GB and minutes to build, and classify or flow never reads it).
+        self._graph = graph
         self.nodes = nodes
         self.layer = layer
         self.layer.setflags(write=False)
@@ -141,9 +143,10 @@ class Topology:
         self._index = {v: i for i, v in enumerate(nodes)}
         starts = np.concatenate([[0], np.cumsum(self.widths)])
         self._level_slices = [slice(int(starts[i]), int(starts[i + 1])) for i in range(self.depth + 1)]
-        mask = np.zeros((self.n, self.n))
-        for u, v in graph.edges:
-            mask[self._index[u], self._index[v]] = 1.0
+        if mask is None:
+            mask = np.zeros((self.n, self.n))
+            for u, v in graph.edges:
+                mask[self._index[u], self._index[v]] = 1.0
         mask.setflags(write=False)
         self.mask = mask
         self.blocks = self._make_blocks()
@@ -152,6 +155,17 @@ class Topology:
             np.concatenate([blk.rows.start + blk.r for blk in self.blocks]).astype(int),
             np.concatenate([blk.cols.start + blk.c for blk in self.blocks]).astype(int),
         )
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The network's graph (every node carries its ``layer``); made from the mask on first use when the
+        builder gave none."""
+        if self._graph is None:
+            G = nx.DiGraph()
+            G.add_nodes_from((v, {"layer": int(level)}) for v, level in zip(self.nodes, self.layer))
+            G.add_edges_from((self.nodes[j], self.nodes[k]) for j, k in zip(*self.edge_index))
+            self._graph = G
+        return self._graph
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -499,7 +513,13 @@ def layered(widths) -> Topology:
     ((3, 4, 2), 9, 20, True)
     """
     widths = check_widths(widths)
-    return _layered_graph(widths, [(i, i + 1, _all_pairs(widths[i], widths[i + 1])) for i in range(len(widths) - 1)])
+    nodes = [(i, j) for i, w in enumerate(widths) for j in range(w)]
+    layer = np.repeat(np.arange(len(widths)), widths)
+    mask = np.zeros((len(nodes), len(nodes)))
+    starts = np.concatenate([[0], np.cumsum(widths)])
+    for i in range(len(widths) - 1):  # every edge from level i to level i + 1, nothing else
+        mask[starts[i]:starts[i + 1], starts[i + 1]:starts[i + 2]] = 1.0
+    return Topology(None, nodes, layer, mask)
 
 
 def sparse_layered(widths, density: float, seed=None) -> Topology:
