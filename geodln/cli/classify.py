@@ -16,7 +16,7 @@ import numpy as np
 from ..dynamics.flow import GradientFlow
 from ..io.files import json_default
 from ..landscape.labels import format_learned
-from .options import add_data_options, load_data
+from .options import add_data_options, add_memory_limit, check_memory, load_data
 
 __all__ = ["NAME", "HELP", "DESCRIPTION", "add_arguments", "run"]
 
@@ -34,9 +34,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
     parser.add_argument("--catalog", type=Path, help="a catalog of the same network and data: name the matching record")
     parser.add_argument("--json", action="store_true", help="print the record as JSON")
-    parser.add_argument("--memory-limit", type=float, metavar="GB",
-                        help="refuse when the analysis needs more than this many GB (default: the machine's "
-                             "available memory, MemAvailable of /proc/meminfo)")
+    add_memory_limit(parser, "the analysis")
 
 
 def run(args, argv) -> int:
@@ -58,7 +56,10 @@ def run(args, argv) -> int:
         if not catalog.matches(top, data):
             raise ValueError(f"{args.catalog} is a catalog of another network or other data than {args.weights}")
     flow = GradientFlow(top, data)
-    _check_memory(flow, weights.theta, args.memory_limit)
+    from ..dynamics.stabilizer import analysis_memory
+
+    check_memory("classify", f"{flow.top.n_params} weights; the Hessian analysis", analysis_memory(flow, weights.theta),
+                 args.memory_limit)
     near = nearest_critical_point(flow, weights.theta)
     cp = near.point
     given = cp.hessian.as_dict() if near.distance == 0 else _curvature_given(flow, weights.theta, tol)
@@ -108,32 +109,3 @@ def _curvature_given(flow, theta, tol) -> dict:
         return inertia(lam, tol.inertia, tol.hessian_scale(flow.data, flow.top.depth)).as_dict()
     smallest, largest = lanczos_extremes(flow, theta, k=4)
     return {"method": "Lanczos", "min": float(smallest[0]), "max": float(largest[-1])}
-
-
-def _check_memory(flow, theta, limit_gb) -> None:
-    """State the memory the analysis needs (:func:`geodln.dynamics.stabilizer.analysis_memory`, an upper bound)
-    on stderr before it starts, and refuse when it exceeds ``limit_gb`` (default: the available memory)."""
-    import sys
-
-    from ..dynamics.stabilizer import analysis_memory
-
-    need = analysis_memory(flow, theta)
-    limit, what = (_available_memory(), "available (MemAvailable)") if limit_gb is None else (limit_gb * 1e9, "--memory-limit")
-    print(f"geodln classify: {flow.top.n_params} weights; the Hessian analysis needs at most {need / 1e9:.3g} GB"
-          + ("" if limit is None else f", {limit / 1e9:.3g} GB {what}"), file=sys.stderr)
-    if limit is not None and need > limit:
-        raise ValueError(f"the analysis of these {flow.top.n_params} weights needs up to {need / 1e9:.3g} GB (the "
-                         f"range of the Hessian, whose rank the layers' ranks bound), more than the {limit / 1e9:.3g} GB "
-                         f"{what}: run it on a machine with more memory, or raise --memory-limit to try anyway")
-
-
-def _available_memory() -> float | None:
-    """``MemAvailable`` of ``/proc/meminfo`` in bytes (None where there is no such file)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..dynamics import init as initialisations
-from ..dynamics.flow import DEFAULT_METHOD, GradientFlow
+from ..dynamics.flow import DEFAULT_METHOD, GradientFlow, integration_memory
 from ..integrate.methods import GEODLN_METHODS, SCIPY_METHODS
 from ..io.files import check_output_folder, json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance, replace_directory
 from ..io.graphs import read_graph
@@ -26,7 +26,7 @@ from ..landscape.labels import format_learned
 from ..landscape.saddles import itinerary
 from ..network.losses import get_loss, loss_names
 from ..network.topology import layered
-from .options import add_data_options, comma_list, load_data
+from .options import add_data_options, add_memory_limit, check_memory, comma_list, load_data
 
 __all__ = ["NAME", "HELP", "DESCRIPTION", "add_arguments", "run"]
 
@@ -37,7 +37,7 @@ DESCRIPTION = ("Integrate dA/dt = -dL/dA from an initialisation and write DIR/tr
 
 CLI_INITS = ("small", "orthogonal", "balanced", "delta_balanced", "aligned")
 FLOW_FILES = ("trajectory.npz", "summary.json", "loss.png")
-_NOT_PARAMETERS = ("command", "force", "quiet")  # options that do not change what a run computes
+_NOT_PARAMETERS = ("command", "force", "quiet", "memory_limit")  # options that do not change what a run computes
 
 
 def add_arguments(parser) -> None:
@@ -57,6 +57,7 @@ def add_arguments(parser) -> None:
                         help="number of output times (default 401, fewer above 84k weights so that the file "
                         "stays under 256 MB, at least 41: geodln.io.trajectories.default_n_points)")
     parser.add_argument("--log-time", action="store_true", help="log-spaced output times (for long plateaus)")
+    add_memory_limit(parser, "the integration (geodln.dynamics.flow.integration_memory)")
     parser.add_argument("--method", default=DEFAULT_METHOD, help=f"integration method: auto (stiffness-aware, "
                         f"geodln.integrate), one of geodln's steppers throughout ({', '.join(GEODLN_METHODS[1:])}) "
                         f"or a scipy solve_ivp name ({', '.join(SCIPY_METHODS)}); default {DEFAULT_METHOD}")
@@ -110,6 +111,8 @@ def _flow(args, argv, replace: bool) -> int:
     data = load_data(args, top)
     flow = GradientFlow(top, data, loss=get_loss(args.loss), weight_decay=args.weight_decay)
     n_points = default_n_points(top.n_params) if args.n_points is None else args.n_points  # the file ~ D, not D^2
+    check_memory("flow", f"{top.n_params} weights, {n_points} samples; the integration",
+                 integration_memory(top, n_points), args.memory_limit)
     traj = flow.integrate(
         _initial_weights(args, top, data), args.t_end, method=args.method, rtol=args.rtol, atol=args.atol,
         n_points=n_points, log_time=args.log_time, grad_tol=args.grad_tol, progress=not args.quiet,

@@ -16,7 +16,7 @@ import numpy as np
 from ..network.data import Data
 from ..sweeps.grid import parse_numbers
 
-__all__ = ["comma_list", "add_data_options", "add_verification_engine", "load_data"]
+__all__ = ["comma_list", "add_data_options", "add_verification_engine", "load_data", "add_memory_limit", "check_memory"]
 
 DEFAULT_SPECTRUM = [3.0, 2.0, 1.0]  # the singular values of Syx when neither --spectrum nor --data is given
 
@@ -69,3 +69,35 @@ def load_data(args, top) -> Data:
             return Data(arrays["X"], arrays["Y"])
     spectrum = args.spectrum if args.spectrum is not None else DEFAULT_SPECTRUM
     return Data.from_spectrum(spectrum, top.widths[0], top.widths[-1], seed=args.seed)
+
+
+def add_memory_limit(parser, what: str) -> None:
+    """``--memory-limit GB``: refuse a run whose stated memory (``what`` needs it) exceeds it."""
+    parser.add_argument("--memory-limit", type=float, metavar="GB",
+                        help=f"refuse when {what} needs more than this many GB (default: the machine's "
+                             "available memory, MemAvailable of /proc/meminfo)")
+
+
+def check_memory(command: str, what: str, need: int, limit_gb: float | None) -> None:
+    """State on stderr the memory ``what`` needs (an upper bound) before it starts, and refuse with a
+    ``ValueError`` when it exceeds ``limit_gb`` (default: the machine's available memory)."""
+    import sys
+
+    limit, source = (_available_memory(), "available (MemAvailable)") if limit_gb is None else (limit_gb * 1e9, "--memory-limit")
+    print(f"geodln {command}: {what} needs at most {need / 1e9:.3g} GB"
+          + ("" if limit is None else f", {limit / 1e9:.3g} GB {source}"), file=sys.stderr)
+    if limit is not None and need > limit:
+        raise ValueError(f"{what} needs up to {need / 1e9:.3g} GB, more than the {limit / 1e9:.3g} GB {source}: run it on "
+                         "a machine with more memory, or raise --memory-limit to try anyway")
+
+
+def _available_memory() -> float | None:
+    """``MemAvailable`` of ``/proc/meminfo`` in bytes (None where there is no such file)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None

@@ -29,6 +29,11 @@ import numpy as np
 
 __all__ = ["phi_values", "EigenPhi", "LanczosPhi", "KrylovLimit"]
 
+MAX_DIM = 120
+"""The largest Krylov space of a phi product (the basis of ``MAX_DIM`` vectors of ``n`` is the stiff method's
+largest array)."""
+
+
 class KrylovLimit(ArithmeticError):
     """The Krylov space reached its largest allowed dimension before the products were accurate."""
 
@@ -127,7 +132,7 @@ class LanczosPhi:
         The dimension each call needed (for the step-size choice and for reports).
     """
 
-    def __init__(self, jv, tol: float, max_dim: int = 120, guesses=(), reorthogonalize: bool = True):
+    def __init__(self, jv, tol: float, max_dim: int = MAX_DIM, guesses=(), reorthogonalize: bool = True):
         self.jv, self.tol, self.max_dim, self.guesses = jv, tol, max_dim, list(guesses)
         self.reorthogonalize = reorthogonalize
         self.dims = []
