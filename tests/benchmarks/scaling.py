@@ -17,7 +17,8 @@ rank ``min(d, 10)`` as above, for ``d`` in ``--classify-widths``; a run over ``-
 Each measurement runs in a fresh process (``--one``), so its peak memory is its own:
 ``peak_mb`` is the resident peak of the run alone (the kernel's high-water mark reset
 after the set-up and, for diffrax, the compilation) and ``base_mb`` the resident size
-before it. Rounds alternate between solvers (A, B, C, A, B, C, ...) and the medians
+before it; ``seconds`` is wall-clock time, ``cpu_s`` the process' CPU time (rows measured
+after it was added). Rounds alternate between solvers (A, B, C, A, B, C, ...) and the medians
 are kept: robust to the load of a shared machine. BLAS and XLA run on one thread
 (:mod:`integrate`'s settings).
 
@@ -82,10 +83,12 @@ def _measure(run) -> dict:
 
     _reset_peak()
     base = _rss_mb("VmRSS")
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     info = run() or {}
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "base_mb": base, "peak_mb": _rss_mb("VmHWM") - base, **info}
+    # the CPU seconds beside the wall-clock ones: on a loaded machine the run's share of a core is below 1
+    return {"seconds": seconds, "cpu_s": time.process_time() - cpu0, "base_mb": base,
+            "peak_mb": _rss_mb("VmHWM") - base, **info}
 
 
 def one_flow(solver: str, d: int, h: int, T: float) -> dict:
