@@ -329,12 +329,13 @@ def test_only_plots_imports_matplotlib():
 def test_plot_scaling_draws_the_shipped_table_and_its_exponents():
     """Each solver's line is its measured rows (only those that finished), its legend the file's fitted exponent."""
     results = plots.load_scaling()  # the file tests/benchmarks/scaling.py writes and the repository ships
+    unfinished = {"kind": "flow", "solver": "auto", "width": 1024, "depth": 4, "D": 4 * 1024**2, "status": "over 600 s"}
+    results["table"].append(unfinished)  # a cell that did not finish is a row of the file, not a point
     fig = plots.plot_scaling(results)
     check_labelled(fig)
     wide_ax, deep_ax, memory_ax, classify_ax = fig.axes
     table, fits = results["table"], results["exponents"]
     ok = [r for r in table if r.get("status") == "ok"]
-    assert len(ok) < len(table)  # the file records the cells that did not finish, and they are not drawn
     for solver in {r["solver"] for r in ok if r["kind"] == "flow"}:
         wide = sorted((r for r in ok if r["kind"] == "flow" and r["solver"] == solver and r["depth"] == 4),
                       key=lambda r: r["D"])
