@@ -22,6 +22,13 @@ DOCS = ROOT / "docs"
 GUIDE = sorted(p for p in (DOCS / "guide").glob("*.rst") if p.name != "index.rst")
 PUBLIC_SUBPACKAGES = ("init", "symmetry", "laws", "geometry", "plots", "sweeps")
 BUILD_COMMAND = "python -m sphinx -W --keep-going -b html docs docs/_build/html"
+MEASUREMENTS = {"plot_13_scaling": ROOT / "tests" / "benchmarks" / "results" / "scaling.json"}
+"""Gallery scripts that draw measurements the repository ships (not ``geodln figures``): script -> the file."""
+
+
+def gallery_stem(figure) -> str:
+    """The gallery script of a ``geodln figures`` figure, without ``.py``."""
+    return f"plot_{figure.number:02d}_{figure.name.replace('-', '_')}"
 
 
 def public_names() -> list[str]:
@@ -59,7 +66,7 @@ def test_the_gallery_is_executed_with_its_captions(built_docs):
     from geodln.plots.gallery import GALLERY
 
     for figure in GALLERY:
-        stem = f"plot_{figure.number:02d}_{figure.name.replace('-', '_')}"
+        stem = gallery_stem(figure)
         page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", (built_docs / "auto_examples" / f"{stem}.html").read_text()))
         assert f"{figure.number}. {figure.title}" in page
         assert (built_docs / "_images" / f"sphx_glr_{stem}_001.png").stat().st_size > 10_000
@@ -86,10 +93,32 @@ def test_each_gallery_script_draws_the_shipped_figure(built_docs):
     from geodln.plots.style import same_picture
 
     for figure in GALLERY:
-        stem = f"plot_{figure.number:02d}_{figure.name.replace('-', '_')}"
+        stem = gallery_stem(figure)
         drawn = (built_docs / "_images" / f"sphx_glr_{stem}_001.png").read_bytes()
         shipped = (ROOT / "figures" / f"{figure.stem}.png").read_bytes()
         assert same_picture(shipped, drawn), f"{stem}.py draws another picture than figures/{figure.stem}.png"
+
+
+def test_every_gallery_script_is_a_figure_or_a_measurement():
+    from geodln.plots.gallery import GALLERY
+
+    figures = {gallery_stem(figure) for figure in GALLERY}
+    scripts = {p.stem for p in (DOCS / "examples").glob("plot_*.py")}
+    assert not figures & MEASUREMENTS.keys()
+    assert scripts == figures | MEASUREMENTS.keys(), "a gallery script neither in GALLERY nor in MEASUREMENTS"
+    assert all(path.is_file() for path in MEASUREMENTS.values())
+
+
+def test_the_scaling_script_draws_the_shipped_measurements(built_docs):
+    """Its picture is ``plot_scaling`` of the shipped results file (the build measures nothing), with its caption."""
+    from geodln.plots import figure_bytes, load_scaling, plot_scaling
+    from geodln.plots.style import same_picture
+
+    stem = "plot_13_scaling"
+    drawn = (built_docs / "_images" / f"sphx_glr_{stem}_001.png").read_bytes()
+    assert same_picture(figure_bytes(plot_scaling(load_scaling(MEASUREMENTS[stem])), "png"), drawn)
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", (built_docs / "auto_examples" / f"{stem}.html").read_text()))
+    assert "This build does not measure anything" in page and "tests/benchmarks/results/scaling.json" in page
 
 
 def bash_commands(text: str) -> list[str]:

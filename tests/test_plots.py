@@ -326,6 +326,34 @@ def test_only_plots_imports_matplotlib():
     assert out.strip() == "False"
 
 
+def test_plot_scaling_draws_the_shipped_table_and_its_exponents():
+    """Each solver's line is its measured rows (only those that finished), its legend the file's fitted exponent."""
+    results = plots.load_scaling()  # the file tests/benchmarks/scaling.py writes and the repository ships
+    unfinished = {"kind": "flow", "solver": "auto", "width": 1024, "depth": 4, "D": 4 * 1024**2, "status": "over 600 s"}
+    results["table"].append(unfinished)  # a cell that did not finish is a row of the file, not a point
+    fig = plots.plot_scaling(results)
+    check_labelled(fig)
+    wide_ax, deep_ax, memory_ax, classify_ax = fig.axes
+    table, fits = results["table"], results["exponents"]
+    ok = [r for r in table if r.get("status") == "ok"]
+    for solver in {r["solver"] for r in ok if r["kind"] == "flow"}:
+        wide = sorted((r for r in ok if r["kind"] == "flow" and r["solver"] == solver and r["depth"] == 4),
+                      key=lambda r: r["D"])
+        for ax, cost, which in ((wide_ax, "s_per_time", "time"), (memory_ax, "peak_mb", "memory")):
+            (line,) = [ln for ln in ax.lines if ln.get_label().split(" (")[0] == solver]
+            np.testing.assert_array_equal(line.get_xdata(), [r["D"] for r in wide])
+            np.testing.assert_array_equal(line.get_ydata(), [r[cost] for r in wide])
+            assert f"{fits[f'flow/{solver}'][which]:.2f}" in line.get_label()
+        deep = sorted((r for r in ok if r["kind"] == "flow" and r["solver"] == solver and r["width"] == 32),
+                      key=lambda r: r["depth"])
+        (line,) = [ln for ln in deep_ax.lines if ln.get_label() == solver]
+        np.testing.assert_array_equal(line.get_xdata(), [r["depth"] for r in deep])
+    classified = sorted((r for r in ok if r["kind"] == "classify"), key=lambda r: r["D"])
+    (line,) = [ln for ln in classify_ax.lines if ln.get_label().startswith("time (s)")]
+    np.testing.assert_array_equal(line.get_ydata(), [r["seconds"] for r in classified])
+    assert all(ax.get_legend() is not None for ax in fig.axes)
+
+
 # --------------------------------------------------------------- gallery
 def test_gallery_registry():
     numbers = [g.number for g in gallery.GALLERY]

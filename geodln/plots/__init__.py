@@ -24,7 +24,9 @@ sizes that fit a two-column journal page (7 in wide, 9 pt text).
 - :func:`plot_numerical_catalog`: a numerical catalog's critical values and classes, the network at one
   point of each class (:mod:`~geodln.plots.search`);
 - :func:`plot_itineraries`, :func:`plot_escape_laws`: saddle-to-saddle
-  statistics of a sweep against the theoretical escape laws (:mod:`~geodln.plots.sweeps`).
+  statistics of a sweep against the theoretical escape laws (:mod:`~geodln.plots.sweeps`);
+- :func:`plot_scaling`, :func:`load_scaling`: the scaling benchmark's measured costs against the
+  number of weights (:mod:`~geodln.plots.scaling`).
 
 The numbered gallery behind ``geodln figures`` is :mod:`geodln.plots.gallery`.
 """
@@ -33,6 +35,7 @@ from .invariants import plot_fiber, plot_level_sets
 from .landscape import plot_catalog, plot_escape_times, plot_hessian_spectrum
 from .network import draw_network
 from .search import plot_numerical_catalog
+from .scaling import load_scaling, plot_scaling
 from .phase import LevelSlice, level_set_slice, phase_field, plot_phase_portrait
 from .style import STYLE, figure_bytes, save_figure
 from .sweeps import plot_escape_laws, plot_itineraries
@@ -54,6 +57,8 @@ __all__ = [
     "plot_descent_vs_flow",
     "plot_itineraries",
     "plot_escape_laws",
+    "plot_scaling",
+    "load_scaling",
     "LevelSlice",
     "level_set_slice",
     "figure_bytes",

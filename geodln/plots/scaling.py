@@ -30,6 +30,14 @@ def load_scaling(path=None) -> dict:
     ----------
     path : str or Path, optional
         Default :data:`SHIPPED` in the repository that holds this package.
+
+    Returns
+    -------
+    dict
+        ``"settings"`` (the options and machine of the run), ``"table"`` (a list of row dicts:
+        ``kind``, ``width``, ``depth``, ``D``, ``status`` and the costs), ``"exponents"``
+        (``{"flow/<solver>" or "classify/analyze_point": {"time", "memory", "D_range"}}``) and,
+        after partial re-runs, ``"updates"``.
     """
     path = Path(path) if path is not None else Path(__file__).resolve().parents[2] / SHIPPED
     return json.loads(path.read_text())
@@ -71,7 +79,7 @@ def plot_scaling(results):
     matplotlib.figure.Figure
     """
     table, fits = results["table"], results.get("exponents", {})
-    fig, axes = new_figure(2, 2, height=2.5)
+    fig, axes = new_figure(2, 2, height=5.0)
     solvers = sorted({r["solver"] for r in table if r["kind"] == "flow"}, key=lambda s: (s != "auto", s))
     markers = "osD^v<>"
     for i, s in enumerate(solvers):
@@ -92,11 +100,14 @@ def plot_scaling(results):
         _guides(ax)
     titles = ("(a) flow: seconds per unit time, depth 4", "(b) flow: seconds per unit time, width 32",
               "(c) flow: peak memory (MB), depth 4", "(d) analyze_point at a critical point, depth 3")
-    # the lines rise to the right: their legends go where they are not
-    places = ("upper left", "upper right", "upper left", "upper left")
-    for ax, title, xlabel, place in zip(axes, titles, ("weights D", "depth h", "weights D", "weights D"), places):
+    # the lines rise to the right from the guides' start: their legends go below them, on the right
+    places = ("lower right", "lower left", "lower right", "lower right")
+    xlabels = ("weights D", "depth h", "weights D", "weights D")
+    ylabels = ("seconds per unit time", "seconds per unit time", "peak memory (MB)", "seconds or MB")
+    for ax, title, xlabel, ylabel, place in zip(axes, titles, xlabels, ylabels, places):
         ax.set_title(title, loc="left")
         ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         if ax.lines:
             ax.legend(loc=place, fontsize=STYLE["fontsize"] - 2)
     return fig
