@@ -111,3 +111,26 @@ def test_the_memory_estimate_bounds_the_block_matrices():
         flow, theta, _ = _random_case(rng)
         largest = max(b.size for b in st.stabilizer_blocks(flow, theta))
         assert st.block_memory(flow, theta) >= 8 * (largest ** 2 + flow.top.n_params)
+
+
+def test_rounding_level_hessians_are_not_leaks():
+    """Records of the 3^5 catalog whose Hessian vanishes to rounding (J = {} with pieces that do not chain):
+    their products are ~1e-16, the leaks as large, and the comparison is floored by the problem's scale."""
+    from pathlib import Path
+
+    from geodln.catalog.store import Catalog
+    from geodln.tolerances import DEFAULT_TOLERANCES as TOL
+
+    catalog = Catalog.load(Path(__file__).parent.parent / "catalogs" / "w3-3-3-3-3_s3-2-1")
+    par = catalog.manifest["parameters"]
+    top = geodln.layered(par["widths"])
+    data = geodln.Data.from_spectrum(par["spectrum"], par["widths"][0], par["widths"][-1], seed=par["seed"])
+    flow, scale = geodln.GradientFlow(top, data), TOL.hessian_scale(data, top.depth)
+    flat = 0
+    for rec in [r for r in catalog.records if r["learned"] == []][:60]:
+        theta = top.pack(catalog.point(rec))
+        dense = np.linalg.eigvalsh(hz.hessian(flow, theta))
+        flat += float(np.abs(dense).max()) < 1e-12
+        lam = st.block_spectrum(flow, theta, scale)
+        assert lam is not None and np.allclose(lam, dense, rtol=0, atol=1e-11 * max(scale, np.abs(dense).max()))
+    assert flat >= 5  # the case this test is about occurs

@@ -16,7 +16,7 @@ import numpy as np
 from ..dynamics.flow import GradientFlow
 from ..io.files import json_default
 from ..landscape.labels import format_learned
-from .options import add_data_options, add_memory_limit, check_memory, load_data
+from .options import add_data_options, add_memory_limit, check_memory, format_spectrum, load_data
 
 __all__ = ["NAME", "HELP", "DESCRIPTION", "add_arguments", "run"]
 
@@ -74,7 +74,7 @@ def run(args, argv) -> int:
         print(json.dumps(record, default=json_default, indent=2))
         return 0
     h = cp.hessian
-    print(f"{weights.source}: widths {list(top.widths)}, data s = {np.round(data.s, 4).tolist()}")
+    print(f"{weights.source}: widths {list(top.widths)}, data s = {format_spectrum(data.s)}")
     threshold = record["gradient_threshold"]
     if near.distance == 0:
         print(f"at a {cp.kind.replace('_', ' ')}: ||dL/dtheta|| = {cp.grad_norm:.3g} <= {threshold:.3g}, "

@@ -26,7 +26,7 @@ from ..landscape.labels import format_learned
 from ..landscape.saddles import itinerary
 from ..network.losses import get_loss, loss_names
 from ..network.topology import layered
-from .options import add_data_options, add_memory_limit, check_memory, comma_list, load_data
+from .options import add_data_options, add_memory_limit, check_memory, format_spectrum, comma_list, load_data
 
 __all__ = ["NAME", "HELP", "DESCRIPTION", "add_arguments", "run"]
 
@@ -138,7 +138,7 @@ def _flow(args, argv, replace: bool) -> int:
         "loss.png": figure_bytes(plot_trajectory(traj, log_time=args.log_time or None, itinerary=marks)),
     }
     replace_directory(out, files, ours=FLOW_FILES if replace else ())  # the run's files as one unit
-    print(f"{top!r}, data s = {np.round(data.s, 4).tolist()}, loss {flow.loss_fn.name}")
+    print(f"{top!r}, data s = {format_spectrum(data.s)}, loss {flow.loss_fn.name}")
     print(f"t = {traj.t[-1]:.4g}: loss {traj.loss[-1]:.6g} (global minimum {summary['global_min_value']:.6g}), "
           f"conserved drift {summary['conserved_drift']:.2e}, {traj.nfev} evaluations, {traj.message}")
     if visits:

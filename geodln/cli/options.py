@@ -16,7 +16,7 @@ import numpy as np
 from ..network.data import Data
 from ..sweeps.grid import parse_numbers
 
-__all__ = ["comma_list", "add_data_options", "add_verification_engine", "load_data", "add_memory_limit", "check_memory"]
+__all__ = ["comma_list", "add_data_options", "add_verification_engine", "load_data", "add_memory_limit", "check_memory", "format_spectrum"]
 
 DEFAULT_SPECTRUM = [3.0, 2.0, 1.0]  # the singular values of Syx when neither --spectrum nor --data is given
 
@@ -101,3 +101,15 @@ def _available_memory() -> float | None:
     except OSError:
         return None
     return None
+
+
+def format_spectrum(s) -> str:
+    """The data's singular values for a report: the nonzero ones (4 decimals) and how many zeros follow.
+
+    >>> format_spectrum([3.0, 1.0, 0.0, 0.0])
+    '[3.0, 1.0] and 2 zeros'
+    """
+    s = np.asarray(s, dtype=float)
+    nonzero = s[s > 0]
+    zeros = s.size - nonzero.size
+    return f"{np.round(nonzero, 4).tolist()}" + (f" and {zeros} zero{'s' if zeros > 1 else ''}" if zeros else "")

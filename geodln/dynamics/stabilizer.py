@@ -190,7 +190,7 @@ def _block_matrix(op, top, block: Block) -> tuple[np.ndarray, float, float]:
     return M, leak, size
 
 
-def block_spectrum(flow: GradientFlow, theta) -> np.ndarray | None:
+def block_spectrum(flow: GradientFlow, theta, scale: float = 0.0) -> np.ndarray | None:
     """The Hessian's whole spectrum from its stabiliser blocks (module notes), or None on a leak.
 
     Parameters
@@ -198,6 +198,10 @@ def block_spectrum(flow: GradientFlow, theta) -> np.ndarray | None:
     flow : geodln.GradientFlow
         A fully connected layered network (with or without weight decay: ``lambda I`` commutes with the group).
     theta : array-like, shape=[n_params]
+    scale : float, optional
+        The problem's natural size of a Hessian entry (``Tolerances.hessian_scale``): it floors the size the
+        leaks are compared with, where the Hessian vanishes and only rounding is left (as the inertia's
+        threshold is floored).
 
     Returns
     -------
@@ -214,19 +218,22 @@ def block_spectrum(flow: GradientFlow, theta) -> np.ndarray | None:
         M, block_leak, block_size = _block_matrix(op, top, block)
         leak, size = max(leak, block_leak), max(size, block_size)
         parts.append(np.repeat(np.linalg.eigvalsh(0.5 * (M + M.T)), block.multiplicity))
-    if leak > LEAK_RTOL * size:
+    if leak > LEAK_RTOL * max(size, scale):
         return None
     return np.sort(np.concatenate(parts))
 
 
 def block_memory(flow: GradientFlow, theta) -> int:
-    """The bytes :func:`block_spectrum` needs at ``theta``: the largest block's matrix and ``eigvalsh``
-    workspace (``~3 s^2`` doubles), one batch of products and passes, the spectrum and the level bases."""
+    """The bytes the analysis of a point needs with :func:`block_spectrum`: the largest block's matrix and
+    ``eigvalsh`` workspace (``~3 s^2`` doubles), one batch of products and passes, the spectrum, the level
+    bases, and the point's own arrays (the network's ``n x n`` mask, ~8 vectors of ``D``: weights, their
+    projection, gradients, Newton's step)."""
     top = flow.top
     blocks = stabilizer_blocks(flow, theta)
     largest = max((b.size for b in blocks), default=0)
     bases = sum(int(d) ** 2 for d in top.widths)
-    return 8 * (3 * largest ** 2 + 12 * _batch(top, top.n_params) * top.n_params + 3 * top.n_params + 2 * bases)
+    D = top.n_params
+    return 8 * (3 * largest ** 2 + 12 * _batch(top, D) * D + 11 * D + 2 * bases + top.n ** 2)
 
 
 def analysis_memory(flow: GradientFlow, theta) -> int:

@@ -335,7 +335,7 @@ def _curvature_matrix_free(flow: GradientFlow, theta, tol: Tolerances, scale: fl
     (:func:`orbit_dim_from_ranks`, no basis of the fiber), and the horizontal spectrum, which is the full one
     less ``orbit_dim`` of its zeros when the fiber lies in the kernel."""
     top = flow.top
-    lam = block_spectrum(flow, theta) if top.is_fully_connected else None
+    lam = block_spectrum(flow, theta, scale) if top.is_fully_connected else None
     if lam is None:
         lam = low_rank_spectrum(flow, theta, capacity=hessian_rank_capacity(flow, theta))
     full = inertia(lam, tol.inertia, scale)
