@@ -134,3 +134,48 @@ def test_rounding_level_hessians_are_not_leaks():
         lam = st.block_spectrum(flow, theta, scale)
         assert lam is not None and np.allclose(lam, dense, rtol=0, atol=1e-11 * max(scale, np.abs(dense).max()))
     assert flat >= 5  # the case this test is about occurs
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_block_eigenpairs_are_eigenpairs_with_the_dense_multiplicities(seed):
+    rng = np.random.default_rng(300 + seed)
+    for _ in range(15):
+        flow, theta, _ = _random_case(rng)
+        lam, counts, V = st.block_eigenpairs(flow, theta, 1e-8)
+        H = hz.hessian(flow, theta)
+        dense = np.linalg.eigvalsh(H)
+        size = max(1.0, float(np.abs(dense).max()))
+        assert np.allclose(np.linalg.norm(V, axis=0), 1.0)
+        assert np.allclose(H @ V, V * lam, atol=1e-10 * size)
+        outside = dense[np.abs(dense) > 1e-8 * np.abs(dense).max()] if dense.size else dense
+        assert np.allclose(np.sort(np.repeat(lam, counts)), outside, atol=1e-10 * size)
+
+
+def test_local_manifolds_matrix_free_equal_the_dense_ones(monkeypatch):
+    """geodln saddles' directions at width: the same dimensions and eigenvalues, one vector per eigenspace."""
+    from pathlib import Path
+
+    from geodln.catalog.store import Catalog
+    from geodln.landscape.saddles import local_manifolds
+
+    catalog = Catalog.load(Path(__file__).parent.parent / "catalogs" / "w3-3-3-3-3_s3-2-1")
+    par = catalog.manifest["parameters"]
+    top = geodln.layered(par["widths"])
+    data = geodln.Data.from_spectrum(par["spectrum"], par["widths"][0], par["widths"][-1], seed=par["seed"])
+    flow = geodln.GradientFlow(top, data)
+    records = [r for r in catalog.records if r["kind"] != "global_minimum"][::40]
+    fewer = 0
+    for rec in records:
+        theta = top.pack(catalog.point(rec))
+        monkeypatch.setattr(hz, "MATRIX_FREE_ABOVE", 10 ** 9)
+        dense = local_manifolds(flow, theta)
+        monkeypatch.setattr(hz, "MATRIX_FREE_ABOVE", 0)
+        free = local_manifolds(flow, theta)
+        assert (free.unstable_dim, free.stable_dim, free.center_dim) == (dense.unstable_dim, dense.stable_dim,
+                                                                         dense.center_dim)
+        for a, b in ((dense.unstable, free.unstable), (dense.stable, free.stable)):
+            hessian_a = sorted(d.eigenvalue for d in a if d.order == 2)
+            hessian_b = sorted(x for d in b if d.order == 2 for x in [d.eigenvalue] * d.multiplicity)
+            assert np.allclose(hessian_a, hessian_b, atol=1e-10)
+        fewer += len(free.stable) < len(dense.stable)
+    assert len(records) >= 20 and fewer > 0  # multiplicities were used

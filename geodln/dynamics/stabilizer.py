@@ -56,7 +56,7 @@ from .hessian import RANGE_BLOCK, HessianOperator, hessian_rank_capacity, matrix
 if TYPE_CHECKING:
     from .flow import GradientFlow
 
-__all__ = ["Block", "stabilizer_blocks", "block_spectrum", "block_memory", "analysis_memory", "LEAK_RTOL"]
+__all__ = ["Block", "stabilizer_blocks", "block_spectrum", "block_eigenpairs", "block_memory", "analysis_memory", "LEAK_RTOL"]
 
 LEAK_RTOL = 1e-9
 """The largest part of a product outside its block, relative to the largest product, that the block
@@ -210,6 +210,15 @@ def block_spectrum(flow: GradientFlow, theta, scale: float = 0.0) -> np.ndarray 
         leaves its block by more than :data:`LEAK_RTOL` of the largest product (the free directions were
         not exactly free).
     """
+    parts = _decompose(flow, theta, scale, vectors=False)
+    if parts is None:
+        return None
+    return np.sort(np.concatenate([np.repeat(lam, block.multiplicity) for block, lam, _ in parts]))
+
+
+def _decompose(flow: GradientFlow, theta, scale: float, vectors: bool) -> list | None:
+    """``(block, eigenvalues, eigenvectors in the block's coordinates or None)`` for every block, or None
+    on a leak (:func:`block_spectrum`)."""
     top = flow.top
     theta = top.check_theta(theta)
     op = HessianOperator(flow, theta)
@@ -217,10 +226,50 @@ def block_spectrum(flow: GradientFlow, theta, scale: float = 0.0) -> np.ndarray 
     for block in stabilizer_blocks(flow, theta):
         M, block_leak, block_size = _block_matrix(op, top, block)
         leak, size = max(leak, block_leak), max(size, block_size)
-        parts.append(np.repeat(np.linalg.eigvalsh(0.5 * (M + M.T)), block.multiplicity))
-    if leak > LEAK_RTOL * max(size, scale):
+        M = 0.5 * (M + M.T)
+        parts.append((block, *np.linalg.eigh(M)) if vectors else (block, np.linalg.eigvalsh(M), None))
+    return None if leak > LEAK_RTOL * max(size, scale) else parts
+
+
+def block_eigenpairs(flow: GradientFlow, theta, rtol: float, scale: float = 0.0):
+    """The Hessian's eigenvalues outside the zero band, each with one eigenvector and its multiplicity.
+
+    The stabiliser maps a block's eigenvector to ``multiplicity`` orthonormal eigenvectors of the same
+    eigenvalue (the block's copies): one of them stands for all, so the eigenvectors kept cost memory
+    ``O(D p)`` for ``p`` distinct block eigenvalues, not ``O(D r)`` for ``r = rank H``.
+
+    Parameters
+    ----------
+    flow : geodln.GradientFlow
+    theta : array-like, shape=[n_params]
+    rtol, scale : float
+        The zero band ``|lambda| <= rtol * max(max |lambda|, scale)`` (:func:`geodln.dynamics.hessian.inertia`).
+
+    Returns
+    -------
+    (eigenvalues, multiplicities, vectors) or None
+        Shapes ``[p]``, ``[p]``, ``[n_params, p]`` (unit columns, ``H v = lambda v``), increasing; None on a
+        leak (:func:`block_spectrum`).
+    """
+    parts = _decompose(flow, theta, scale, vectors=True)
+    if parts is None:
         return None
-    return np.sort(np.concatenate(parts))
+    top, seg = flow.top, _segments(flow.top)
+    tol = rtol * max(max((float(np.abs(lam).max()) for _, lam, _ in parts), default=0.0), scale)
+    values, counts, columns = [], [], []
+    for block, lam, X in parts:
+        for j in np.flatnonzero(np.abs(lam) > tol):
+            v, offset = np.zeros(top.n_params), 0
+            for i, L, R in block.spans:  # the coordinates of span (i, L, R) are C in L C R^T
+                C = X[offset:offset + L.shape[1] * R.shape[1], j].reshape(L.shape[1], R.shape[1])
+                v[seg[i]] = (R @ C.T @ L.T).ravel()
+                offset += C.size
+            values.append(float(lam[j]))
+            counts.append(block.multiplicity)
+            columns.append(v)
+    order = np.argsort(values, kind="stable")
+    vectors = np.array(columns).T[:, order] if columns else np.zeros((top.n_params, 0))
+    return np.asarray(values)[order], np.asarray(counts, dtype=int)[order], vectors
 
 
 def block_memory(flow: GradientFlow, theta) -> int:

@@ -531,17 +531,13 @@ def numerical_manifolds(flow: GradientFlow, theta, escape=None, order: int | Non
     -------
     geodln.landscape.saddles.LocalManifolds
     """
-    from .saddles import Direction, LocalManifolds, _horizontal_eigen, local_manifolds
+    from .saddles import Direction, LocalManifolds, _hessian_directions, local_manifolds
 
     theta = np.asarray(theta, dtype=float)
     try:
         found = local_manifolds(flow, theta, tolerances=tolerances)
     except GeodlnError:  # a fully connected network's point the stratum reading refuses: the Hessian alone
-        lam, vecs = _horizontal_eigen(flow, theta)
-        zero = inertia(lam, tolerances.inertia, tolerances.hessian_scale(flow.data, flow.top.depth)).tol
-        found = LocalManifolds([Direction(vecs[:, i], True, 2, eigenvalue=float(lam[i])) for i in np.flatnonzero(lam < -zero)],
-                               [Direction(vecs[:, i], False, 2, eigenvalue=float(lam[i])) for i in np.flatnonzero(lam > zero)],
-                               flow.top.n_params)
+        found = LocalManifolds(*_hessian_directions(flow, theta, tolerances), flow.top.n_params)
     if escape is not None and not found.unstable:
         d = np.asarray(escape, dtype=float)
         found.unstable.append(Direction(d / np.linalg.norm(d), True, int(order)))

@@ -42,7 +42,8 @@ import numpy as np
 from .. import symmetry
 from ..dynamics.closed_forms import chain_time_scale
 from ..dynamics.flow import GradientFlow
-from ..dynamics.hessian import horizontal_hessian, inertia
+from ..dynamics.hessian import horizontal_hessian, inertia, matrix_free
+from ..dynamics.stabilizer import block_eigenpairs
 from ..errors import NotCriticalError
 from .itinerary import Visit, itinerary
 from .critical import loss_order, path_direction
@@ -88,6 +89,10 @@ class Direction:
         The horizontal Hessian eigenvalue (None for paths).
     links : list or None
         ``[layer, from, to]`` of a path's new links.
+    multiplicity : int
+        How many orthonormal directions of the same eigenvalue this one stands for: above
+        :data:`geodln.dynamics.hessian.MATRIX_FREE_ABOVE` weights one eigenvector per eigenspace that the
+        point's stabiliser sweeps out (:func:`geodln.dynamics.stabilizer.block_eigenpairs`), 1 otherwise.
     """
 
     vector: np.ndarray = field(repr=False)
@@ -96,6 +101,7 @@ class Direction:
     mode: int | None = None
     eigenvalue: float | None = None
     links: list | None = None
+    multiplicity: int = 1
 
 
 @dataclass(frozen=True)
@@ -130,22 +136,34 @@ class LocalManifolds:
 
     @property
     def unstable_dim(self) -> int:
-        return len(self.unstable)
+        return sum(d.multiplicity for d in self.unstable)
 
     @property
     def stable_dim(self) -> int:
-        return len(self.stable)
+        return sum(d.multiplicity for d in self.stable)
 
     @property
     def center_dim(self) -> int:
         return self.n_params - self.unstable_dim - self.stable_dim
 
 
-def _horizontal_eigen(flow: GradientFlow, theta):
-    """Eigenpairs of the Hessian restricted to the horizontal space (vectors packed)."""
-    Hh, Qh = horizontal_hessian(flow, theta)
-    lam, vecs = np.linalg.eigh(Hh)
-    return lam, Qh @ vecs
+def _hessian_directions(flow: GradientFlow, theta, tolerances: Tolerances) -> tuple[list, list]:
+    """The unstable and stable Hessian directions at a critical point: the horizontal Hessian's eigenvectors
+    outside its zero band. Above :data:`geodln.dynamics.hessian.MATRIX_FREE_ABOVE` weights, one per eigenspace
+    of the stabiliser's blocks with its multiplicity (eigenvectors of nonzero eigenvalues are orthogonal to
+    the kernel, which holds the fiber, so they are horizontal), memory ``O(D p)``."""
+    rtol, scale = tolerances.inertia, tolerances.hessian_scale(flow.data, flow.top.depth)
+    pairs = block_eigenpairs(flow, theta, rtol, scale) if matrix_free(flow.top.n_params) else None
+    if pairs is None:
+        Hh, Qh = horizontal_hessian(flow, theta)
+        lam, vecs = np.linalg.eigh(Hh)
+        tol = inertia(lam, rtol, scale).tol
+        keep = np.flatnonzero(np.abs(lam) > tol)
+        pairs = lam[keep], np.ones(keep.size, dtype=int), Qh @ vecs[:, keep]
+    lam, counts, vecs = pairs
+    directions = [Direction(vecs[:, i], bool(lam[i] < 0), 2, eigenvalue=float(lam[i]), multiplicity=int(counts[i]))
+                  for i in range(lam.size)]
+    return [d for d in directions if d.unstable], [d for d in directions if not d.unstable]
 
 
 def local_manifolds(flow: GradientFlow, theta, stratum: Stratum | None = None, similarity=None,
@@ -194,10 +212,7 @@ def local_manifolds(flow: GradientFlow, theta, stratum: Stratum | None = None, s
         grad = float(np.linalg.norm(flow.rhs(theta)))
         if not tolerances.is_critical(grad, flow.data):
             raise NotCriticalError(f"local_manifolds needs a critical point: ||grad|| = {grad:.3g}", grad)
-    lam, vecs = _horizontal_eigen(flow, theta)
-    tol = inertia(lam, tolerances.inertia, tolerances.hessian_scale(flow.data, flow.top.depth)).tol
-    unstable = [Direction(vecs[:, i], True, 2, eigenvalue=float(lam[i])) for i in np.flatnonzero(lam < -tol)]
-    stable = [Direction(vecs[:, i], False, 2, eigenvalue=float(lam[i])) for i in np.flatnonzero(lam > tol)]
+    unstable, stable = _hessian_directions(flow, theta, tolerances)
     if not unstable and link_vector is not None:
         for k in range(1, stratum.n_modes + 1):
             path = stratum.path_for(k) if k not in stratum.learned else None
