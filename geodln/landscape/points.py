@@ -390,7 +390,8 @@ def _snap(flow: GradientFlow, theta, cut: float) -> np.ndarray:
 
 def _align(flow: GradientFlow, x, theta, steps: int = ALIGN_STEPS) -> np.ndarray:
     """``g . x`` for the group element ``g = exp(Xi)`` that brings ``x`` nearest ``theta`` (Gauss-Newton on
-    ``||exp(Xi) . x - theta||`` with ``d/dXi (exp(Xi) . x) = [Xi, A]``, :func:`geodln.symmetry.vertical_matrix`).
+    ``||exp(Xi) . x - theta||`` with ``d/dXi (exp(Xi) . x) = [Xi, A]``: :func:`geodln.symmetry.vertical_matrix`, or
+    above :data:`geodln.dynamics.hessian.MATRIX_FREE_ABOVE` weights :func:`geodln.symmetry.solve_vertical`).
 
     The group moves along the critical set and keeps the stratum, so a snapped point (:func:`_snap`,
     an oblique projection in the canonical frame, which may overshoot by the frame's conditioning) comes
@@ -400,14 +401,16 @@ def _align(flow: GradientFlow, x, theta, steps: int = ALIGN_STEPS) -> np.ndarray
     J, K = np.nonzero(symmetry.algebra_mask(top))
     for _ in range(steps):
         miss = np.linalg.norm(theta - x)
-        c = np.linalg.lstsq(symmetry.vertical_matrix(top, x), theta - x, rcond=None)[0]
-        for _ in range(20):  # damped: a step must bring the point nearer
+        if matrix_free(top.n_params):  # LSQR on the bracket's products: no D x dim g matrix
+            Xi = symmetry.solve_vertical(top, x, theta - x).xi
+        else:
             Xi = np.zeros((top.n, top.n))
-            Xi[J, K] = c
+            Xi[J, K] = np.linalg.lstsq(symmetry.vertical_matrix(top, x), theta - x, rcond=None)[0]
+        for _ in range(20):  # damped: a step must bring the point nearer
             trial = top.pack(symmetry.act(top, symmetry.group_exp(top, Xi), top.adjacency(x)))
             if np.linalg.norm(theta - trial) < miss:
                 break
-            c = 0.5 * c
+            Xi = 0.5 * Xi
         else:
             return x
         x = trial
