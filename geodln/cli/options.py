@@ -104,12 +104,13 @@ def _available_memory() -> float | None:
 
 
 def format_spectrum(s) -> str:
-    """The data's singular values for a report: the nonzero ones (4 decimals) and how many zeros follow.
+    """The data's singular values for a report: the nonzero ones (4 decimals) and how many zeros follow (the
+    values at most ``1e-12 s_1``, as :attr:`geodln.Data.rank` counts them).
 
-    >>> format_spectrum([3.0, 1.0, 0.0, 0.0])
+    >>> format_spectrum([3.0, 1.0, 1e-17, 0.0])
     '[3.0, 1.0] and 2 zeros'
     """
     s = np.asarray(s, dtype=float)
-    nonzero = s[s > 0]
+    nonzero = s[s > 1e-12 * s.max()] if s.size else s
     zeros = s.size - nonzero.size
     return f"{np.round(nonzero, 4).tolist()}" + (f" and {zeros} zero{'s' if zeros > 1 else ''}" if zeros else "")

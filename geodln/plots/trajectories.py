@@ -26,12 +26,16 @@ from .style import STYLE, new_figure, set_label, styled
 
 __all__ = ["plot_trajectory", "plot_mode_curves", "plot_descent_vs_flow"]
 
+LABELLED_MODES = 10
+"""Modes drawn in their own colour and named in the legend (and plateaus ``L_J`` named beside the axes):
+a network of width 64 has 64 singular values, which a legend cannot name one by one."""
+
 
 def _draw_ladder(ax, data, r_max: int) -> list[tuple[str, float]]:
     """Dashed lines at the critical values ``L_J`` of the top sets; returns their names and values for
     :func:`_label_ladder`, which runs once the axis limits are final."""
     ladder = []
-    for k in range(0, min(r_max, len(data.s)) + 1):
+    for k in range(0, min(r_max, max(data.rank, LABELLED_MODES), len(data.s)) + 1):  # zero modes add no plateau
         value = data.critical_value(range(1, k + 1))
         ax.axhline(value, color="0.5", ls="--", lw=0.7, zorder=0)
         ladder.append((rf"$L_{{{set_label(range(1, k + 1))}}}$", value))
@@ -119,11 +123,16 @@ def _draw_modes(ax, traj: Trajectory, keep, closed_form=None) -> None:
         strengths = np.array([np.linalg.svd(traj.end_to_end(i) @ root, compute_uv=False) for i in range(len(t))])
         name = r"W S_{xx}^{1/2}"
     colors = cycle(STYLE["colors"])
-    for k in range(strengths.shape[1]):
+    for k in range(min(strengths.shape[1], LABELLED_MODES)):
         color = next(colors)
-        ax.plot(t[keep], strengths[keep, k], color=color, lw=1.6, label=rf"$\sigma_{k + 1}({name})$")
+        ax.plot(t[keep], strengths[keep, k], color=color, lw=1.6, label=rf"$\sigma_{{{k + 1}}}({name})$")
         if k < len(data.s):
             ax.axhline(data.s[k], color=color, ls=":", lw=0.8)
+    if strengths.shape[1] > LABELLED_MODES:  # a wide network: the rest as one grey family, one legend entry
+        ax.plot(t[keep], strengths[keep, LABELLED_MODES:], color="0.55", lw=0.8)
+        ax.plot([], [], color="0.55", lw=0.8, label=rf"$\sigma_k({name})$, $k > {LABELLED_MODES}$")
+        for value in data.s[LABELLED_MODES:data.rank]:
+            ax.axhline(value, color="0.55", ls=":", lw=0.6)
     if closed_form is not None:
         for i, (tc, uc) in enumerate(closed_form):
             tc, uc = np.asarray(tc, dtype=float), np.asarray(uc, dtype=float)
