@@ -104,3 +104,22 @@ def test_itinerary_at_width_64_equals_the_dense_path(monkeypatch):
     dense, _ = _read(traj, monkeypatch, DENSE)
     _same_visits(free, dense)
     assert [v.learned for v in dense] == [(), (1,), (1, 2)]
+
+
+def test_the_plateau_resolution_is_bounded_in_memory_and_says_so(monkeypatch):
+    """A coarsely sampled run whose plateaus need subdividing, with room for one subdivision only: the
+    itinerary still comes back, with a warning naming the limit (no unbounded memory at width)."""
+    import warnings
+
+    from geodln.landscape import itinerary as it
+
+    top = geodln.layered([3, 4, 4, 3])
+    flow = geodln.GradientFlow(top, geodln.Data.from_spectrum([3.0, 2.0, 1.0], 3, 3, seed=0))
+    traj = flow.integrate(geodln.init.small(top, scale=3e-2, seed=0), 40.0, n_points=5)  # 5 subdivisions
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        full = geodln.itinerary(traj)  # the default budget: no warning at 40 weights
+    monkeypatch.setattr(it, "PLATEAU_MEMORY", 8 * top.n_params * (it.PLATEAU_PIECES - 1))
+    with pytest.warns(RuntimeWarning, match="plateau resolution stopped after"):
+        capped = geodln.itinerary(traj)
+    assert len(full) >= 3 and len(capped) <= len(full)

@@ -48,8 +48,10 @@ def test_shipped_records_matrix_free(monkeypatch, path):
 
 
 @pytest.mark.slow
-def test_every_record_of_the_largest_shipped_catalog_matrix_free(monkeypatch):
-    test_shipped_records_matrix_free(monkeypatch, SHIPPED[-1])
+@pytest.mark.parametrize("path", SHIPPED[5:], ids=[p.name for p in SHIPPED[5:]])
+def test_every_record_of_the_larger_shipped_catalogs_matrix_free(monkeypatch, path):
+    """With the fast test above: every record of every shipped catalog."""
+    test_shipped_records_matrix_free(monkeypatch, path)
 
 
 @pytest.mark.slow

@@ -48,6 +48,7 @@ Each exit is tested before it is reported (:attr:`Visit.escape`):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Callable, NamedTuple
 
@@ -71,6 +72,10 @@ __all__ = ["Visit", "itinerary", "SignInvariant", "sign_invariants", "rank_invar
 # where the loss crosses a critical value between samples.
 PLATEAU_PIECES = 16
 PLATEAU_DEPTH = 3
+# The inner points are states of D weights held until the visits are read: at most PLATEAU_MEMORY bytes of
+# them (8192 states at 16k weights, 64 at 2M); past that no interval is subdivided further, with a warning
+# that names the numbers (a plateau shorter than the sampling interval may then be missed).
+PLATEAU_MEMORY = 2 ** 30
 # Entry and exit times are located to this fraction of the time (at least 1 unit): far below the
 # conditioning of a visit's ends (set by the speed threshold crossed at a slow rate), and independent of
 # how far apart the samples around them were.
@@ -246,7 +251,13 @@ def _samples(traj: Trajectory, tol: Tolerances):
     """
     if traj.method is not None:
         options = dict(method=traj.method, rtol=traj.rtol, atol=traj.atol)
-        grid, states = _resolve_plateaus(traj.flow, list(traj.t), list(traj.theta), options, tol)
+        budget = [PLATEAU_MEMORY // (8 * traj.flow.top.n_params)]
+        grid, states = _resolve_plateaus(traj.flow, list(traj.t), list(traj.theta), options, tol, budget)
+        if budget[0] < 0:
+            warnings.warn(f"the itinerary's plateau resolution stopped after {PLATEAU_MEMORY // (8 * traj.flow.top.n_params)} "
+                          f"inner states ({PLATEAU_MEMORY / 2 ** 30:g} GiB of {traj.flow.top.n_params} weights each): "
+                          f"a plateau shorter than the {len(traj.t)} samples' spacing may be missed; sample the run "
+                          "more finely (n_points, --n-points)", RuntimeWarning, stacklevel=3)
         return np.array(grid), np.array(states), options
     flow, data = traj.flow, traj.flow.data
     t0, t1 = float(traj.t[0]), float(traj.t[-1])
@@ -275,21 +286,27 @@ def _may_hide_a_visit(flow, a, b, margin: float) -> bool:
     return any(Lb + margin < flow.data.critical_value(J) < La - margin for J in {Ja, Jb})
 
 
-def _resolve_plateaus(flow, grid, states, options, tol: Tolerances, depth: int = PLATEAU_DEPTH):
+def _resolve_plateaus(flow, grid, states, options, tol: Tolerances, budget: list, depth: int = PLATEAU_DEPTH):
     """The samples with every interval that may hide a visit subdivided, by integrating it (with the
     trajectory's own method and tolerances) on :data:`PLATEAU_PIECES` points, recursively up to ``depth``
     levels: so a trajectory sampled coarsely (``t_end = 1e6`` in log time begins at ``t = 100``) shows the
-    plateaus that its samples stepped over."""
+    plateaus that its samples stepped over. ``budget[0]``: the inner states still allowed
+    (:data:`PLATEAU_MEMORY`), negative once a subdivision was refused."""
     margin = tol.loss * tol.gradient_scale(flow.data)
     read = [(nearest_learned(flow, x), flow.loss(x)) for x in states] if depth > 0 else []
     out_t, out_x = [grid[0]], [states[0]]
     for a in range(len(grid) - 1):
-        if depth > 0 and _may_hide_a_visit(flow, read[a], read[a + 1], margin):
+        hides = depth > 0 and _may_hide_a_visit(flow, read[a], read[a + 1], margin)
+        if hides and budget[0] < PLATEAU_PIECES - 1:
+            budget[0] = -1  # refused: the memory of the inner states is spent
+        elif hides:
+            budget[0] -= PLATEAU_PIECES - 1
             inner = np.linspace(grid[a], grid[a + 1], PLATEAU_PIECES + 1)[1:-1]
             sol = flow.solve(states[a], (grid[a], grid[a + 1]), t_eval=inner, **options)
             if sol.y.shape[1] == inner.size:
                 sub_t, sub_x = _resolve_plateaus(flow, [grid[a], *inner, grid[a + 1]],
-                                                 [states[a], *sol.y.T, states[a + 1]], options, tol, depth - 1)
+                                                 [states[a], *sol.y.T, states[a + 1]], options, tol, budget,
+                                                 depth - 1)
                 out_t += sub_t[1:-1]
                 out_x += sub_x[1:-1]
         out_t.append(grid[a + 1])
