@@ -243,7 +243,8 @@ def itinerary(traj: Trajectory, catalog=None, tolerances: Tolerances = DEFAULT_T
 
 
 def _samples(traj: Trajectory, tol: Tolerances):
-    """The times and states to read, shapes ``[T]`` and ``[T, n_params]``, and the options of any integration.
+    """The times and states to read (shape ``[T]``; ``T`` states of shape ``[n_params]``), and the options
+    of any integration.
 
     A trajectory of the flow is read as it was sampled, and integrated as it
     was; one of descent is replaced by the flow from its first state on a
@@ -258,7 +259,7 @@ def _samples(traj: Trajectory, tol: Tolerances):
                           f"inner states ({PLATEAU_MEMORY / 2 ** 30:g} GiB of {traj.flow.top.n_params} weights each): "
                           f"a plateau shorter than the {len(traj.t)} samples' spacing may be missed; sample the run "
                           "more finely (n_points, --n-points)", RuntimeWarning, stacklevel=3)
-        return np.array(grid), np.array(states), options
+        return np.array(grid), states, options  # the states as views of the runs that made them: no copy of T x D
     flow, data = traj.flow, traj.flow.data
     t0, t1 = float(traj.t[0]), float(traj.t[-1])
     unit = float(data.s[0]) ** (1 / flow.top.depth)
