@@ -154,7 +154,7 @@ def _segments(top) -> dict:
     return {blk.b: blk.segment for blk in top.blocks}
 
 
-def _batch(top, n_params: int) -> int:
+def _batch(n_params: int) -> int:
     """Directions per batch of products: :data:`BATCH_BYTES` over ~12 vectors of ``D`` each."""
     return int(np.clip(BATCH_BYTES // (12 * 8 * max(n_params, 1)), 1, 64))
 
@@ -164,7 +164,7 @@ def _block_matrix(op, top, block: Block) -> tuple[np.ndarray, float, float]:
     seg = _segments(top)
     directions = [(i, p, q) for i, L, R in block.spans for p in range(L.shape[1]) for q in range(R.shape[1])]
     spans = {i: (L, R) for i, L, R in block.spans}
-    M, leak, size, step = np.empty((block.size, block.size)), 0.0, 0.0, _batch(top, top.n_params)
+    M, leak, size, step = np.empty((block.size, block.size)), 0.0, 0.0, _batch(top.n_params)
     for start in range(0, len(directions), step):
         chunk = directions[start:start + step]
         V = np.zeros((top.n_params, len(chunk)))
@@ -282,7 +282,7 @@ def block_memory(flow: GradientFlow, theta) -> int:
     largest = max((b.size for b in blocks), default=0)
     bases = sum(int(d) ** 2 for d in top.widths)
     D = top.n_params
-    return 8 * (3 * largest ** 2 + 12 * _batch(top, D) * D + 11 * D + 2 * bases + top.n ** 2)
+    return 8 * (3 * largest ** 2 + 12 * _batch(D) * D + 11 * D + 2 * bases + top.n ** 2)
 
 
 def analysis_memory(flow: GradientFlow, theta) -> int:

@@ -344,9 +344,8 @@ def _curvature_matrix_free(flow: GradientFlow, theta, tol: Tolerances, scale: fl
     # one random vertical direction in the kernel puts the whole fiber there, with probability one
     v = bracket.matvec(np.random.default_rng(0).standard_normal(bracket.shape[1]))
     in_kernel = orbit == 0 or np.linalg.norm(hessian_vector_product(flow, theta, v)) <= full.tol * np.linalg.norm(v)
-    nearest_zero = np.argsort(np.abs(lam), kind="stable")[:orbit]
     if in_kernel and full.zero >= orbit:
-        hor_lam = np.delete(lam, nearest_zero)
+        hor_lam = np.delete(lam, np.argsort(np.abs(lam), kind="stable")[:orbit])  # the orbit's zeros
     else:  # the fiber is not flat (not a critical point, to the tolerances): its own restricted spectrum
         V = operator_range(bracket.matmat, bracket.shape[1], top.n_params, capacity=orbit)
         hor_lam = low_rank_spectrum(flow, theta, vertical=V)
