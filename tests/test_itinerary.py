@@ -72,6 +72,28 @@ def _same_visits(flow, theta0, runs, monkeypatch):
         assert v.height == pytest.approx(v.value, abs=1e-2 * max(1, v.value)) and v.t_exit > v.t_enter
 
 
+def test_the_exit_check_in_pieces_finds_the_same_exits(small_start, monkeypatch):
+    """The escape test's integration from the start, held a few states at a time (CHECK_MEMORY of three
+    states: at 2M weights it is 8), finds the exits of the integration held whole: the pieces restart the
+    integration at samples, which moves an exit time by the check tolerance's error, not more."""
+    from geodln.landscape import itinerary as module
+
+    flow, theta0 = small_start
+    traj = flow.integrate(theta0, T_END, rtol=1e-9, n_points=201)
+    whole = itinerary(traj)
+    monkeypatch.setattr(module, "CHECK_MEMORY", 3 * 8 * flow.top.n_params)
+    spans, solve = [], flow.solve
+    monkeypatch.setattr(flow, "solve", lambda x0, span, **kw: spans.append((span, kw["rtol"])) or solve(x0, span, **kw))
+    pieces = itinerary(traj)
+    starts = {ta for (ta, tb), rtol in spans if rtol < traj.rtol and tb - ta > traj.t[1] - traj.t[0]}
+    assert len(starts) > 10  # the check run really went in pieces of three samples
+    assert _summary(pieces) == _summary(whole)
+    tested = [(v, w) for v, w in zip(whole, pieces) if not np.isnan(v.t_exit_check)]
+    assert len(tested) == 3 and all(v.escape == w.escape == "exact" for v, w in tested)
+    for v, w in tested:
+        assert w.t_exit_check == pytest.approx(v.t_exit_check, rel=1e-6)
+
+
 def test_a_descent_is_read_as_the_flow_from_its_start(small_start):
     """Descent samples are not the flow's: the itinerary of a descent with a small step is the flow's."""
     flow, theta0 = small_start

@@ -106,20 +106,41 @@ def test_itinerary_at_width_64_equals_the_dense_path(monkeypatch):
     assert [v.learned for v in dense] == [(), (1,), (1, 2)]
 
 
-def test_the_plateau_resolution_is_bounded_in_memory_and_says_so(monkeypatch):
-    """A coarsely sampled run whose plateaus need subdividing, with room for one subdivision only: the
-    itinerary still comes back, with a warning naming the limit (no unbounded memory at width)."""
-    import warnings
+def test_the_reading_holds_a_few_states_however_many_it_reads(monkeypatch):
+    """A run sampled so coarsely (4 samples) that its plateaus are subdivided three levels deep (about a
+    hundred inner states are made): the itinerary is read in one pass, so the inner states alive at any moment
+    are those of one subdivision per level (counted by the arrays' lifetimes, not estimated), and the
+    exit check's states those of one piece of CHECK_MEMORY; the visits are those of a run sampled finely."""
+    import weakref
 
     from geodln.landscape import itinerary as it
 
-    top = geodln.layered([3, 4, 4, 3])
-    flow = geodln.GradientFlow(top, geodln.Data.from_spectrum([3.0, 2.0, 1.0], 3, 3, seed=0))
-    traj = flow.integrate(geodln.init.small(top, scale=3e-2, seed=0), 40.0, n_points=5)  # 5 subdivisions
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        full = geodln.itinerary(traj)  # the default budget: no warning at 40 weights
-    monkeypatch.setattr(it, "PLATEAU_MEMORY", 8 * top.n_params * (it.PLATEAU_PIECES - 1))
-    with pytest.warns(RuntimeWarning, match="plateau resolution stopped after"):
-        capped = geodln.itinerary(traj)
-    assert len(full) >= 3 and len(capped) <= len(full)
+    top = geodln.layered([16, 24, 24, 16])
+    flow = geodln.GradientFlow(top, geodln.Data.from_spectrum([3.0, 2.0, 1.0], 16, 16, seed=0))
+    theta0 = geodln.init.small(top, scale=1e-2, seed=0)
+    fine, coarse = (flow.integrate(theta0, 100.0, n_points=n) for n in (2001, 4))
+    monkeypatch.setattr(it, "CHECK_MEMORY", 5 * 8 * top.n_params)  # the check in pieces of five states
+    made, alive, most, solve = {}, {}, {}, flow.solve
+
+    def counted(x0, span, **kw):
+        sol = solve(x0, span, **kw)
+        kind = "bisection" if len(kw["t_eval"]) == 1 else "check" if kw["rtol"] < coarse.rtol else "plateau"
+        n = sol.y.shape[1]
+        made[kind], alive[kind] = made.get(kind, 0) + n, alive.get(kind, 0) + n
+        most[kind] = max(most.get(kind, 0), alive[kind])
+        owner = sol.y
+        while owner.base is not None:  # the array that owns the states' memory: every view keeps it alive
+            owner = owner.base
+        weakref.finalize(owner, lambda: alive.update({kind: alive[kind] - n}))
+        return sol
+
+    monkeypatch.setattr(flow, "solve", counted)
+    visits = geodln.itinerary(coarse)
+    assert made["plateau"] > 90 and made["check"] > 100  # more than the bounds below
+    assert most["plateau"] <= it.PLATEAU_DEPTH * (it.PLATEAU_PIECES - 1), most
+    assert most["check"] <= 5, most
+    monkeypatch.setattr(flow, "solve", solve)
+    expected = geodln.itinerary(fine)
+    assert [v.learned for v in visits] == [v.learned for v in expected] == [(), (1, 2), (1, 2, 3)]
+    for v, w in zip(visits, expected):
+        assert v.t_exit == pytest.approx(w.t_exit, rel=1e-6, abs=1e-6)

@@ -19,7 +19,8 @@ import numpy as np
 from ..dynamics import init as initialisations
 from ..dynamics.flow import DEFAULT_METHOD, GradientFlow, integration_memory
 from ..integrate.methods import GEODLN_METHODS, SCIPY_METHODS
-from ..io.files import check_output_folder, json_bytes, json_default, npz_bytes, output_lock, provenance, read_provenance, replace_directory
+from ..io.files import (NpzSpill, check_output_folder, json_bytes, json_default, output_lock, provenance, read_provenance,
+                        replace_directory, scratch_path)
 from ..io.graphs import read_graph
 from ..io.trajectories import default_n_points, trajectory_arrays
 from ..landscape.labels import format_learned
@@ -128,16 +129,19 @@ def _flow(args, argv, replace: bool) -> int:
     from ..plots import figure_bytes, plot_trajectory  # matplotlib only when drawing
 
     marks = [(v.learned, v.t_enter, v.t_exit) for v in visits]
-    files = {
-        "trajectory.npz": npz_bytes(trajectory_arrays(  # packed weights; read A back with read_trajectory
+    with scratch_path(out, ".npz") as scratch:  # the trajectory deflated to disk as it is written, not in memory
+        trajectory = NpzSpill(scratch)
+        trajectory.update(trajectory_arrays(  # packed weights; read A back with read_trajectory
             traj.t, traj.theta, top.edge_index, loss=traj.loss, layer=top.layer,
             nodes=np.array([str(v) for v in top.nodes]), singular_values=traj.singular_values,
             conserved_drift=traj.conserved_drift, Syx=data.Syx, Sxx=data.Sxx,
-        )),
-        "summary.json": json_bytes(summary),
-        "loss.png": figure_bytes(plot_trajectory(traj, log_time=args.log_time or None, itinerary=marks)),
-    }
-    replace_directory(out, files, ours=FLOW_FILES if replace else ())  # the run's files as one unit
+        ))
+        files = {
+            "trajectory.npz": trajectory.finish(),
+            "summary.json": json_bytes(summary),
+            "loss.png": figure_bytes(plot_trajectory(traj, log_time=args.log_time or None, itinerary=marks)),
+        }
+        replace_directory(out, files, ours=FLOW_FILES if replace else ())  # the run's files as one unit
     print(f"{top!r}, data s = {format_spectrum(data.s)}, loss {flow.loss_fn.name}")
     print(f"t = {traj.t[-1]:.4g}: loss {traj.loss[-1]:.6g} (global minimum {summary['global_min_value']:.6g}), "
           f"conserved drift {summary['conserved_drift']:.2e}, {traj.nfev} evaluations, {traj.message}")

@@ -169,6 +169,32 @@ class _Accepted:
         self.trial, self.landing, self.loss, self.factor = trial, landing, loss, factor
 
 
+class _Rows:
+    """Output states written into the rows of one ``[capacity, n]`` array as they come (doubled when full).
+
+    Rows not yet written take no memory (``np.empty``), so a capacity of every
+    output time costs only the outputs reached.
+    """
+
+    def __init__(self, capacity: int, n: int):
+        self.array, self.count = np.empty((max(capacity, 1), n)), 0
+
+    def append(self, y) -> None:
+        if self.count == len(self.array):
+            grown = np.empty((2 * len(self.array), self.array.shape[1]))
+            grown[:self.count] = self.array
+            self.array = grown
+        self.array[self.count] = y
+        self.count += 1
+
+    def __len__(self) -> int:
+        return self.count
+
+    def filled(self) -> np.ndarray:
+        """The states so far, shape=[count, n] (a view)."""
+        return self.array[:self.count]
+
+
 class _Run:
     """The state of one integration by :func:`solve_auto`: counters, outputs, the step size and stiffness."""
 
@@ -186,13 +212,15 @@ class _Run:
         self.done = False
 
     def _outputs(self, t_eval):
-        """The output lists (holding the start if it is an output) and the output times still to reach."""
-        if t_eval is None:
-            return [self.t0], [self.y.copy()], np.array([self.t1])
-        targets = np.asarray(t_eval, dtype=float)
-        if targets.size and targets[0] <= self.t0:
-            return [self.t0], [self.y.copy()], targets[1:]
-        return [], [], targets
+        """The output times and states so far (holding the start if it is an output) and the output times
+        still to reach. The states go into the rows of one array (:class:`_Rows`), so the result is not a
+        second copy of every output."""
+        targets = np.array([self.t1]) if t_eval is None else np.asarray(t_eval, dtype=float)
+        rows = _Rows(64 if t_eval is None else targets.size + 1, self.n)  # t_eval: each output time and a stop
+        if t_eval is None or (targets.size and targets[0] <= self.t0):
+            rows.append(self.y)
+            return [self.t0], rows, targets if t_eval is None else targets[1:]
+        return [], rows, targets
 
     def fun(self, x):
         """``f``, counted."""
@@ -239,7 +267,11 @@ class _Run:
             current, self.dt = policy.after(current, self.dt, self.rho, factor)
             if not self._record(accepted.landing, stop) and progress is not None:
                 progress(self.t, f"{current.name}, stiffness {self.rho:.3g}")
-        return self.result(self.status, self.message, conservation)
+        solution = self.result(self.status, self.message, conservation)
+        # the steppers hold this run's bound methods: letting go of them breaks the cycle run -> stepper -> run,
+        # so that the outputs are freed as soon as the caller drops the solution, not at a later garbage collection
+        self.steppers = []
+        return solution
 
     def _end(self, status: Status, message: str) -> None:
         self.status, self.message, self.done = status, message, True
@@ -326,7 +358,7 @@ class _Run:
 
     def _output(self, t: float, y) -> None:
         self.outs_t.append(t)
-        self.outs_y.append(y.copy())
+        self.outs_y.append(y)
 
     def _advance(self, y_a, t_a, t_b):
         """The state at ``t_b`` from ``(t_a, y_a)``: a fresh integration across an event's bracket."""
@@ -340,7 +372,7 @@ class _Run:
 
     def result(self, status: Status, message: str, conservation=None) -> Solution:
         """The :class:`~geodln.integrate.result.Solution` of the run so far."""
-        Y = np.array(self.outs_y).T if self.outs_y else np.empty((self.n, 0))
+        Y = self.outs_y.filled().T
         t_events = y_events = None
         if self.watch is not None:
             t_events = [np.array(ts) for ts in self.watch.t_events]

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_json", "write_npz", "npz_bytes", "NpzSpill", "JsonlSpill", "json_line", "json_bytes",
+__all__ = ["atomic_path", "scratch_path", "write_json", "write_npz", "npz_bytes", "NpzSpill", "JsonlSpill", "json_line", "json_bytes",
            "replace_directory", "check_output_folder", "output_lock", "read_provenance", "provenance", "json_default"]
 
 _TMP_TAG = "geodln-tmp"  # in the names of temporary files and folders: .{target}.geodln-tmp-{pid}-{random}
@@ -95,6 +95,24 @@ def atomic_path(path, suffix: str = ""):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def scratch_path(target, suffix: str = ""):
+    """Yield the path of a new temporary file beside ``target``, removed on exit whatever happens.
+
+    For a large output built on disk rather than in memory (an :class:`NpzSpill`) and then handed to
+    :func:`replace_directory` as a complete file. Its name is that of :func:`atomic_path`'s temporary
+    files, so a run killed while it exists leaves it for the next run into ``target`` to remove.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(target), suffix=suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def write_json(path, obj) -> None:

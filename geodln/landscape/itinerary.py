@@ -48,7 +48,6 @@ Each exit is tested before it is reported (:attr:`Visit.escape`):
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field, replace
 from typing import Callable, NamedTuple
 
@@ -72,10 +71,9 @@ __all__ = ["Visit", "itinerary", "SignInvariant", "sign_invariants", "rank_invar
 # where the loss crosses a critical value between samples.
 PLATEAU_PIECES = 16
 PLATEAU_DEPTH = 3
-# The inner points are states of D weights held until the visits are read: at most PLATEAU_MEMORY bytes of
-# them (8192 states at 16k weights, 64 at 2M); past that no interval is subdivided further, with a warning
-# that names the numbers (a plateau shorter than the sampling interval may then be missed).
-PLATEAU_MEMORY = 2 ** 30
+# The exit check integrates the flow again from the start; it holds at most CHECK_MEMORY bytes of its states
+# at a time (1024 states of 16k weights, 8 of 2M), each piece integrated from the last state of the one before.
+CHECK_MEMORY = 2 ** 27
 # Entry and exit times are located to this fraction of the time (at least 1 unit): far below the
 # conditioning of a visit's ends (set by the speed threshold crossed at a slow rate), and independent of
 # how far apart the samples around them were.
@@ -214,7 +212,7 @@ def itinerary(traj: Trajectory, catalog=None, tolerances: Tolerances = DEFAULT_T
     t0, t1 = float(traj.t[0]), float(traj.t[-1])
     if t1 <= t0:
         return []
-    grid, states, options = _samples(traj, tol)
+    samples, options = _samples(traj, tol)
     root = data.Sxx @ data._inv_sqrt  # Sxx^{1/2}
     speed_cap = tol.visit_speed * float(data.s[0]) ** (2 - 1 / top.depth)
 
@@ -225,26 +223,73 @@ def itinerary(traj: Trajectory, catalog=None, tolerances: Tolerances = DEFAULT_T
         dist = np.linalg.norm((top.end_to_end(theta) - data.critical_map(J)) @ root) / data.s[0]
         return (J if speed <= speed_cap and dist <= tol.visit_distance else None), speed
 
-    labels, speeds = zip(*(label(x) for x in states))
-    visits, runs, i = [], [], 0
-    while i < len(grid):
-        j = i
-        while j + 1 < len(grid) and labels[j + 1] == labels[i]:
-            j += 1
-        J = labels[i]
-        if J is not None:
-            enter = t0 if i == 0 else _boundary(flow, label, J, grid[i - 1], states[i - 1], grid[i], True, options)
-            leave = t1 if j == len(grid) - 1 else _boundary(flow, label, J, grid[j], states[j], grid[j + 1], False, options)
-            k = i + int(np.argmin(speeds[i:j + 1]))
-            visits.append(_visit(flow, J, states[k], float(grid[k]), enter, leave, catalog, tol))
-            runs.append((i, j))
-        i = j + 1
-    return _test_escapes(flow, label, grid, states, visits, runs, options, tol)
+    reading = _Reading(flow, label, sign_invariants(flow, np.asarray(traj.theta[0], dtype=float)), options)
+    for t, x in samples:
+        reading.see(float(t), x)
+    visits = [_visit(flow, J, x, t_slow, enter, leave, catalog, tol)
+              for J, enter, leave, t_slow, x in reading.finish()]
+    return _test_escapes(flow, label, reading, visits, options, tol)
+
+
+class _Reading:
+    """The itinerary read in one pass over the samples in time order, holding O(1) states of its own.
+
+    For each sample: its time (:attr:`grid`) and label; a change of label ends a run of equal labels and
+    starts the next, and a run on a visit gets its entry and exit times by bisection from the sample
+    before the change, and keeps its slowest state. The first sample at which an exact sign invariant
+    (:func:`sign_invariants`) is broken is kept with the one before it (:attr:`broken`).
+    """
+
+    def __init__(self, flow, label, invariants, options):
+        self.flow, self.label, self.invariants, self.options = flow, label, invariants, options
+        self.grid, self.runs, self.found = [], [], []  # runs: (i, j) of each visit's samples
+        self.first, self.broken, self.previous, self.run = None, None, None, None
+
+    def kept(self, x) -> bool:
+        """Whether every sign invariant has its start's sign at ``x``."""
+        return all(np.sign(inv.det(x)) == inv.sign for inv in self.invariants)
+
+    def see(self, t: float, x) -> None:
+        """The next sample, at time ``t`` (after the last one), state ``x`` (shape=[n_params], not kept)."""
+        J, speed = self.label(x)
+        index = len(self.grid)
+        self.grid.append(t)
+        if self.previous is None:
+            self.first = np.array(x, dtype=float)
+        elif self.broken is None and self.invariants and not self.kept(x):
+            self.broken = (*self.previous[:2], t, np.array(x, dtype=float))
+        if self.previous is None or J != self.previous[2]:
+            self._end_run(t)
+            if J is not None:
+                enter = t if self.previous is None else _boundary(self.flow, self.label, J, self.previous[0],
+                                                                   self.previous[1], t, True, self.options)
+                self.run = [J, enter, index, speed, t, np.array(x, dtype=float)]
+        elif J is not None and speed < self.run[3]:
+            self.run[3:] = [speed, t, np.array(x, dtype=float)]
+        self.previous = (t, x, J)
+
+    def _end_run(self, t_next: float | None) -> None:
+        """Close the visit in progress: its exit between the last sample and ``t_next`` (None: the run ends on it)."""
+        if self.run is None:
+            return
+        J, enter, i, _, t_slow, x_slow = self.run
+        t_last, x_last, _ = self.previous
+        leave = t_last if t_next is None else _boundary(self.flow, self.label, J, t_last, x_last, t_next, False,
+                                                         self.options)
+        self.found.append((J, enter, leave, t_slow, x_slow))
+        self.runs.append((i, len(self.grid) - (1 if t_next is None else 2)))
+        self.run = None
+
+    def finish(self) -> list:
+        """``(J, t_enter, t_exit, t_slowest, slowest state)`` of each visit, in time order."""
+        self._end_run(None)
+        return self.found
 
 
 def _samples(traj: Trajectory, tol: Tolerances):
-    """The times and states to read (shape ``[T]``; ``T`` states of shape ``[n_params]``), and the options
-    of any integration.
+    """The times and states to read, ``(t, state)`` in time order (an iterator: the inner states of the
+    plateau resolution and of a re-integration are made as they are read), and the options of any
+    integration.
 
     A trajectory of the flow is read as it was sampled, and integrated as it
     was; one of descent is replaced by the flow from its first state on a
@@ -252,24 +297,24 @@ def _samples(traj: Trajectory, tol: Tolerances):
     """
     if traj.method is not None:
         options = dict(method=traj.method, rtol=traj.rtol, atol=traj.atol)
-        budget = [PLATEAU_MEMORY // (8 * traj.flow.top.n_params)]
-        grid, states = _resolve_plateaus(traj.flow, list(traj.t), list(traj.theta), options, tol, budget)
-        if budget[0] < 0:
-            warnings.warn(f"the itinerary's plateau resolution stopped after {PLATEAU_MEMORY // (8 * traj.flow.top.n_params)} "
-                          f"inner states ({PLATEAU_MEMORY / 2 ** 30:g} GiB of {traj.flow.top.n_params} weights each): "
-                          f"a plateau shorter than the {len(traj.t)} samples' spacing may be missed; sample the run "
-                          "more finely (n_points, --n-points)", RuntimeWarning, stacklevel=3)
-        return np.array(grid), states, options  # the states as views of the runs that made them: no copy of T x D
+        margin = tol.loss * tol.gradient_scale(traj.flow.data)
+        return _resolved(traj.flow, list(traj.t), traj.theta, options, margin), options
     flow, data = traj.flow, traj.flow.data
     t0, t1 = float(traj.t[0]), float(traj.t[-1])
     unit = float(data.s[0]) ** (1 / flow.top.depth)
     options = dict(rtol=tol.itinerary_rtol, atol=1e-3 * tol.itinerary_rtol * unit)
     n = int(tol.itinerary_points)
     grid = np.unique(np.concatenate([np.linspace(t0, t1, n), t0 + np.geomspace(1e-6 * (t1 - t0), t1 - t0, n)]))
-    states = flow.solve(np.asarray(traj.theta[0], dtype=float), (t0, t1), t_eval=grid, **options).y.T
-    if len(states) != len(grid):
-        raise GeodlnError(f"the re-integration stopped early (at t = {grid[len(states) - 1]:.4g})")
-    return grid, states, options
+    return _reintegrated(flow, grid, np.asarray(traj.theta[0], dtype=float), options), options
+
+
+def _reintegrated(flow, grid, x0, options):
+    """``(t, state)`` on ``grid`` along the flow from ``x0`` (:func:`_flow_states`), all of them or an error."""
+    q = -1
+    for q, x in _flow_states(flow, grid, x0, len(grid) - 1, options):
+        yield grid[q], x
+    if q != len(grid) - 1:
+        raise GeodlnError(f"the re-integration stopped early (at t = {grid[q]:.4g})")
 
 
 def _may_hide_a_visit(flow, a, b, margin: float) -> bool:
@@ -287,32 +332,38 @@ def _may_hide_a_visit(flow, a, b, margin: float) -> bool:
     return any(Lb + margin < flow.data.critical_value(J) < La - margin for J in {Ja, Jb})
 
 
-def _resolve_plateaus(flow, grid, states, options, tol: Tolerances, budget: list, depth: int = PLATEAU_DEPTH):
-    """The samples with every interval that may hide a visit subdivided, by integrating it (with the
-    trajectory's own method and tolerances) on :data:`PLATEAU_PIECES` points, recursively up to ``depth``
-    levels: so a trajectory sampled coarsely (``t_end = 1e6`` in log time begins at ``t = 100``) shows the
-    plateaus that its samples stepped over. ``budget[0]``: the inner states still allowed
-    (:data:`PLATEAU_MEMORY`), negative once a subdivision was refused."""
-    margin = tol.loss * tol.gradient_scale(flow.data)
-    read = [(nearest_learned(flow, x), flow.loss(x)) for x in states] if depth > 0 else []
-    out_t, out_x = [grid[0]], [states[0]]
-    for a in range(len(grid) - 1):
-        hides = depth > 0 and _may_hide_a_visit(flow, read[a], read[a + 1], margin)
-        if hides and budget[0] < PLATEAU_PIECES - 1:
-            budget[0] = -1  # refused: the memory of the inner states is spent
-        elif hides:
-            budget[0] -= PLATEAU_PIECES - 1
-            inner = np.linspace(grid[a], grid[a + 1], PLATEAU_PIECES + 1)[1:-1]
-            sol = flow.solve(states[a], (grid[a], grid[a + 1]), t_eval=inner, **options)
-            if sol.y.shape[1] == inner.size:
-                sub_t, sub_x = _resolve_plateaus(flow, [grid[a], *inner, grid[a + 1]],
-                                                 [states[a], *sol.y.T, states[a + 1]], options, tol, budget,
-                                                 depth - 1)
-                out_t += sub_t[1:-1]
-                out_x += sub_x[1:-1]
-        out_t.append(grid[a + 1])
-        out_x.append(states[a + 1])
-    return out_t, out_x
+def _resolved(flow, times, states, options, margin: float, depth: int = PLATEAU_DEPTH, ends: bool = True):
+    """``(t, state)``: the samples with every interval that may hide a visit subdivided, by integrating it
+    (with the trajectory's own method and tolerances) on :data:`PLATEAU_PIECES` points, recursively up to
+    ``depth`` levels: so a trajectory sampled coarsely (``t_end = 1e6`` in log time begins at ``t = 100``)
+    shows the plateaus that its samples stepped over. Made as they are read: memory holds
+    ``PLATEAU_PIECES - 1`` inner states per level. ``ends``: the first and last sample too (else they were
+    given by the level above)."""
+    def read(x):
+        return nearest_learned(flow, x), flow.loss(x)
+
+    if ends:
+        yield times[0], states[0]
+    before = read(states[0]) if depth > 0 else None
+    for a in range(len(times) - 1):
+        after = read(states[a + 1]) if depth > 0 else None
+        if depth > 0 and _may_hide_a_visit(flow, before, after, margin):
+            yield from _subdivided(flow, times[a:a + 2], states[a:a + 2], options, margin, depth)
+        if ends or a + 2 < len(times):
+            yield times[a + 1], states[a + 1]
+        before = after
+
+
+def _subdivided(flow, span, ends, options, margin: float, depth: int):
+    """``(t, state)`` at the :data:`PLATEAU_PIECES` ``- 1`` inner points of the interval ``span`` (its two
+    samples' states ``ends``), each interval between them resolved again (:func:`_resolved`, ``depth - 1``);
+    nothing if the integration across it does not reach its end. The inner states are freed when the
+    last of them has been read."""
+    inner = np.linspace(*span, PLATEAU_PIECES + 1)[1:-1]
+    sol = flow.solve(ends[0], tuple(span), t_eval=inner, **options)
+    if sol.y.shape[1] == inner.size:
+        yield from _resolved(flow, [span[0], *inner, span[1]], [ends[0], *sol.y.T, ends[1]], options, margin,
+                             depth - 1, ends=False)
 
 
 def _boundary(flow, label, J, ta, xa, tb, entering: bool, options) -> float:
@@ -502,12 +553,13 @@ def _sign_invariant(name, matrix, theta0, reason) -> SignInvariant | None:
                          reason)
 
 
-def _test_escapes(flow, label, grid, states, visits, runs, options, tol: Tolerances) -> list[Visit]:
+def _test_escapes(flow, label, reading: _Reading, visits, options, tol: Tolerances) -> list[Visit]:
     """The visits with each exit tested: first by the exact invariants (:func:`_forbidden`), then, for the
     exits before the first one they forbid, by the tolerance (:func:`_exit_times`). After the first exit
     that is not exact every later visit is ``reached`` through it."""
+    grid, runs = reading.grid, reading.runs
     t1 = float(grid[-1])
-    forbidden = _forbidden(flow, grid, states, visits, options, tol)
+    forbidden = _forbidden(flow, reading, visits, options, tol)
     out, stop = list(visits), len(visits)
     if forbidden is not None:
         t_bad, why = forbidden
@@ -517,7 +569,7 @@ def _test_escapes(flow, label, grid, states, visits, runs, options, tol: Toleran
             out[stop] = replace(out[stop], escape="round-off", escape_note=f"{why}: the exact flow ends here")
     tested = [n for n, v in enumerate(visits) if v.t_exit < t1 and n < stop]
     successor = [runs[n + 1][0] if n + 1 < len(runs) else len(grid) - 1 for n in tested]
-    checks = _exit_times(flow, label, grid, states, [(visits[n], runs[n], e) for n, e in zip(tested, successor)],
+    checks = _exit_times(flow, label, grid, reading.first, [(visits[n], runs[n], e) for n, e in zip(tested, successor)],
                          options)
     for n, (t_check, rtol) in zip(tested, checks):
         v = visits[n]
@@ -534,25 +586,21 @@ def _test_escapes(flow, label, grid, states, visits, runs, options, tol: Toleran
     return out
 
 
-def _forbidden(flow, grid, states, visits, options, tol: Tolerances) -> tuple[float, str] | None:
+def _forbidden(flow, reading: _Reading, visits, options, tol: Tolerances) -> tuple[float, str] | None:
     """``(t, why)``: the first time the trajectory is where the exact flow cannot be, or None.
 
     Either a :func:`sign_invariants` determinant has changed sign (the time bisected on the continuous
-    solution), or a visit is entered whose ``W_J`` is farther than the visit distance from every matrix
-    of the rank :func:`rank_invariant` keeps (its entry time).
+    solution from the sample before the first one that breaks it), or a visit is entered whose ``W_J``
+    is farther than the visit distance from every matrix of the rank :func:`rank_invariant` keeps (its
+    entry time).
     """
     found = []
-    invariants = sign_invariants(flow, states[0])
-
-    def kept(x):
-        return all(np.sign(inv.det(x)) == inv.sign for inv in invariants)
-
-    c = next((c for c in range(1, len(grid)) if not kept(states[c])), None)
-    if c is not None:
-        t = _bisect(flow, kept, grid[c - 1], states[c - 1], grid[c], options)
-        inv = next(inv for inv in invariants if np.sign(inv.det(states[c])) != inv.sign)
+    if reading.broken is not None:
+        ta, xa, tb, xb = reading.broken
+        t = _bisect(flow, reading.kept, ta, xa, tb, options)
+        inv = next(inv for inv in reading.invariants if np.sign(inv.det(xb)) != inv.sign)
         found.append((t, f"{inv.name} keeps its sign on the exact flow ({inv.reason}) but changes sign at t = {t:.4g}"))
-    rank = rank_invariant(flow, states[0])
+    rank = rank_invariant(flow, reading.first)
     if rank is not None:
         r, reason = rank
         root = flow.data.Sxx @ flow.data._inv_sqrt  # Sxx^{1/2}
@@ -565,36 +613,61 @@ def _forbidden(flow, grid, states, visits, options, tol: Tolerances) -> tuple[fl
     return min(found, key=lambda f: f[0]) if found else None
 
 
-def _exit_times(flow, label, grid, states, exits, options) -> list[tuple[float, float]]:
+def _exit_times(flow, label, grid, x0, exits, options) -> list[tuple[float, float]]:
     """The exit times of the given visits on the flow from the start integrated again at another rtol.
 
     ``exits``: ``(visit, (i, j), e)`` with the visit's first and last sample index and the first sample
-    index of the next visit. Integrated with the trajectory's method from ``states[0]`` at ``rtol /
+    index of the next visit. Integrated with the trajectory's method from the start ``x0`` at ``rtol /
     ESCAPE_RTOL_FACTOR`` (``rtol * ESCAPE_RTOL_FACTOR`` below ``ESCAPE_RTOL_FLOOR``), the absolute
-    tolerance scaled alike, to the sample where the last visit's successor begins. Per visit: ``(t_exit,
-    rtol)``, ``t_exit`` inf when that run does not leave the visit before the successor's sample, nan
-    when it is not on the visit during any of the visit's samples.
+    tolerance scaled alike, to the sample where the last visit's successor begins, in pieces of at most
+    :data:`CHECK_MEMORY` bytes of states (:func:`_flow_states`): each visit keeps only its last state on
+    the visit. Per visit: ``(t_exit, rtol)``, ``t_exit`` inf when that run does not leave the visit before
+    the successor's sample, nan when it is not on the visit during any of the visit's samples.
     """
     if not exits:
         return []
     rtol = options["rtol"]
     factor = 1 / ESCAPE_RTOL_FACTOR if rtol / ESCAPE_RTOL_FACTOR >= ESCAPE_RTOL_FLOOR else ESCAPE_RTOL_FACTOR
     check = dict(options, rtol=rtol * factor, atol=options["atol"] * factor)
-    end = exits[-1][2]
-    sol = flow.solve(states[0], (grid[0], grid[end]), t_eval=grid[:end + 1], **check)
-    tight = list(sol.y.T)
+    # per visit: the last sample q (and its state) of the check run's stay on J that is on J during the
+    # visit's samples i..j, extended while the samples after it up to the successor's e stay on J
+    last = [None] * len(exits)
+    reached = -1
+    for q, x in _flow_states(flow, grid, x0, exits[-1][2], check):
+        reached = q
+        for n, (visit, (i, j), e) in enumerate(exits):
+            if i <= q <= e and (q <= j or (last[n] is not None and last[n][0] == q - 1)) \
+                    and label(x)[0] == visit.learned:
+                last[n] = (q, x.copy())
     out = []
-    for visit, (i, j), e in exits:
-        J = visit.learned
-        on = [q for q in range(i, min(j, len(tight) - 1) + 1) if label(tight[q])[0] == J]
-        if not on:
+    for (visit, _, e), found in zip(exits, last):
+        if found is None:
             out.append((float("nan"), check["rtol"]))
-            continue
-        q = on[-1]
-        while q + 1 <= min(e, len(tight) - 1) and label(tight[q + 1])[0] == J:
-            q += 1
-        if q >= e or q + 1 >= len(tight):
+        elif found[0] >= e or found[0] + 1 > reached:
             out.append((float("inf"), check["rtol"]))
         else:
-            out.append((_boundary(flow, label, J, grid[q], tight[q], grid[q + 1], False, check), check["rtol"]))
+            q, x = found
+            out.append((_boundary(flow, label, visit.learned, grid[q], x, grid[q + 1], False, check), check["rtol"]))
     return out
+
+
+def _flow_states(flow, grid, x0, end: int, options):
+    """``(q, state)`` for ``q = 0..end`` along the flow from ``x0`` at ``grid[0]``, integrated in pieces of at
+    most :data:`CHECK_MEMORY` bytes of states, each piece from the last state of the one before (so memory
+    holds one piece, not ``end`` states); it ends early where an integration does."""
+    yield 0, x0
+    per_piece = max(1, CHECK_MEMORY // (8 * x0.size))
+    a, x = 0, x0
+    while a < end:
+        b = min(a + per_piece, end)
+        piece = flow.solve(x, (grid[a], grid[b]), t_eval=grid[a + 1:b + 1], **options).y.T
+        got = len(piece)
+        x = piece[-1].copy() if got else x  # the next piece's start, a copy: the piece is freed before it is made
+        for k in range(got - 1):
+            yield a + 1 + k, piece[k]
+        del piece
+        if got:
+            yield a + got, x
+        if got < b - a:
+            return
+        a = b
