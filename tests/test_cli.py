@@ -67,6 +67,25 @@ def test_a_numerical_catalog_is_found_again_and_another_search_needs_force(tmp_p
     assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == made
 
 
+def test_a_catalog_too_large_to_build_is_refused_at_once(tmp_path, capsys):
+    """16^5 with 10 modes has ~1e14 strata: refused in seconds with the number and what to do, nothing
+    written; --max-per-set within the limit or --max-strata lets it through to the building."""
+    import time
+
+    from geodln.catalog.store import build_catalog
+
+    out = tmp_path / "cat"
+    start = time.monotonic()
+    assert main(["catalog", "--widths", "16,16,16,16,16", "--spectrum", "10,9,8,7,6,5,4,3,2,1", "--out", str(out)]) == 2
+    assert time.monotonic() - start < 30
+    err = capsys.readouterr().err
+    assert "103,288,226,147,475 strata" in err and "--max-per-set 97" in err and "--max-strata" in err
+    assert list(tmp_path.iterdir()) == []  # no catalog, no checkpoint, no lock left
+    with pytest.raises(ValueError, match=r"would analyse 4 strata .* than max_strata = 3 .* per learnt set is already 4"):
+        build_catalog([2, 2, 2], [2.0, 1.0], max_strata=3, max_per_set=1)
+    assert len(build_catalog([2, 2, 2], [2.0, 1.0], max_strata=4, max_per_set=1)) == 4
+
+
 def test_impossible_spectrum_is_a_clear_error(tmp_path, capsys):
     code = main(["flow", "--widths", "3,4,2", "--spectrum", "3,2,1", "--out", str(tmp_path / "o"), "--quiet"])
     assert code == 2

@@ -7,7 +7,7 @@ from math import comb
 import pytest
 
 import geodln
-from geodln.landscape.counting import count_strata
+from geodln.landscape.counting import count_strata, strata_per_set
 from geodln.landscape.critical import stratum_kind
 from geodln.landscape.strata import enumerate_strata
 
@@ -42,7 +42,7 @@ def test_count_equals_enumeration(widths, m):
         kinds.update(stratum_kind(s) for s in strata)
         orders.update(s.escape_order() for s in strata if not s.is_global_min)
     counted = count_strata(widths, m)
-    assert counted.by_learned == by_learned
+    assert counted.by_learned == by_learned == strata_per_set(widths, m)
     assert list(counted.by_learned) == list(by_learned)  # same order as the enumerator
     assert counted.total == sum(by_learned.values())
     assert counted.by_kind == {k: kinds[k] for k in ("global_minimum", "strict_saddle", "nonstrict_saddle")}
@@ -125,6 +125,17 @@ def test_large_networks_count_in_seconds():
     assert deep.total == 3133  # the enumerator's count (issue 14)
     assert deep.by_order == {2: 1921, 3: 956, 4: 224, 5: 29, 6: 2}  # two strata escape at order 3 through a foreign piece
     assert big.by_order == {2: big.by_kind["strict_saddle"], 3: 10}
+
+
+def test_per_set_counts_at_research_widths_are_the_full_count_s():
+    """Without the classes (what build_catalog needs to refuse an oversized catalog): the same numbers
+    per learnt set as the full count at widths 16^5 with 10 modes (~1e14 strata), each set of size r
+    counted once."""
+    counted = count_strata([16] * 5, 10)
+    per_set = strata_per_set([16] * 5, 10)
+    assert per_set == counted.by_learned and len(per_set) == 2 ** 10
+    assert sum(per_set.values()) == counted.total == 103_288_226_147_475
+    assert per_set[(1,)] == per_set[(10,)] and per_set[(1, 2, 3)] == per_set[(4, 8, 9)]
 
 
 def test_exported_and_frozen():

@@ -26,7 +26,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from ..landscape.counting import count_strata
+from ..landscape.counting import strata_per_set
 from ..network.data import Data
 from ..errors import ClassificationError
 from ..io.files import (JsonlSpill, NpzSpill, fresh_file, json_bytes, json_line, json_default, npz_bytes, output_lock, provenance, read_provenance,
@@ -38,7 +38,7 @@ from ..landscape.strata import check_distinct_spectrum, enumerate_strata
 from ..tolerances import DEFAULT_TOLERANCES, Tolerances
 from ..network.topology import Topology, layered
 
-__all__ = ["SCHEMA_VERSION", "FIELDS", "SADDLE_FIELDS", "Catalog", "build_catalog", "topology_record", "topology_from_record",
+__all__ = ["SCHEMA_VERSION", "MAX_STRATA", "FIELDS", "SADDLE_FIELDS", "Catalog", "build_catalog", "topology_record", "topology_from_record",
            "catalog_topology"]
 
 # 1: critical points and their Hessians; 2: records may also carry the stable
@@ -66,6 +66,7 @@ ESCAPES = "arrays/escapes.npz"  # numerical catalogs: the escape direction of ea
 ARRAYS = {"point": POINTS, "spectrum": SPECTRA, "similarity": SIMILARITIES}  # a record's field -> the file of that array
 RETIRED_TOLERANCES = ("n_checks",)  # thresholds of catalogs made by older versions that no longer exist
 MATCH_ATOL = 1e-9
+MAX_STRATA = 100_000  # strata a catalog analyses unless told otherwise: about half an hour at small widths
 """A catalog is of the user's data when its ``Syx`` and ``Sxx`` equal the data's to this, absolutely:
 the data of a seed or a file are the same numbers again, written to JSON and read back exactly, so this
 only forgives the rounding of moments computed in another order (and refuses any other data)."""
@@ -416,7 +417,7 @@ def _csv_row(rec: dict) -> dict:
 
 def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None = None, progress: bool = False,
                   argv=None, tolerances: Tolerances = DEFAULT_TOLERANCES, data: Data | None = None,
-                  spill=None) -> Catalog:
+                  spill=None, max_strata: int | None = MAX_STRATA) -> Catalog:
     """Enumerate, analyse and classify every stratum of an architecture and spectrum.
 
     Parameters
@@ -443,6 +444,11 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
         whitened problem with the spectrum of ``M``; each representative is
         stored in the user's coordinates, where its gradient, its loss
         ``L_J`` and its Hessian inertia are checked again.
+    max_strata : int or None
+        Refuse (ValueError, before any is analysed) a catalog of more strata
+        than this, after ``max_per_set``; default :data:`MAX_STRATA`, None: no limit.
+        A 16-wide network with 10 modes has ~1e14 strata; the count (:func:`geodln.count_strata`)
+        says how many without listing them.
     spill : path, optional
         A scratch folder of geodln's: the records and the arrays (points,
         Hessian spectra, group elements) go there as each stratum is analysed
@@ -480,10 +486,18 @@ def build_catalog(widths, spectrum=None, seed: int = 0, max_per_set: int | None 
         data = Data.from_spectrum(s, widths[0], widths[-1], seed=seed)
     else:  # the whitened problem: X = I, Y = M = Syx Sxx^{-1/2}, with the user's singular vectors
         data = Data(np.eye(widths[0]), np.linalg.solve(user.Sxx_sqrt, user.Syx.T).T)
-    # the count comes first and without listing: the bar knows its total from the start, and the
-    # strata a cap leaves out are never walked
-    counts = count_strata(widths, len(s)).by_learned
+    # the count comes first and without listing: the bar knows its total from the start, the strata a
+    # cap leaves out are never walked, and a catalog too large to build is refused before it starts
+    counts = strata_per_set(widths, len(s))
     total = sum(n if max_per_set is None else min(n, max_per_set) for n in counts.values())
+    if max_strata is not None and total > max_strata:
+        per_set = max_strata // len(counts)
+        cap = (f"keep the simplest per learnt set (--max-per-set {per_set} stays within it), " if per_set else
+               f"one stratum per learnt set is already {len(counts):,}: ")
+        raise ValueError(f"the catalog of widths {widths} with {len(s)} modes would analyse {total:,} strata "
+                         f"(of {sum(counts.values()):,} in {len(counts):,} learnt sets), more than max_strata = "
+                         f"{max_strata:,} (at ~20 ms each at small widths): {cap}use fewer modes, count them only "
+                         "(--count), or raise the limit (--max-strata)")
     rng = np.random.default_rng(seed)
     top = layered(widths)
     bar = Progress(total, "analysing strata", enabled=progress)

@@ -49,6 +49,9 @@ def add_arguments(parser) -> None:
                              "then that of Syx Sxx^(-1/2) and the points (and saddle directions) are in your coordinates")
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and the representatives (default 0)")
     parser.add_argument("--max-per-set", type=int, default=None, help="cap on strata per learnt set (default: none)")
+    parser.add_argument("--max-strata", type=int, default=None, metavar="N",
+                        help="refuse a catalog of more than N strata, after --max-per-set (default 100,000: "
+                             "geodln.catalog.store.MAX_STRATA; a 16-wide network with 10 modes has ~1e14)")
     parser.add_argument("--out", type=Path, default=Path("catalogs/default"),
                         help="output directory (default catalogs/default)")
     parser.add_argument("--force", action="store_true", help="rebuild the catalog in --out even if it exists")
@@ -63,7 +66,7 @@ def add_arguments(parser) -> None:
 
 def run(args, argv) -> int:
     """Build (or find already built) the catalog the options describe, or only count its strata."""
-    from ..catalog.store import build_catalog
+    from ..catalog.store import MAX_STRATA, build_catalog
     from ..catalog.verify import Checkpoint, fill_saddles
 
     if args.graph is not None:
@@ -82,7 +85,7 @@ def run(args, argv) -> int:
         checkpoint = Checkpoint(args.out)  # the arrays wait there, not in memory
         catalog = build_catalog(args.widths, None if data is not None else args.spectrum, seed=args.seed,
                                 max_per_set=args.max_per_set, progress=not args.quiet, argv=argv, data=data,
-                                spill=checkpoint.spill)
+                                spill=checkpoint.spill, max_strata=args.max_strata or MAX_STRATA)
         if not args.no_saddles:  # the folder changes only once, when everything is done
             with scheduler_client(args.scheduler) as client:
                 fill_saddles(catalog, progress=not args.quiet, argv=argv, checkpoint=checkpoint.folder,
