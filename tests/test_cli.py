@@ -86,6 +86,20 @@ def test_a_catalog_too_large_to_build_is_refused_at_once(tmp_path, capsys):
     assert len(build_catalog([2, 2, 2], [2.0, 1.0], max_strata=4, max_per_set=1)) == 4
 
 
+def test_flow_states_the_memory_of_the_run_and_its_itinerary_and_refuses_above_the_limit(tmp_path, capsys):
+    from geodln.dynamics.flow import integration_memory
+    from geodln.landscape.itinerary import itinerary_memory
+
+    out = tmp_path / "run"
+    assert main(["flow", "--widths", "3,4,3", "--t-end", "5", "--out", str(out), "--memory-limit", "1e-6"]) == 2
+    err = capsys.readouterr().err
+    top = geodln.layered([3, 4, 3])
+    flow = geodln.GradientFlow(top, geodln.Data.from_spectrum([3.0, 2.0, 1.0], 3, 3, seed=0))
+    need = integration_memory(top, 401) + itinerary_memory(flow, 401)
+    assert f"the integration with its itinerary needs at most {need / 1e9:.3g} GB" in err and "--memory-limit" in err
+    assert not out.exists()
+
+
 def test_impossible_spectrum_is_a_clear_error(tmp_path, capsys):
     code = main(["flow", "--widths", "3,4,2", "--spectrum", "3,2,1", "--out", str(tmp_path / "o"), "--quiet"])
     assert code == 2

@@ -110,7 +110,8 @@ def test_the_reading_holds_a_few_states_however_many_it_reads(monkeypatch):
     """A run sampled so coarsely (4 samples) that its plateaus are subdivided three levels deep (about a
     hundred inner states are made): the itinerary is read in one pass, so the inner states alive at any moment
     are those of one subdivision per level (counted by the arrays' lifetimes, not estimated), and the
-    exit check's states those of one piece of CHECK_MEMORY; the visits are those of a run sampled finely."""
+    exit check's states those of one piece of CHECK_MEMORY, all within the memory geodln flow states for
+    the itinerary (itinerary_memory); the visits are those of a run sampled finely."""
     import weakref
 
     from geodln.landscape import itinerary as it
@@ -135,7 +136,8 @@ def test_the_reading_holds_a_few_states_however_many_it_reads(monkeypatch):
         return sol
 
     monkeypatch.setattr(flow, "solve", counted)
-    visits = geodln.itinerary(coarse)
+    visits, peak = _read(coarse, monkeypatch, 0, traced=True)  # each visit's point analysed by blocks
+    assert peak <= it.itinerary_memory(flow, len(coarse)), "the stated bound of geodln flow's itinerary holds"
     assert made["plateau"] > 90 and made["check"] > 100  # more than the bounds below
     assert most["plateau"] <= it.PLATEAU_DEPTH * (it.PLATEAU_PIECES - 1), most
     assert most["check"] <= 5, most

@@ -23,6 +23,7 @@ from ..io.files import (NpzSpill, check_output_folder, json_bytes, json_default,
                         replace_directory, scratch_path)
 from ..io.graphs import read_graph
 from ..io.trajectories import default_n_points, trajectory_arrays
+from ..landscape.itinerary import itinerary_memory
 from ..landscape.labels import format_learned
 from ..landscape.saddles import itinerary
 from ..network.losses import get_loss, loss_names
@@ -58,7 +59,8 @@ def add_arguments(parser) -> None:
                         help="number of output times (default 401, fewer above 84k weights so that the file "
                         "stays under 256 MB, at least 41: geodln.io.trajectories.default_n_points)")
     parser.add_argument("--log-time", action="store_true", help="log-spaced output times (for long plateaus)")
-    add_memory_limit(parser, "the integration (geodln.dynamics.flow.integration_memory)")
+    add_memory_limit(parser, "the integration and the itinerary (geodln.dynamics.flow.integration_memory, "
+                             "geodln.landscape.itinerary.itinerary_memory)")
     parser.add_argument("--method", default=DEFAULT_METHOD, help=f"integration method: auto (stiffness-aware, "
                         f"geodln.integrate), one of geodln's steppers throughout ({', '.join(GEODLN_METHODS[1:])}) "
                         f"or a scipy solve_ivp name ({', '.join(SCIPY_METHODS)}); default {DEFAULT_METHOD}")
@@ -112,8 +114,10 @@ def _flow(args, argv, replace: bool) -> int:
     data = load_data(args, top)
     flow = GradientFlow(top, data, loss=get_loss(args.loss), weight_decay=args.weight_decay)
     n_points = default_n_points(top.n_params) if args.n_points is None else args.n_points  # the file ~ D, not D^2
-    check_memory("flow", f"{top.n_params} weights, {n_points} samples; the integration",
-                 integration_memory(top, n_points), args.memory_limit)
+    reads = flow.loss_fn.closed_form_critical_values and not flow.weight_decay  # an itinerary follows
+    need = integration_memory(top, n_points) + (itinerary_memory(flow, n_points) if reads else 0)
+    check_memory("flow", f"{top.n_params} weights, {n_points} samples; the integration"
+                 + (" with its itinerary" if reads else ""), need, args.memory_limit)
     traj = flow.integrate(
         _initial_weights(args, top, data), args.t_end, method=args.method, rtol=args.rtol, atol=args.atol,
         n_points=n_points, log_time=args.log_time, grad_tol=args.grad_tol, progress=not args.quiet,
@@ -124,7 +128,7 @@ def _flow(args, argv, replace: bool) -> int:
               file=sys.stderr)
         return 4
     # the itinerary names critical points of L; the decayed loss has a landscape of its own (no itinerary)
-    visits = itinerary(traj) if flow.loss_fn.closed_form_critical_values and not flow.weight_decay else []
+    visits = itinerary(traj) if reads else []
     summary = _summary(args, argv, flow, traj, visits)
     from ..plots import figure_bytes, plot_trajectory  # matplotlib only when drawing
 

@@ -490,7 +490,8 @@ class GradientFlow:
 def integration_memory(top: Topology, n_points: int) -> int:
     """The bytes an integration of the flow needs, stated before it starts (an upper bound, not a measurement).
 
-    ``D`` weights: the samples kept (``n_points x D``, and once more as the file's bytes), the stiff method's
+    ``D`` weights: the samples kept (``n_points x D``, written into one array as they come and deflated to
+    the file from it, :class:`geodln.io.files.NpzSpill`), the stiff method's
     largest Krylov basis (:data:`geodln.integrate.krylov.MAX_DIM` vectors) and ~40 more vectors of ``D`` (the
     explicit method's stages, the step's states, a Hessian product's passes), the network's mask
     (``n x n``) and its edge index (4 integer vectors of ``D``).
@@ -498,7 +499,7 @@ def integration_memory(top: Topology, n_points: int) -> int:
     from ..integrate.krylov import MAX_DIM  # on first use, as the integrator is
 
     D = top.n_params
-    return 8 * (D * (2 * n_points + MAX_DIM + 40) + top.n * top.n + 4 * D)
+    return 8 * (D * (n_points + MAX_DIM + 40) + top.n * top.n + 4 * D)
 
 
 def _balance_magnitudes(level):

@@ -56,7 +56,7 @@ from .hessian import RANGE_BLOCK, HessianOperator, hessian_rank_capacity, matrix
 if TYPE_CHECKING:
     from .flow import GradientFlow
 
-__all__ = ["Block", "stabilizer_blocks", "block_spectrum", "block_eigenpairs", "block_memory", "analysis_memory", "LEAK_RTOL"]
+__all__ = ["Block", "stabilizer_blocks", "block_spectrum", "block_eigenpairs", "block_memory", "rank_memory", "analysis_memory", "LEAK_RTOL"]
 
 LEAK_RTOL = 1e-9
 """The largest part of a product outside its block, relative to the largest product, that the block
@@ -277,9 +277,19 @@ def block_memory(flow: GradientFlow, theta) -> int:
     ``eigvalsh`` workspace (``~3 s^2`` doubles), one batch of products and passes, the spectrum, the level
     bases, and the point's own arrays (the network's ``n x n`` mask, ~8 vectors of ``D``: weights, their
     projection, gradients, Newton's step)."""
-    top = flow.top
-    blocks = stabilizer_blocks(flow, theta)
-    largest = max((b.size for b in blocks), default=0)
+    return _block_bytes(flow.top, max((b.size for b in stabilizer_blocks(flow, theta)), default=0))
+
+
+def rank_memory(top, rank: int) -> int:
+    """:func:`block_memory` at any point of ``top`` (fully connected, layered) whose layers have rank at most
+    ``rank``: each level then uses at most ``min(d_l, 2 rank)`` directions (``col W_l + row W_{l+1}``), so the
+    core block has at most ``sum_i min(d_i, 2 rank) min(d_{i-1}, 2 rank)`` weights. For a statement made
+    before the points are known (the itinerary's visits, near critical points of rank at most the data's)."""
+    k = [min(int(d), 2 * int(rank)) for d in top.widths]
+    return _block_bytes(top, sum(a * b for a, b in zip(k, k[1:])))
+
+
+def _block_bytes(top, largest: int) -> int:
     bases = sum(int(d) ** 2 for d in top.widths)
     D = top.n_params
     return 8 * (3 * largest ** 2 + 12 * _batch(D) * D + 11 * D + 2 * bases + top.n ** 2)

@@ -62,7 +62,7 @@ from ..symmetry import layer_balances
 from ..tolerances import (BALANCE_ROUNDOFF, DEFAULT_TOLERANCES, ESCAPE_RTOL_FACTOR, ESCAPE_RTOL_FLOOR,
                           ESCAPE_TIME_SHIFT, Tolerances)
 
-__all__ = ["Visit", "itinerary", "SignInvariant", "sign_invariants", "rank_invariant"]
+__all__ = ["Visit", "itinerary", "itinerary_memory", "SignInvariant", "sign_invariants", "rank_invariant"]
 
 
 # An interval between two samples that may hide a visit is integrated on PLATEAU_PIECES inner points, and
@@ -284,6 +284,32 @@ class _Reading:
         """``(J, t_enter, t_exit, t_slowest, slowest state)`` of each visit, in time order."""
         self._end_run(None)
         return self.found
+
+
+def itinerary_memory(flow, n_points: int) -> int:
+    """The bytes :func:`itinerary` needs beyond the trajectory it reads (``n_points`` samples): an upper bound
+    stated before it starts, not a measurement.
+
+    The states it holds while reading (:data:`PLATEAU_DEPTH` subdivisions of :data:`PLATEAU_PIECES` ``- 1``
+    inner states, one piece of the exit check, at most :data:`CHECK_MEMORY` bytes, and a few more: the
+    bracket of a bisection, each visit's slowest state), and the analysis of a visit's critical point:
+    dense up to :data:`geodln.dynamics.hessian.MATRIX_FREE_ABOVE` weights, else by blocks
+    (:func:`geodln.dynamics.stabilizer.rank_memory`) at a point whose layers have rank at most the data's
+    (the critical points a flow visits); other topologies are classified from their ranks, with no spectrum.
+    """
+    from ..dynamics.hessian import matrix_free
+    from ..dynamics.stabilizer import rank_memory
+
+    top = flow.top
+    D = top.n_params
+    states = PLATEAU_DEPTH * (PLATEAU_PIECES - 1) + min(int(n_points), max(1, CHECK_MEMORY // (8 * D))) + 8
+    if not top.is_fully_connected:
+        analysis = 0
+    elif not matrix_free(D):
+        analysis = 8 * 4 * D * D
+    else:
+        analysis = rank_memory(top, flow.data.rank)
+    return 8 * D * states + analysis
 
 
 def _samples(traj: Trajectory, tol: Tolerances):
