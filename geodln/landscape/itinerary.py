@@ -292,7 +292,8 @@ def itinerary_memory(flow, n_points: int) -> int:
 
     The states it holds while reading (:data:`PLATEAU_DEPTH` subdivisions of :data:`PLATEAU_PIECES` ``- 1``
     inner states, one piece of the exit check, at most :data:`CHECK_MEMORY` bytes, and a few more: the
-    bracket of a bisection, each visit's slowest state), and the analysis of a visit's critical point:
+    bracket of a bisection, each visit's slowest state and critical point, for at most ``rank + 2`` visits),
+    and the analysis of a visit's critical point:
     dense up to :data:`geodln.dynamics.hessian.MATRIX_FREE_ABOVE` weights, else by blocks
     (:func:`geodln.dynamics.stabilizer.rank_memory`) at a point whose layers have rank at most the data's
     (the critical points a flow visits); other topologies are classified from their ranks, with no spectrum.
@@ -302,7 +303,8 @@ def itinerary_memory(flow, n_points: int) -> int:
 
     top = flow.top
     D = top.n_params
-    states = PLATEAU_DEPTH * (PLATEAU_PIECES - 1) + min(int(n_points), max(1, CHECK_MEMORY // (8 * D))) + 8
+    visits = flow.data.rank + 2  # each keeps its critical point's weights; a flow learns the modes once each
+    states = PLATEAU_DEPTH * (PLATEAU_PIECES - 1) + min(int(n_points), max(1, CHECK_MEMORY // (8 * D))) + 6 + visits
     if not top.is_fully_connected:
         analysis = 0
     elif not matrix_free(D):
