@@ -26,13 +26,17 @@ Above :data:`DENSE_NEWTON` unknowns diffrax's Kvaerno5 solves its Newton systems
 default materialises the ``n x n`` Jacobian (12.8 GB at ``w100h4``).
 
 Goals (issue 26): on ``w100h4`` ``auto`` >= 5x faster than DOP853 and diffrax (compile
-excluded), end point within 1e-8, drift <= 1e-9. Measured (one round, shared machine): auto 68 s,
-DOP853 143 s (74,309 evaluations), diffrax Dopri8 208 s (+4 s compile): 2.1x and 3.1x, end points
-3e-10, drifts 2e-11. The bound: the modes are learnt one by one until t ~ 75 (mode k near
-t ~ 1/(2 s_k g^2) from a layer gain g = 0.1), and there exprb43's accuracy-limited step (0.007-0.06)
-is no longer than DOP853's stability-limited one (6.4 / rho = 0.05, rho = h s_1^(2-2/h) = 126), so
-DOP853 is the cheaper method; auto is only faster on the converged tail, which caps the ratio near
-T / 75 = 4 in evaluations. Goals (issue 11): on (32, 4), T = 3000, ``auto`` >= 10x faster than DOP853 (geodln and
+excluded), end point within 1e-8, drift <= 1e-9. Measured (one round, 2026-12-07): auto 13.4 s,
+DOP853 40.5 s (74,309 evaluations), diffrax Dopri8 74.7 s (+1.0 s compile): 3.0x and 5.6x, end points
+3e-10, drifts 1e-11 (an earlier round on a loaded machine: 68 / 143 / 208 s, 2.1x and 3.1x). The bound,
+measured by the time each solver reaches t (``--phases``, and t = 75 alike): DOP853 reaches t = 75 in 11.5 s of its 40.5 s,
+auto in 13.6 s, and auto's tail from 75 to 300 takes 0.6 s where DOP853's takes 29 s (48x). The modes are
+learnt one by one until t ~ 75 (mode k near t ~ 1/(2 s_k g^2) from a layer gain g = 0.1), and there
+exprb43's accuracy-limited step (0.007-0.06) is no longer than DOP853's stability-limited one
+(6.4 / rho = 0.05, rho = h s_1^(2-2/h) = 126), so DOP853 is the cheaper method: any solver that is
+DOP853 until t = 75 is at most 40.5 / 11.5 = 3.5x faster than DOP853, whatever its tail; auto's 2 s
+over DOP853 before t = 75 (rejected steps, the loss check, stiffness estimates, exprb43 from t ~ 40)
+are what separates 3.0x from that bound. Goals (issue 11): on (32, 4), T = 3000, ``auto`` >= 10x faster than DOP853 (geodln and
 numpy) and diffrax (compile excluded), end point within 1e-8, drift <= 1e-9;
 on (4, 3) and (8, 4) ``auto`` <= 1.1x DOP853 and faster than diffrax with compile;
 real data and scales 10, 100 under 10 s.
@@ -43,6 +47,7 @@ Run from the repository root::
                                                           # DOP853 runs of (32, 4), T = 3000 take minutes each)
     python tests/benchmarks/integrate.py --cases small    # (4, 3), (8, 4), real data, scales
     python tests/benchmarks/integrate.py --rounds 1 --solvers auto,DOP853
+    python tests/benchmarks/integrate.py --cases w100h4 --rounds 1 --solvers auto,DOP853 --phases
 """
 
 from __future__ import annotations
@@ -208,16 +213,19 @@ def drift(flow, theta0, end):
     return float(np.max(np.abs(q - q0), initial=0.0) / max(1.0, np.max(np.abs(q0), initial=0.0)))
 
 
-def bench_case(name, solvers, rounds):
+def bench_case(name, solvers, rounds, phases=False):
     flow, theta0, T = make_case(name)
     print(f"\n== {name}: widths {flow.top.widths}, {flow.top.n_params} parameters, T = {T:g}", flush=True)
     # the reference: DOP853 at rtol 1e-12, or LSODA where DOP853 crawls (large scales, real data)
     ref_method = "DOP853" if name in GRID else "LSODA"
     ref = flow.solve(theta0, (0.0, T), t_eval=[T], rtol=1e-12, atol=1e-14, method=ref_method).y[:, -1]
-    runners, compile_s = {}, {}
+    runners, compile_s, clocks = {}, {}, {}
     for s in solvers:
         if s == "auto" or (s in SCIPY and not (s in SLOW_SKIP and flow.top.n_params > 300)):
-            runners[s] = (lambda m=s: _geodln(flow, theta0, T, m))
+            def runner(m=s):
+                clocks[m] = Clock(T) if phases else None
+                return _geodln(flow, theta0, T, m, clocks[m])
+            runners[s] = runner
         elif s == "numpy":
             runners[s] = lambda: run_numpy(flow, theta0, T)
         elif s.startswith("diffrax-"):
@@ -240,10 +248,28 @@ def bench_case(name, solvers, rounds):
         ratio = f"{med / base:8.3f}" if base else "       -"
         comp = f"{compile_s[s]:10.2f}" if s in compile_s else "          "
         print(f"{s:>17} {med:9.3f} {ratio} {nfev:9d} {njvp:8d} {err:9.1e} {drift(flow, theta0, end):9.1e} {comp}", flush=True)
+    for s, clock in clocks.items():  # where each solver's time goes: the learning phase against the tail
+        if clock is not None:
+            print(f"{s:>17} reached {clock.line()} (last round)")
 
 
-def _geodln(flow, theta0, T, method):
-    sol = flow.solve(theta0, (0.0, T), t_eval=[T], rtol=RTOL, atol=ATOL, method=method)
+class Clock:
+    """A ``progress`` for :meth:`GradientFlow.solve`: the wall time at which the solver first reaches each time."""
+
+    def __init__(self, T):
+        self.marks, self.reached, self.start = [T * f for f in (0.05, 0.1, 0.25, 0.5, 1.0)], {}, time.perf_counter()
+
+    def update(self, t, info=""):
+        for m in self.marks:
+            if t >= m and m not in self.reached:
+                self.reached[m] = time.perf_counter() - self.start
+
+    def line(self) -> str:
+        return "  ".join(f"t={m:g}: {self.reached[m]:.1f} s" for m in self.marks if m in self.reached)
+
+
+def _geodln(flow, theta0, T, method, clock=None):
+    sol = flow.solve(theta0, (0.0, T), t_eval=[T], rtol=RTOL, atol=ATOL, method=method, progress=clock)
     return sol.y[:, -1], sol.nfev, getattr(sol, "njvp", 0)  # auto's exact Jacobian products (-H v) besides f
 
 
@@ -252,13 +278,15 @@ def main(argv=None):
     p.add_argument("--cases", default="all", help="comma-separated case names, 'small' or 'all'")
     p.add_argument("--solvers", default="auto,DOP853,LSODA,BDF,Radau,numpy,diffrax-Dopri8,diffrax-Kvaerno5")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--phases", action="store_true", help="also print when geodln's solvers reach 5%%, 10%%, 25%%, "
+                                                         "50%% and 100%% of T (where the time goes)")
     args = p.parse_args(argv)
     cases = {"all": list(GRID) + ["real", "scale10", "scale100"], "small": list(SMALL)}.get(args.cases)
     cases = cases or args.cases.split(",")
     import warnings
     warnings.simplefilter("ignore", RuntimeWarning)  # the stiffness warnings of forced explicit methods
     for name in cases:
-        bench_case(name, args.solvers.split(","), args.rounds)
+        bench_case(name, args.solvers.split(","), args.rounds, args.phases)
 
 
 if __name__ == "__main__":
