@@ -248,7 +248,7 @@ class _Run:
         self.blow_up = _BLOW_UP * (1.0 + np.max(np.abs(self.y)))
         self.status, self.message = Status.FINISHED, "reached the end of the time span"
         self.since_check, self.i_target = 0, 0
-        current = policy.first
+        current, rejected = policy.first, 0  # rejected: the rejections counted up to the last accepted step
         self.steppers = [s for s in (policy.first, getattr(policy, "stiff", None)) if s is not None]
         while self.i_target < self.targets.size and not self.done:
             target = self.targets[self.i_target]
@@ -258,7 +258,11 @@ class _Run:
                 continue
             h, factor = accepted.trial.h, accepted.factor
             self._keep_level(current, conservation)
-            dt_new = h * min(current.max_growth, max(0.2, factor))
+            # no growth right after a rejection (as Hairer's codes): at a stability limit growing again
+            # would only be rejected again
+            growth = 1.0 if self.steps["rejected"] > rejected else current.max_growth
+            rejected = self.steps["rejected"]
+            dt_new = h * min(growth, max(0.2, factor))
             if not accepted.landing or dt_new > self.dt:
                 self.dt = dt_new
             if policy.watches(current) and self.since_check % _CHECK_EVERY == 0:

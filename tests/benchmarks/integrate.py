@@ -26,17 +26,16 @@ Above :data:`DENSE_NEWTON` unknowns diffrax's Kvaerno5 solves its Newton systems
 default materialises the ``n x n`` Jacobian (12.8 GB at ``w100h4``).
 
 Goals (issue 26): on ``w100h4`` ``auto`` >= 5x faster than DOP853 and diffrax (compile
-excluded), end point within 1e-8, drift <= 1e-9. Measured (one round, 2026-12-07): auto 13.4 s,
-DOP853 40.5 s (74,309 evaluations), diffrax Dopri8 74.7 s (+1.0 s compile): 3.0x and 5.6x, end points
-3e-10, drifts 1e-11 (an earlier round on a loaded machine: 68 / 143 / 208 s, 2.1x and 3.1x). The bound,
-measured by the time each solver reaches t (``--phases``, and t = 75 alike): DOP853 reaches t = 75 in 11.5 s of its 40.5 s,
-auto in 13.6 s, and auto's tail from 75 to 300 takes 0.6 s where DOP853's takes 29 s (48x). The modes are
-learnt one by one until t ~ 75 (mode k near t ~ 1/(2 s_k g^2) from a layer gain g = 0.1), and there
-exprb43's accuracy-limited step (0.007-0.06) is no longer than DOP853's stability-limited one
-(6.4 / rho = 0.05, rho = h s_1^(2-2/h) = 126), so DOP853 is the cheaper method: any solver that is
-DOP853 until t = 75 is at most 40.5 / 11.5 = 3.5x faster than DOP853, whatever its tail; auto's 2 s
-over DOP853 before t = 75 (rejected steps, the loss check, stiffness estimates, exprb43 from t ~ 40)
-are what separates 3.0x from that bound. Goals (issue 11): on (32, 4), T = 3000, ``auto`` >= 10x faster than DOP853 (geodln and
+excluded), end point within 1e-8, drift <= 1e-9. Measured (``--phases``, one round, 2026-12-07): auto
+12.7 s, DOP853 38.0 s (74,309 evaluations), diffrax Dopri8 63.2 s (+0.8 s compile): 3.0x and 5.0x, end
+points 3e-10, drifts 1e-11 (an earlier round on a loaded machine: 68 / 143 / 208 s, 2.1x and 3.1x). The
+bound: DOP853 reaches t = 75 in 10.9 s of its 38.0 s, auto in 12.1 s, and auto's tail from 75 to 300
+takes 0.6 s where DOP853's takes 27 s (45x). The modes are learnt one by one until t ~ 75 (mode k near
+t ~ 1/(2 s_k g^2) from a layer gain g = 0.1), and there exprb43's accuracy-limited step (0.007-0.06) is
+no longer than DOP853's stability-limited one (6.4 / rho = 0.05, rho = h s_1^(2-2/h) = 126), so DOP853
+is the cheaper method: any solver that is DOP853 until t = 75 is at most 38.0 / 10.9 = 3.5x faster
+than DOP853, whatever its tail; auto's 1.2 s over DOP853 before t = 75 (its stiffness estimates,
+exprb43 from t ~ 40, the loss check) separate 3.0x from that bound. Goals (issue 11): on (32, 4), T = 3000, ``auto`` >= 10x faster than DOP853 (geodln and
 numpy) and diffrax (compile excluded), end point within 1e-8, drift <= 1e-9;
 on (4, 3) and (8, 4) ``auto`` <= 1.1x DOP853 and faster than diffrax with compile;
 real data and scales 10, 100 under 10 s.
